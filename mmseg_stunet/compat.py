@@ -1,0 +1,1 @@
+"""Compatibility shims; filled in below."""

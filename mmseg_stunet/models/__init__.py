@@ -1,0 +1,1 @@
+from . import backbones, decode_heads, layers, modules  # noqa: F401

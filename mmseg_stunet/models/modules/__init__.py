@@ -1,0 +1,1 @@
+# Each module below registers itself on import; add one line per module.

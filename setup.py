@@ -1,0 +1,24 @@
+from setuptools import find_packages, setup
+
+setup(
+    name='mmseg-stunet',
+    version='0.1.0',
+    description='ST-UNet (Swin Transformer Embedding UNet) and DeepLabV3+ '
+    'set-ups for remote-sensing segmentation in MMSegmentation 1.x',
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['mmseg_stunet', 'mmseg_stunet.*']),
+    python_requires='>=3.8',
+    install_requires=[
+        'torch>=2.0',
+        'mmengine>=0.10.0,<1.0',
+        'mmcv>=2.0.0rc4,<2.2.0',
+        'mmsegmentation>=1.2.0,<1.3',
+        'mmpretrain>=1.0.0',
+        'numpy',
+    ],
+    extras_require={
+        'tests': ['pytest', 'onnx', 'onnxruntime', 'rasterio', 'openmim'],
+    },
+    license='Apache-2.0',
+)

@@ -1,1 +1,64 @@
-"""Compatibility shims; filled in below."""
+"""Make mmengine 0.10 checkpoints load under torch >= 2.6.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and refuses
+any pickled global that is not allow-listed. mmengine 0.10.7 calls
+``torch.load`` without ``weights_only`` (resume, ``load_checkpoint``,
+``init_model``, ``tools/test.py``, ``mim test``), and its checkpoints hold a
+few non-tensor objects besides tensors and builtins:
+
+* ``message_hub.log_scalars``: :class:`mmengine.logging.HistoryBuffer`
+  objects whose state is two numpy arrays;
+* numpy scalars and arrays (metric values, ``HistoryBuffer`` state), which
+  pickle through ``numpy.core.multiarray._reconstruct`` / ``scalar`` and the
+  dtype classes (``numpy._core`` on numpy 2; both spellings are listed so
+  checkpoints move between numpy 1 and 2).
+
+Importing this module allow-lists exactly those types with
+:func:`torch.serialization.add_safe_globals`. ``weights_only`` stays on:
+a checkpoint holding any other object is still refused by torch.
+"""
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+
+__all__ = ['MMENGINE_SAFE_GLOBALS', 'allow_mmengine_checkpoints']
+
+
+def _numpy_multiarray():
+    try:  # numpy >= 2
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray
+    return multiarray
+
+
+def _safe_globals():
+    multiarray = _numpy_multiarray()
+    # numpy 1 pickles name ``numpy.core.multiarray.*``, numpy 2 pickles
+    # ``numpy._core.multiarray.*``; accept both for the same callables.
+    entries = []
+    for name in ('_reconstruct', 'scalar'):
+        fn = getattr(multiarray, name)
+        entries += [(fn, f'numpy.core.multiarray.{name}'),
+                    (fn, f'numpy._core.multiarray.{name}')]
+    entries += [np.ndarray, np.dtype, HistoryBuffer]
+    # numpy >= 1.25 pickles a dtype through its class, e.g. Float64DType.
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        entries += [
+            getattr(dtypes, name) for name in dir(dtypes)
+            if name.endswith('DType') and isinstance(
+                getattr(dtypes, name), type)
+        ]
+    return entries
+
+
+MMENGINE_SAFE_GLOBALS = _safe_globals()
+
+
+def allow_mmengine_checkpoints():
+    """Allow-list the globals mmengine writes into its checkpoints."""
+    torch.serialization.add_safe_globals(MMENGINE_SAFE_GLOBALS)
+
+
+allow_mmengine_checkpoints()

@@ -1,0 +1,42 @@
+"""Distributed training on CPU-only machines (gloo), for ``dist_train.sh``.
+
+mmengine 0.10.7 assumes CUDA in two places of a ``--launcher pytorch`` run:
+``_init_dist_pytorch`` calls ``torch.cuda.set_device`` (an AttributeError on
+CPU builds of torch) and the runner passes ``device_ids=[LOCAL_RANK]`` to
+DDP (a ValueError for CPU modules). ``CPUDistributedDataParallel`` drops the
+device ids for CPU modules; :func:`patch_init_dist_for_cpu` initialises the
+process group without touching CUDA when CUDA is absent. Machines with CUDA
+take mmengine's own path unchanged.
+"""
+import torch
+import torch.distributed as torch_dist
+from mmengine.dist import utils as dist_utils
+from mmengine.model import MMDistributedDataParallel
+from mmseg.registry import MODEL_WRAPPERS
+
+_cuda_init_dist_pytorch = dist_utils._init_dist_pytorch
+
+
+def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
+    if torch.cuda.is_available() or init_backend != 'torch':
+        return _cuda_init_dist_pytorch(
+            backend, init_backend=init_backend, **kwargs)
+    torch_dist.init_process_group(backend='gloo', **kwargs)
+
+
+def patch_init_dist_for_cpu():
+    """Route mmengine's pytorch launcher to gloo when CUDA is absent."""
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUDistributedDataParallel(MMDistributedDataParallel):
+    """``MMDistributedDataParallel`` that accepts CPU modules."""
+
+    def __init__(self, module, device_ids=None, **kwargs):
+        if next(module.parameters()).device.type == 'cpu':
+            device_ids = None
+        super().__init__(module=module, device_ids=device_ids, **kwargs)
+
+
+patch_init_dist_for_cpu()

@@ -1,0 +1,44 @@
+"""Config and runner helpers shared by ``tools/train.py`` and ``tools/test.py``."""
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+__all__ = ['DictAction', 'load_config', 'build_runner']
+
+
+def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
+    """Read ``path`` the way MMSegmentation's tools do and apply the CLI.
+
+    The work dir defaults to ``./work_dirs/<config name>``. Without CUDA a
+    distributed launch uses the gloo backend and a DDP wrapper for CPU
+    modules, so ``dist_train.sh`` runs on CPU-only machines.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    if launcher != 'none':
+        import torch
+        if not torch.cuda.is_available():
+            env_cfg = cfg.setdefault('env_cfg', {})
+            env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+            wrapper = cfg.get('model_wrapper_cfg') or {}
+            wrapper['type'] = 'CPUDistributedDataParallel'
+            cfg.model_wrapper_cfg = wrapper
+    return cfg
+
+
+def build_runner(cfg):
+    """Build ``cfg.runner_type`` if set, else mmengine's ``Runner``."""
+    if 'runner_type' in cfg:
+        from mmseg.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

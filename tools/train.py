@@ -1,0 +1,62 @@
+"""Train a segmentor: MMSegmentation's ``tools/train.py`` with this plugin loaded.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                          [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+``--resume`` alone continues from ``WORK_DIR/last_checkpoint``; ``--resume CKPT``
+continues from that checkpoint (iteration counter, optimizer, LR schedule).
+"""
+import argparse
+import os
+
+import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
+from mmseg_stunet.utils import build_runner, load_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        default=None,
+        help='resume from the latest checkpoint in the work dir, or from '
+        'the given checkpoint')
+    parser.add_argument(
+        '--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=mmseg_stunet.utils.DictAction,
+        help='override settings in the config, key=value')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main():
+    args = parse_args()
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher)
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume = True
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    build_runner(cfg).train()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,111 @@
+"""ONNX export of MMSegmentation segmentors with dynamic height and width,
+and a check of the exported graph against PyTorch with onnxruntime."""
+import time
+from typing import Dict, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SegmentorLogits(nn.Module):
+    """Raw pixels in, full-resolution logits out, for export.
+
+    Folds the segmentor's data pre-processing (BGR->RGB swap for 3-channel
+    input when the config asks for it, mean/std normalisation) into the graph,
+    then runs ``extract_feat`` and the decode head's ``forward`` and resizes
+    the logits to the input size, as ``encode_decode`` does.
+
+    Input: (N, C, H, W) float32 pixels in the order :class:`SceneReader`
+    gives them (BGR for a 3-band RGB image, as ``mmcv.imread``).
+    Output: (N, num_classes, H, W) logits.
+    """
+
+    def __init__(self, segmentor: nn.Module):
+        super().__init__()
+        self.segmentor = segmentor
+        pre = segmentor.data_preprocessor
+        self.swap = bool(getattr(pre, 'channel_conversion', False))
+        self.normalize = bool(getattr(pre, '_enable_normalize', False))
+        if self.normalize:
+            self.register_buffer('mean', pre.mean.detach().clone(), False)
+            self.register_buffer('std', pre.std.detach().clone(), False)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        if self.swap and img.shape[1] == 3:
+            img = img.flip(1)
+        if self.normalize:
+            img = (img - self.mean) / self.std
+        feats = self.segmentor.extract_feat(img)
+        logits = self.segmentor.decode_head(feats)
+        return F.interpolate(
+            logits, size=img.shape[2:], mode='bilinear',
+            align_corners=self.segmentor.align_corners)
+
+
+def export_onnx(segmentor: nn.Module, path: str, in_channels: int,
+                sample_size: Tuple[int, int] = (512, 512),
+                opset: int = 17) -> nn.Module:
+    """Export ``segmentor`` (eval mode, on CPU) to ``path``.
+
+    Height, width and batch are dynamic axes. The TorchScript-based exporter
+    (``dynamo=False``) is used: it needs no ``onnxscript`` and traces the
+    pure-PyTorch paths of the project's layers (deformable convolution
+    included) into standard ONNX operators.
+
+    Returns:
+        nn.Module: the exported wrapper (:class:`SegmentorLogits`).
+    """
+    wrapper = SegmentorLogits(segmentor).eval()
+    sample = torch.rand(1, in_channels, *sample_size) * 255
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper, (sample, ), path, dynamo=False, opset_version=opset,
+            input_names=['image'], output_names=['logits'],
+            dynamic_axes={
+                'image': {0: 'batch', 2: 'height', 3: 'width'},
+                'logits': {0: 'batch', 2: 'height', 3: 'width'}
+            })
+    return wrapper
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
+               sizes: Sequence[Tuple[int, int]],
+               repeats: int = 3, seed: int = 0) -> Dict[Tuple[int, int], dict]:
+    """Compare an exported model with PyTorch on random images and time both.
+
+    Returns:
+        dict: per (H, W), ``max_abs_diff`` between the logits and median
+        seconds per image ``torch_s`` and ``onnx_s`` (CPU, one thread pool
+        each, after a warm-up run).
+    """
+    import onnxruntime as ort
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    gen = torch.Generator().manual_seed(seed)
+    results = {}
+    for size in sizes:
+        img = torch.rand(1, in_channels, *size, generator=gen) * 255
+        with torch.no_grad():
+            expected = wrapper(img).numpy()
+            torch_s = _median_time(lambda: wrapper(img), repeats)
+        feed = {'image': img.numpy()}
+        got = session.run(None, feed)[0]
+        onnx_s = _median_time(lambda: session.run(None, feed), repeats)
+        if got.shape != expected.shape:
+            raise AssertionError(f'ONNX output shape {got.shape} differs '
+                                 f'from PyTorch {expected.shape} at {size}')
+        results[tuple(size)] = dict(
+            max_abs_diff=float(np.abs(got - expected).max()),
+            torch_s=torch_s, onnx_s=onnx_s)
+    return results

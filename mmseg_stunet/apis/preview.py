@@ -1,0 +1,59 @@
+"""Colour previews of class maps, drawn by MMSegmentation's visualiser."""
+import itertools
+from typing import List, Sequence
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+from mmseg.datasets import ISPRSDataset
+from mmseg.structures import SegDataSample
+from mmseg.visualization import SegLocalVisualizer
+
+ISPRS_PALETTE = [list(c) for c in ISPRSDataset.METAINFO['palette']]
+_instances = itertools.count()
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Scale (c, h, w) pixels of any dtype to uint8 for display: uint8 is
+    kept, anything else is stretched per band between its 2nd and 98th
+    percentiles."""
+    if image.dtype == np.uint8:
+        return image
+    image = image.astype(np.float32)
+    lo = np.percentile(image, 2, axis=(1, 2), keepdims=True)
+    hi = np.percentile(image, 98, axis=(1, 2), keepdims=True)
+    scaled = (image - lo) / np.maximum(hi - lo, 1e-6) * 255
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def draw_preview(image: np.ndarray, classes: np.ndarray,
+                 palette: List[Sequence[int]], out_file: str,
+                 opacity: float = 0.5) -> np.ndarray:
+    """Overlay a class map on an image and save it.
+
+    Args:
+        image (np.ndarray): (3, h, w) image, bands in display (R, G, B) order.
+        classes (np.ndarray): (h, w) class indices.
+        palette (list): RGB colour per class.
+        out_file (str): PNG/JPEG path to write.
+        opacity (float): opacity of the class colours.
+
+    Returns:
+        np.ndarray: the (h, w, 3) RGB overlay.
+    """
+    rgb = np.ascontiguousarray(to_uint8(image).transpose(1, 2, 0))
+    visualizer = SegLocalVisualizer(
+        name=f'mmseg_stunet_preview_{next(_instances)}', alpha=opacity)
+    visualizer.set_dataset_meta(
+        classes=[str(i) for i in range(len(palette))],
+        palette=[list(c) for c in palette])
+    sample = SegDataSample(
+        pred_sem_seg=PixelData(data=torch.from_numpy(
+            classes.astype(np.int64))[None]))
+    visualizer.add_datasample(
+        'preview', rgb, sample, draw_gt=False, with_labels=False)
+    drawn = visualizer.get_image()
+    if not mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file):
+        raise OSError(f'could not write {out_file}')
+    return drawn

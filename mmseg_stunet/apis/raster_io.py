@@ -1,0 +1,215 @@
+"""Windowed raster reading and atomic writing of class maps (rasterio).
+
+Inputs are opened with rasterio, so GeoTIFFs (any band count and dtype) and
+PNG/JPEG files go through the same windowed reads. GeoTIFF (or any raster
+with georeferencing) in gives a tiled GeoTIFF out with the same CRS, transform
+and size, written window by window; PNG/JPEG in gives a PNG out. Outputs are
+written to a hidden temporary file next to the target and renamed only when
+everything succeeded, so a failure never leaves a half-written file.
+"""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
+
+IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
+PLAIN_IMAGE_DRIVERS = ('PNG', 'JPEG')
+# GDAL's block cache would otherwise grow to 5% of RAM with the scene size.
+GDAL_CACHE_MB = 32
+
+
+class SceneReader:
+    """Reads windows of one scene in the channel order a model was trained on.
+
+    Args:
+        path (str): raster file.
+        bands (Sequence[int], optional): 1-based band indices to use, in this
+            order. Defaults to all bands.
+        in_channels (int, optional): channels the model expects; a different
+            number of (selected) bands raises ``ValueError``.
+
+    A 3-band selection is handed over reversed (B, G, R for an RGB file), as
+    ``mmcv.imread`` and MMSegmentation's ``LoadImageFromFile`` give it and as
+    configs with ``bgr_to_rgb=True`` expect; other band counts keep their
+    order, as ``LoadSingleRSImageFromFile`` gives them.
+    """
+
+    def __init__(self, path: str, bands: Optional[Sequence[int]] = None,
+                 in_channels: Optional[int] = None):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'input image not found: {path}')
+        try:
+            self._ds = rasterio.open(path)
+        except RasterioIOError as err:
+            raise OSError(f'cannot read {path} as a raster image: {err}') \
+                from err
+        try:
+            self.path = path
+            count = self._ds.count
+            if bands is None:
+                bands = list(range(1, count + 1))
+            bad = [b for b in bands if not 1 <= b <= count]
+            if bad:
+                raise ValueError(f'{path} has {count} band(s); cannot select '
+                                 f'band(s) {bad} (1-based)')
+            self.bands = list(bands)
+            if in_channels is not None and len(self.bands) != in_channels:
+                raise ValueError(
+                    f'{path} gives {len(self.bands)} band(s) but the model '
+                    f'expects {in_channels} input channel(s); select bands '
+                    f'with --bands')
+            self.order = (self.bands[::-1]
+                          if len(self.bands) == 3 else self.bands)
+        except Exception:
+            self._ds.close()
+            raise
+
+    @property
+    def height(self) -> int:
+        return self._ds.height
+
+    @property
+    def width(self) -> int:
+        return self._ds.width
+
+    @property
+    def is_plain_image(self) -> bool:
+        """PNG/JPEG input: the output is a PNG rather than a GeoTIFF."""
+        return self._ds.driver in PLAIN_IMAGE_DRIVERS
+
+    @property
+    def profile(self) -> dict:
+        return self._ds.profile
+
+    def read(self, window: Tuple[int, int, int, int]) -> np.ndarray:
+        """Pixels of ``(col_off, row_off, width, height)`` as a (C, h, w)
+        float32 array in model channel order."""
+        try:
+            data = self._ds.read(self.order, window=Window(*window))
+        except RasterioIOError as err:
+            raise OSError(f'cannot read window {window} of {self.path}: '
+                          f'{err}') from err
+        return data.astype(np.float32, copy=False)
+
+    def read_overview(self, shape: Tuple[int, int],
+                      bands: Sequence[int]) -> np.ndarray:
+        """The whole scene resampled (bilinear) to ``shape``, as (c, h, w)."""
+        from rasterio.enums import Resampling
+        return self._ds.read(list(bands), out_shape=(len(bands), *shape),
+                             resampling=Resampling.bilinear)
+
+    def close(self):
+        self._ds.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def partial_path(path: str) -> str:
+    """Hidden temporary name next to ``path`` keeping its extension."""
+    head, tail = osp.split(path)
+    return osp.join(head, f'.{tail}.partial{osp.splitext(tail)[1]}')
+
+
+class ClassMapWriter:
+    """Collects a class-index map window by window and writes it atomically.
+
+    GeoTIFF output is a tiled, deflate-compressed uint8 GeoTIFF with the
+    reference's CRS, transform and size, written directly to disk window by
+    window (memory bounded by the window) and carrying the palette as its
+    colour table. PNG output keeps the (uint8, one byte per pixel) map in
+    memory and encodes it at the end.
+
+    Use as a context manager; :meth:`commit` renames the temporary file to
+    ``path``, leaving the context without committing deletes it.
+    """
+
+    def __init__(self, path: str, reader: SceneReader,
+                 palette: Optional[List[Sequence[int]]] = None):
+        self.path = path
+        self.tmp = partial_path(path)
+        self.png = path.lower().endswith('.png')
+        self._palette = palette
+        self._ds = None
+        self._array = None
+        if self.png:
+            self._array = np.zeros((reader.height, reader.width), np.uint8)
+        else:
+            src = reader.profile
+            profile = dict(
+                driver='GTiff', height=src['height'], width=src['width'],
+                count=1, dtype='uint8', crs=src.get('crs'),
+                transform=src.get('transform'), nodata=None,
+                compress='deflate', tiled=True, blockxsize=256,
+                blockysize=256)
+            self._ds = rasterio.open(self.tmp, 'w', **profile)
+
+    def write(self, window: Tuple[int, int, int, int], classes: np.ndarray):
+        """Store (h, w) class indices at ``(col_off, row_off, width,
+        height)``."""
+        col, row, width, height = window
+        if self.png:
+            self._array[row:row + height, col:col + width] = classes
+        else:
+            self._ds.write(classes.astype(np.uint8), 1,
+                           window=Window(col, row, width, height))
+
+    def commit(self):
+        if self.png:
+            if not cv2.imwrite(self.tmp, self._array):
+                raise OSError(f'could not write {self.tmp}')
+        else:
+            if self._palette is not None:
+                self._ds.write_colormap(1, {
+                    i: tuple(int(v) for v in rgb) + (255, )
+                    for i, rgb in enumerate(self._palette)
+                })
+            self._ds.close()
+        os.replace(self.tmp, self.path)
+
+    def read_overview(self, shape: Tuple[int, int]) -> np.ndarray:
+        """The class map resampled (nearest) to ``shape``; call before
+        :meth:`commit` for a GeoTIFF."""
+        if self.png:
+            return cv2.resize(self._array, shape[::-1],
+                              interpolation=cv2.INTER_NEAREST)
+        from rasterio.enums import Resampling
+        return self._ds.read(1, out_shape=shape,
+                             resampling=Resampling.nearest)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if self._ds is not None and not self._ds.closed:
+            self._ds.close()
+        if osp.exists(self.tmp):
+            os.remove(self.tmp)
+
+
+def list_images(inputs: Sequence[str]) -> List[str]:
+    """Expand files and folders (their images, sorted, not recursive)."""
+    files = []
+    for item in inputs:
+        if osp.isdir(item):
+            found = sorted(
+                osp.join(item, name) for name in os.listdir(item)
+                if name.lower().endswith(IMAGE_SUFFIXES)
+                and not name.startswith('.'))
+            if not found:
+                raise FileNotFoundError(
+                    f'no {"/".join(IMAGE_SUFFIXES)} images in folder {item}')
+            files.extend(found)
+        elif osp.isfile(item):
+            files.append(item)
+        else:
+            raise FileNotFoundError(f'input not found: {item}')
+    return files

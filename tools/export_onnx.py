@@ -1,0 +1,71 @@
+"""Export a segmentor to ONNX (dynamic batch/height/width) and check it.
+
+    python tools/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx \
+        [--check-sizes 512 512 384 640] [--repeats 3]
+
+The graph takes raw (N, C, H, W) float32 pixels in the channel order
+``tools/predict.py`` reads them (BGR for an RGB image, as mmcv.imread) and
+returns (N, num_classes, H, W) logits; normalisation is part of the graph.
+After export, onnxruntime runs random images of each ``--check-sizes`` pair,
+the maximum absolute logit difference to PyTorch and the median CPU time of
+both are printed, and the exit status is 1 if a difference exceeds --atol.
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+from mmseg_stunet.apis.onnx_export import check_onnx, export_onnx
+from mmseg_stunet.apis.scene_predictor import model_in_channels
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='model config file')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint file (random weights if omitted)')
+    parser.add_argument('--out', required=True, help='ONNX file to write')
+    parser.add_argument('--shape', type=int, nargs=2, default=[512, 512],
+                        help='height width of the tracing input')
+    parser.add_argument('--check-sizes', type=int, nargs='*',
+                        default=[512, 512, 384, 640],
+                        help='height width pairs to compare; none to skip')
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--atol', type=float, default=1e-3)
+    parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from mmseg.apis import init_model
+    for path in (args.config, args.checkpoint):
+        if path is not None and not osp.isfile(path):
+            sys.exit(f'file not found: {path}')
+    if len(args.check_sizes) % 2:
+        sys.exit('--check-sizes takes height width pairs')
+    model = init_model(args.config, args.checkpoint, 'cpu', args.cfg_options)
+    channels = model_in_channels(model)
+    wrapper = export_onnx(model, args.out, channels, tuple(args.shape),
+                          args.opset)
+    print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB)')
+    sizes = list(zip(args.check_sizes[::2], args.check_sizes[1::2]))
+    if not sizes:
+        return
+    results = check_onnx(wrapper, args.out, channels, sizes, args.repeats)
+    print(f'{"size":>11} {"max |diff|":>11} {"torch s":>9} {"onnx s":>9} '
+          f'{"speed-up":>9}')
+    for (h, w), r in results.items():
+        print(f'{h:>5}x{w:<5} {r["max_abs_diff"]:>11.2e} {r["torch_s"]:>9.3f}'
+              f' {r["onnx_s"]:>9.3f} {r["torch_s"] / r["onnx_s"]:>8.2f}x')
+    worst = max(r['max_abs_diff'] for r in results.values())
+    if worst > args.atol:
+        sys.exit(f'ONNX logits differ from PyTorch by {worst:.2e} > '
+                 f'{args.atol}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,240 @@
+"""ISPRS end to end: convert raw archives, train, kill, resume, test.
+
+Runs the real command-line tools on a tiny ST-UNet and tiny fake archives:
+``tools/train.py`` killed with SIGKILL mid-run and resumed, ``tools/test.py``
+and ``mim test mmseg`` on the checkpoint, ``tools/dist_train.sh`` with two
+CPU processes; and a kill inside checkpoint saving.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.hooks import CheckpointHook
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+
+import mmseg_stunet  # noqa: F401
+from mmseg_stunet.datasets.isprs_convert import convert_isprs
+from mmseg_stunet.datasets.synthetic_isprs import write_vaihingen_archives
+from mmseg_stunet.engine import AtomicCheckpointHook
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TILE = 64
+
+# Hooks loaded into the training processes through custom_imports: one
+# records the samples and learning rate of every iteration, one kills the
+# process (SIGKILL, no clean-up) right after iteration $E2E_KILL_AT.
+PROBE = '''
+import json, os, os.path as osp, signal
+from mmengine.hooks import Hook
+from mmseg.registry import HOOKS
+
+
+@HOOKS.register_module()
+class RecordHook(Hook):
+    priority = 'LOWEST'
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        names = [osp.basename(s.img_path) for s in data_batch['data_samples']]
+        lr = runner.optim_wrapper.get_lr()['lr'][0]
+        with open(osp.join(runner.work_dir, 'record.jsonl'), 'a') as f:
+            f.write(json.dumps(dict(iter=runner.iter + 1, lr=lr,
+                                    imgs=names)) + '\\n')
+
+
+@HOOKS.register_module()
+class KillHook(Hook):
+    priority = 'LOWEST'  # after the checkpoint hook saved
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 == int(os.environ.get('E2E_KILL_AT', 0)):
+            os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('e2e')
+    raw, data = str(tmp / 'raw'), str(tmp / 'data')
+    # areas 1, 3: paper train; 11: paper test. 96 px -> 4 tiles of 64 each.
+    write_vaihingen_archives(raw, areas=(1, 3, 11), size=(96, 96), seed=11)
+    s = convert_isprs('vaihingen', raw, data, size=TILE, progress=False)
+    assert s.tiles == {'train': 8, 'val': 4}
+    (tmp / 'e2e_probe.py').write_text(PROBE)
+    base = tmp / 'tiny.py'
+    base.write_text(f'''
+_base_ = {osp.join(ROOT, 'configs', 'st_unet_demo.py')!r}
+data_root = {data!r}
+model = dict(
+    data_preprocessor=dict(size=({TILE}, {TILE})),
+    backbone=dict(embed_dims=8, num_heads=(1, 1, 2, 2), window_size=4),
+    decode_head=dict(decoder_channels=(16, 16, 8, 8), channels=4))
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root=data_root))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0,
+                        end=4, by_epoch=False)]
+train_cfg = dict(max_iters=4, val_interval=4)
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=2, max_keep_ckpts=1))
+''')
+    probe_cfg = tmp / 'tiny_probe.py'
+    probe_cfg.write_text(f'''
+_base_ = {str(base)!r}
+custom_imports = dict(imports=['mmseg_stunet', 'e2e_probe'],
+                      allow_failed_imports=False)
+custom_hooks = [dict(type='ResumeDataOrderHook'), dict(type='RecordHook'),
+                dict(type='KillHook')]
+''')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp), ROOT, os.environ.get('PYTHONPATH', '')]),
+               OMP_NUM_THREADS='1')
+    return dict(tmp=tmp, base=str(base), probe=str(probe_cfg), env=env)
+
+
+def run(cmd, env, ok=True):
+    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=300)
+    if ok and p.returncode != 0:
+        raise AssertionError(f'{cmd} failed ({p.returncode}):\n'
+                             f'{p.stdout[-3000:]}\n{p.stderr[-3000:]}')
+    return p
+
+
+def records(work):
+    with open(osp.join(work, 'record.jsonl')) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_kill_resume_test_and_mim_test(setup):
+    env, work = setup['env'], str(setup['tmp'] / 'work')
+    train = [sys.executable, 'tools/train.py', setup['probe'], '--work-dir',
+             work]
+    # Killed (SIGKILL) right after iteration 3; the last checkpoint is 2.
+    p = run(train, dict(env, E2E_KILL_AT='3'), ok=False)
+    assert p.returncode == -9, p.stderr[-2000:]
+    killed = records(work)
+    assert [r['iter'] for r in killed] == [1, 2, 3]
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        assert osp.basename(f.read().strip()) == 'iter_2.pth'
+
+    # Resumed: iteration 3 again, then 4, with the samples and learning
+    # rates the killed run had (seed restored from the checkpoint).
+    run(train + ['--resume'], env)
+    resumed = records(work)[3:]
+    assert [r['iter'] for r in resumed] == [3, 4]
+    assert resumed[0]['imgs'] == killed[2]['imgs']
+    assert resumed[0]['lr'] == pytest.approx(killed[2]['lr'])
+    for r in killed + resumed:  # poly 0.9 from 0.05 over 4 iterations
+        assert r['lr'] == pytest.approx(0.05 * (1 - (r['iter'] - 1) / 4)**0.9)
+    ckpt = torch.load(osp.join(work, 'iter_4.pth'), map_location='cpu')
+    assert ckpt['meta']['iter'] == 4
+    assert not osp.exists(osp.join(work, 'iter_2.pth'))  # max_keep_ckpts=1
+
+    # tools/test.py and `mim test mmseg` on the checkpoint: ISPRS metrics in
+    # the metrics json.
+    for name, cmd in [
+        ('tools', [sys.executable, 'tools/test.py', setup['base'],
+                   osp.join(work, 'iter_4.pth'), '--work-dir']),
+        ('mim', [shutil.which('mim') or osp.join(
+            osp.dirname(sys.executable), 'mim'), 'test', 'mmseg',
+                 setup['base'], '--checkpoint', osp.join(work, 'iter_4.pth'),
+                 '--work-dir']),
+    ]:
+        out = str(setup['tmp'] / f'test_{name}')
+        run(cmd + [out], env)
+        (log, ) = glob.glob(osp.join(out, '*', '*.json'))
+        with open(log) as f:
+            metrics = json.load(f)
+        for key in ('OA', 'mIoU', 'mF1', 'mIoU_all', 'IoU.car', 'F1.car'):
+            assert key in metrics, (name, sorted(metrics))
+        assert 0 <= metrics['OA'] <= 100
+
+
+def test_dist_train_two_cpu_processes(setup):
+    work = str(setup['tmp'] / 'dist')
+    env = dict(setup['env'], PORT=str(29500 + os.getpid() % 1000))
+    run(['bash', 'tools/dist_train.sh', setup['base'], '2', '--work-dir', work,
+         '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+         'default_hooks.checkpoint.interval=2'], env)
+    ckpt = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu')
+    assert ckpt['meta']['iter'] == 2
+    logs = open(glob.glob(osp.join(work, '*', '*.log'))[0]).read()
+    assert 'Distributed training: True' in logs and 'GPU number: 2' in logs
+
+
+class ToyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 1)
+
+    def forward(self, inputs, mode='loss'):
+        return dict(loss=self.fc(torch.stack(inputs)).pow(2).mean())
+
+
+class Killed(BaseException):
+    pass
+
+
+def train_with_crash_in_save(work, hook):
+    """Save after every iteration; the third save writes half a file and
+    dies. Returns what ``last_checkpoint`` names afterwards."""
+    import mmengine.runner.runner as runner_mod
+    real = runner_mod.save_checkpoint
+    calls = []
+
+    def dying_save(checkpoint, filename, **kwargs):
+        calls.append(filename)
+        if len(calls) == 3:
+            with open(filename, 'wb') as f:
+                f.write(b'PK\x03\x04 half a checkpoint')
+            raise Killed
+        real(checkpoint, filename, **kwargs)
+
+    runner = Runner(
+        model=ToyModel(),
+        work_dir=work,
+        train_dataloader=dict(
+            dataset=[dict(inputs=torch.ones(4))] * 8,
+            sampler=dict(type='InfiniteSampler', shuffle=False),
+            batch_size=2,
+            collate_fn=dict(type='pseudo_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=False, max_iters=6),
+        default_hooks=dict(checkpoint=hook, logger=None),
+        default_scope='mmengine',
+        experiment_name=f'crash_{osp.basename(work)}')
+    runner_mod.save_checkpoint = dying_save
+    try:
+        with pytest.raises(Killed):
+            runner.train()
+    finally:
+        runner_mod.save_checkpoint = real
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def test_kill_while_saving_keeps_last_checkpoint_loadable(tmp_path):
+    last = train_with_crash_in_save(
+        str(tmp_path / 'atomic'),
+        AtomicCheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1))
+    assert osp.basename(last) == 'iter_2.pth'
+    assert torch.load(last, map_location='cpu')['meta']['iter'] == 2
+    assert not osp.exists(osp.join(tmp_path / 'atomic', 'iter_3.pth'))
+    # MMEngine's own hook, same crash: deletes iter_2 before saving iter_3,
+    # so last_checkpoint names a file that is gone.
+    last = train_with_crash_in_save(
+        str(tmp_path / 'stock'),
+        CheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1))
+    assert osp.basename(last) == 'iter_2.pth' and not osp.exists(last)

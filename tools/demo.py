@@ -1,0 +1,138 @@
+"""The whole path on a fresh machine, without the licence-restricted data.
+
+    python tools/demo.py [--work-dir work_dirs/demo] [--iters 600]
+
+1. draws a small synthetic data set in the raw ISPRS Vaihingen format
+   (zip archives of IRRG ``top_mosaic_09cm_areaN.tif`` and colour-coded full
+   and eroded ground truth, paper train/test areas);
+2. converts it with ``tools/dataset_converters/vaihingen.py``;
+3. trains the reduced-width ST-UNet of ``configs/st_unet_demo.py`` on CPU
+   with ``tools/train.py`` (progress and ETA in the log; a re-run resumes);
+4. evaluates it with ``tools/test.py`` (ISPRSMetric: OA, mIoU, mF1);
+5. writes ``metrics.json`` and, per test area, ``vis/areaN.png``: image,
+   ground truth and prediction side by side in ISPRS colours.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from mmseg_stunet.datasets.isprs_convert import (  # noqa: E402
+    ISPRS_PALETTE, convert_isprs)
+from mmseg_stunet.datasets.synthetic_isprs import \
+    write_vaihingen_archives  # noqa: E402
+
+CONFIG = osp.join(ROOT, 'configs', 'st_unet_demo.py')
+TRAIN_AREAS = (1, 3, 5, 7, 13, 17, 21, 23, 26, 32, 37)  # the paper's split
+TEST_AREAS = (11, 15, 28)
+
+
+def run(cmd):
+    print('$ ' + ' '.join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def stitch(tile_dir, area):
+    """Reassemble the tiles ``areaN_x0_y0_x1_y1.png`` of one area."""
+    tiles = {}
+    for path in glob.glob(osp.join(tile_dir, f'area{area}_*.png')):
+        x0, y0, x1, y1 = map(int, osp.basename(path)[:-4].split('_')[1:])
+        tiles[(x0, y0, x1, y1)] = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    h = max(b[3] for b in tiles)
+    w = max(b[2] for b in tiles)
+    first = next(iter(tiles.values()))
+    out = np.zeros((h, w) + first.shape[2:], first.dtype)
+    for (x0, y0, x1, y1), t in tiles.items():
+        out[y0:y1, x0:x1] = t
+    return out
+
+
+def write_panels(data, pred_dir, vis_dir):
+    """Image | ground truth | prediction per test area, ISPRS colours."""
+    os.makedirs(vis_dir, exist_ok=True)
+    palette_bgr = np.asarray(ISPRS_PALETTE, np.uint8)[:, ::-1]
+    paths = []
+    for area in TEST_AREAS:
+        img = stitch(osp.join(data, 'img_dir', 'val'), area)
+        gt = palette_bgr[stitch(osp.join(data, 'ann_dir', 'val'), area)]
+        pred = stitch(pred_dir, area)  # already BGR colour PNGs
+        gap = np.full((img.shape[0], 8, 3), 255, np.uint8)
+        path = osp.join(vis_dir, f'area{area}.png')
+        cv2.imwrite(path, np.concatenate([img, gap, gt, gap, pred], 1))
+        paths.append(path)
+    return paths
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--work-dir', default=osp.join('work_dirs', 'demo'))
+    parser.add_argument('--iters', type=int, default=600,
+                        help='training iterations (batch 8, 128x128 tiles)')
+    parser.add_argument('--area-size', type=int, default=384,
+                        help='side of each synthetic area in pixels')
+    args = parser.parse_args()
+    work = osp.abspath(args.work_dir)
+    raw, data = osp.join(work, 'raw'), osp.join(work, 'data')
+    start = time.time()
+
+    print(f'[1/5] synthetic raw ISPRS Vaihingen archives -> {raw}', flush=True)
+    if not osp.exists(osp.join(raw, 'ISPRS_semantic_labeling_Vaihingen.zip')):
+        write_vaihingen_archives(
+            raw, TRAIN_AREAS + TEST_AREAS, (args.area_size, args.area_size))
+
+    print(f'[2/5] converting (same as: python tools/dataset_converters/'
+          f'vaihingen.py {raw} -o {data} --size 128)', flush=True)
+    s = convert_isprs('vaihingen', raw, data, size=128)
+    print(f'{s.tiles["train"]} train and {s.tiles["val"]} test tiles')
+
+    print('[3/5] training the reduced-width ST-UNet on CPU', flush=True)
+    options = [
+        '--cfg-options',
+        f'train_dataloader.dataset.data_root={data}',
+        f'val_dataloader.dataset.data_root={data}',
+        f'test_dataloader.dataset.data_root={data}',
+        f'train_cfg.max_iters={args.iters}',
+        f'train_cfg.val_interval={args.iters}',
+        f'param_scheduler.0.end={args.iters}'
+    ]
+    train = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work]
+    if osp.exists(osp.join(work, 'last_checkpoint')):
+        train.append('--resume')  # a re-run continues where it stopped
+    run(train + options)
+
+    print('[4/5] testing with tools/test.py', flush=True)
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        ckpt = f.read().strip()
+    pred_dir = osp.join(work, 'pred')
+    test_dir = osp.join(work, 'test')
+    run([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir',
+         test_dir, '--out', pred_dir] + options)
+
+    print('[5/5] metrics and colour-coded predictions', flush=True)
+    logs = sorted(glob.glob(osp.join(test_dir, '*', '*.json')),
+                  key=osp.getmtime)
+    with open(logs[-1]) as f:
+        metrics = json.load(f)
+    metrics = {k: v for k, v in metrics.items() if k != 'step'}
+    with open(osp.join(work, 'metrics.json'), 'w') as f:
+        json.dump(metrics, f, indent=2)
+    panels = write_panels(data, pred_dir, osp.join(work, 'vis'))
+    print(f'OA {metrics["OA"]:.2f}  mIoU {metrics["mIoU"]:.2f}  '
+          f'mF1 {metrics["mF1"]:.2f}  (five classes, clutter excluded; '
+          f'chance mIoU is about 10)')
+    print(f'metrics: {osp.join(work, "metrics.json")}')
+    print('image | ground truth | prediction: ' + ', '.join(panels))
+    print(f'done in {(time.time() - start) / 60:.1f} min')
+
+
+if __name__ == '__main__':
+    main()

@@ -150,7 +150,7 @@ class ClassMapWriter:
                 transform=src.get('transform'), nodata=None,
                 compress='deflate', tiled=True, blockxsize=256,
                 blockysize=256)
-            self._ds = rasterio.open(self.tmp, 'w', **profile)
+            self._ds = rasterio.open(self.tmp, 'w+', **profile)
 
     def write(self, window: Tuple[int, int, int, int], classes: np.ndarray):
         """Store (h, w) class indices at ``(col_off, row_off, width,

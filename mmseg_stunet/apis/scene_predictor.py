@@ -16,6 +16,7 @@ import rasterio
 import torch
 import torch.nn as nn
 from mmengine.utils import ProgressBar
+from mmseg.structures import SegDataSample
 
 from .preview import ISPRS_PALETTE, draw_preview
 from .raster_io import (GDAL_CACHE_MB, ClassMapWriter, SceneReader,
@@ -149,21 +150,27 @@ class ScenePredictor:
             torch.Tensor: (N, K, h, w) logits, or softmax scores averaged over
             the flips when ``flip`` is set.
         """
-        data = self.model.data_preprocessor(
-            dict(inputs=list(torch.from_numpy(windows))), False)
-        inputs = data['inputs']
-        h, w = inputs.shape[-2:]
-        metas = [dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w))
-                 ] * len(inputs)
-        logits = self.model.encode_decode(inputs, metas)
+        raw = torch.from_numpy(windows)
         if not self.flip:
-            return logits
-        scores = logits.softmax(dim=1)
+            return self._logits(raw)
+        scores = self._logits(raw).softmax(dim=1)
         for direction in self.flip:
             dim = FLIP_DIMS[direction]
-            flipped = self.model.encode_decode(inputs.flip(dim), metas)
-            scores += flipped.flip(dim).softmax(dim=1)
+            scores += self._logits(raw.flip(dim)).flip(dim).softmax(dim=1)
         return scores / (1 + len(self.flip))
+
+    def _logits(self, raw: torch.Tensor) -> torch.Tensor:
+        """(N, K, h, w) logits of raw (N, C, h, w) pixels through the model's
+        ``data_preprocessor`` (which may pad right/bottom to its test size)
+        and ``encode_decode``."""
+        h, w = raw.shape[-2:]
+        data = self.model.data_preprocessor(
+            dict(inputs=list(raw), data_samples=[SegDataSample() for _ in raw]),
+            False)
+        inputs = data['inputs']
+        pad_shape = tuple(inputs.shape[-2:])
+        metas = [dict(img_shape=(h, w), pad_shape=pad_shape)] * len(inputs)
+        return self.model.encode_decode(inputs, metas)[..., :h, :w]
 
     def predict(self, inputs: Union[str, Sequence[str]],
                 out_dir: str) -> List[Dict[str, str]]:

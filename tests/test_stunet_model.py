@@ -1,0 +1,119 @@
+"""ST-UNet backbone + head: shapes at any size, bands, gradients, inference."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+
+import mmseg_stunet  # noqa: F401  (registers the modules)
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+init_default_scope('mmseg')
+
+# a reduced ST-UNet: every width, depth, head count and window shrunk
+SMALL_BACKBONE = dict(
+    type='STUNetBackbone', in_channels=3, base_channels=8,
+    stage_blocks=(1, 1, 1, 1), num_groups=4, embed_dims=8, depths=(2, 2, 2, 2),
+    num_heads=(1, 1, 2, 2), window_size=4, drop_path_rate=0.1,
+    dcn_cfg=dict(type='DeformConvV2'))
+SMALL_HEAD = dict(
+    type='STUNetHead', in_channels=(32, 64, 128, 256), in_index=(1, 2, 3, 4),
+    decoder_channels=(32, 16, 16, 8), channels=4, num_classes=6,
+    dropout_ratio=0., norm_cfg=dict(type='BN'),
+    loss_decode=[
+        dict(type='CrossEntropyLoss', loss_weight=0.5),
+        dict(type='DiceLoss', use_sigmoid=False, loss_weight=0.5)
+    ])
+
+
+def _segmentor(test_cfg=dict(mode='whole'), in_channels=3):
+    backbone = dict(SMALL_BACKBONE, in_channels=in_channels)
+    return MODELS.build(
+        dict(type='EncoderDecoder',
+             data_preprocessor=dict(type='SegDataPreProcessor',
+                                    mean=[0.] * in_channels,
+                                    std=[1.] * in_channels),
+             backbone=backbone, decode_head=copy.deepcopy(SMALL_HEAD),
+             train_cfg=dict(), test_cfg=ConfigDict(test_cfg)))
+
+
+@pytest.mark.parametrize('hw', [(256, 256), (320, 192), (511, 383)])
+def test_backbone_and_logit_shapes(hw):
+    torch.manual_seed(0)
+    model = _segmentor().eval()
+    H, W = hw
+    x = torch.randn(1, 3, H, W)
+    with torch.no_grad():
+        feats = model.backbone(x)
+        assert [tuple(f.shape[1:]) for f in feats] == [
+            (8, -(-H // 2), -(-W // 2)), (32, -(-H // 4), -(-W // 4)),
+            (64, -(-H // 8), -(-W // 8)), (128, -(-H // 16), -(-W // 16)),
+            (256, -(-H // 32), -(-W // 32))]
+        meta = dict(img_shape=(H, W), ori_shape=(H, W), pad_shape=(H, W))
+        logits = model.encode_decode(x, [meta])
+    assert logits.shape == (1, 6, H, W)
+    assert torch.isfinite(logits).all()
+
+
+def test_every_parameter_gets_a_gradient_and_four_bands():
+    torch.manual_seed(0)
+    model = _segmentor(in_channels=4).train()
+    x = torch.randn(2, 4, 64, 48)
+    gt = torch.randint(0, 6, (2, 1, 64, 48))
+    samples = [SegDataSample(gt_sem_seg=PixelData(data=g),
+                             metainfo=dict(img_shape=(64, 48)))
+               for g in gt]
+    losses = model.loss(x, samples)
+    assert set(losses) >= {'decode.loss_ce', 'decode.loss_dice'}
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    no_grad = [n for n, p in model.named_parameters()
+               if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not no_grad, f'parameters without gradient: {no_grad}'
+
+
+def test_whole_and_slide_inference_agree_in_shape():
+    torch.manual_seed(0)
+    whole = _segmentor().eval()
+    slide = _segmentor(dict(mode='slide', crop_size=(64, 64),
+                            stride=(40, 40)))
+    slide.load_state_dict(whole.state_dict())
+    slide.eval()
+    H, W = 100, 90
+    inputs = [torch.randint(0, 255, (3, H, W)).float()]
+    data = dict(inputs=inputs,
+                data_samples=[SegDataSample(metainfo=dict(
+                    img_shape=(H, W), ori_shape=(H, W)))])
+    for model in (whole, slide):
+        with torch.no_grad():
+            out = model.test_step(copy.deepcopy(data))[0]
+        assert out.seg_logits.data.shape == (6, H, W)
+        assert out.pred_sem_seg.data.shape == (1, H, W)
+
+
+def test_head_crops_the_overhang_of_odd_inputs():
+    """Logits cover the input from its top-left corner: the overhang of an
+    odd-sized input is cropped, not resized away."""
+    logits = torch.randn(1, 6, 12, 12)
+    head = MODELS.build(copy.deepcopy(SMALL_HEAD))
+    out = head.predict_by_feat(logits, [dict(img_shape=(11, 9))])
+    assert torch.equal(out, logits[..., :11, :9])
+
+
+def test_paper_setting_parameter_count(capsys):
+    """Only modules that run: about 81 M parameters at the paper's setting."""
+    from mmengine import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs/_base_/models/st_unet.py'))
+    model = MODELS.build(cfg.model)
+    n_backbone = sum(p.numel() for p in model.backbone.parameters())
+    n_head = sum(p.numel() for p in model.decode_head.parameters())
+    total = n_backbone + n_head
+    with capsys.disabled():
+        print(f'\nST-UNet paper setting: {total / 1e6:.2f} M parameters '
+              f'(backbone {n_backbone / 1e6:.2f} M, head {n_head / 1e6:.2f} M)')
+    assert 75e6 < total < 88e6

@@ -7,7 +7,11 @@ any pickled global that is not allow-listed. mmengine 0.10.7 calls
 few non-tensor objects besides tensors and builtins:
 
 * ``message_hub.log_scalars``: :class:`mmengine.logging.HistoryBuffer`
-  objects whose state is two numpy arrays;
+  objects whose state is two numpy arrays and a dict of its statistics
+  methods, pickled as ``getattr(HistoryBuffer, 'mean')`` etc.; ``getattr``
+  itself is NOT allow-listed: the pickled name ``builtins.getattr`` resolves
+  to :func:`history_buffer_getattr`, which only returns public methods of
+  ``HistoryBuffer``;
 * numpy scalars and arrays (metric values, ``HistoryBuffer`` state), which
   pickle through ``numpy.core.multiarray._reconstruct`` / ``scalar`` and the
   dtype classes (``numpy._core`` on numpy 2; both spellings are listed so
@@ -17,11 +21,27 @@ Importing this module allow-lists exactly those types with
 :func:`torch.serialization.add_safe_globals`. ``weights_only`` stays on:
 a checkpoint holding any other object is still refused by torch.
 """
+import pickle
+
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-__all__ = ['MMENGINE_SAFE_GLOBALS', 'allow_mmengine_checkpoints']
+__all__ = [
+    'MMENGINE_SAFE_GLOBALS', 'allow_mmengine_checkpoints',
+    'history_buffer_getattr'
+]
+
+
+def history_buffer_getattr(obj, name):
+    """``getattr`` restricted to the public methods of ``HistoryBuffer``."""
+    if ((obj is HistoryBuffer or isinstance(obj, HistoryBuffer))
+            and not name.startswith('_')
+            and callable(getattr(HistoryBuffer, name, None))):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({type(obj).__name__}, {name!r}); only '
+        'public HistoryBuffer methods are allowed')
 
 
 def _numpy_multiarray():
@@ -41,7 +61,8 @@ def _safe_globals():
         fn = getattr(multiarray, name)
         entries += [(fn, f'numpy.core.multiarray.{name}'),
                     (fn, f'numpy._core.multiarray.{name}')]
-    entries += [np.ndarray, np.dtype, HistoryBuffer]
+    entries += [np.ndarray, np.dtype, HistoryBuffer,
+                (history_buffer_getattr, 'builtins.getattr')]
     # numpy >= 1.25 pickles a dtype through its class, e.g. Float64DType.
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:

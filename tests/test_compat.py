@@ -84,3 +84,22 @@ def test_without_plugin_torch_refuses_mmengine_checkpoint(tmp_path):
                           text=True)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert 'HistoryBuffer' in proc.stdout or 'numpy' in proc.stdout
+
+
+def test_getattr_is_only_allowed_on_history_buffer(tmp_path):
+    """HistoryBuffer pickles its methods via getattr; nothing else may."""
+    import io
+
+    class Reduces:
+
+        def __reduce__(self):
+            return getattr, ('abc', 'upper')
+
+    path = str(tmp_path / 'getattr.pth')
+    torch.save({'x': Reduces()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='getattr'):
+        torch.load(path, map_location='cpu')
+    buf = io.BytesIO()
+    torch.save({'hb': HistoryBuffer([1.0], [1])}, buf)
+    buf.seek(0)
+    assert torch.load(buf)['hb'].mean() == 1.0

@@ -16,7 +16,10 @@
 #   with -std=c++20 (torch >= 2.10 headers need it; mmcv forces c++14/17), with CUDA
 #   ops when nvcc and a CUDA torch are present, and the wheel is cached in
 #   $STUNET_CACHE keyed by python, torch and CUDA version. Later runs reuse it.
-# * setuptools < 81 keeps pkg_resources, which mmcv's build and openmim import.
+# * setuptools >= 77.0.3 (torch) and < 81 (keeps pkg_resources, which mmcv's
+#   build and openmim import), held by a constraints file for every install.
+# * openmim is installed without its opendatalab/openxlab download client,
+#   which pins setuptools~=60.2 and is not used by `mim train/test`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,8 +40,9 @@ PIP=("$PY" -m pip --disable-pip-version-check)
 # 'pip install' that never moves the installed torch.
 pip_install() { "${PIP[@]}" install -q -c "$CACHE/constraints.txt" "$@"; }
 
+SETUPTOOLS='setuptools>=77.0.3,<81'
 mkdir -p "$CACHE"
-"${PIP[@]}" install -q 'setuptools>=64,<81' wheel ninja
+"${PIP[@]}" install -q "$SETUPTOOLS" wheel ninja
 
 # -- torch -------------------------------------------------------------------
 if "$PY" -c 'import torch, sys; sys.exit(0 if torch.version.cuda else 1)' 2>/dev/null; then
@@ -49,7 +53,7 @@ elif ! "$PY" -c 'import torch' 2>/dev/null; then
 fi
 TORCH_VER="$("$PY" -c 'import torch; print(torch.__version__)')"
 TORCH_CUDA="$("$PY" -c 'import torch; print(torch.version.cuda or "")')"
-echo "torch==${TORCH_VER}" > "$CACHE/constraints.txt"
+printf 'torch==%s\n%s\n' "$TORCH_VER" "$SETUPTOOLS" > "$CACHE/constraints.txt"
 
 # -- mmcv with compiled ops ---------------------------------------------------
 mmcv_ok() {
@@ -103,7 +107,9 @@ fi
 
 # -- the OpenMMLab stack, test tools, and this project ---------------------------
 pip_install 'mmengine==0.10.7' 'mmsegmentation==1.2.2' 'mmpretrain==1.2.0' \
-    'openmim>=0.3.9' ftfy regex pytest onnx onnxruntime rasterio
+    ftfy regex pytest onnx onnxruntime rasterio
+pip_install --no-deps 'openmim==0.3.9'
+pip_install click colorama model-index pandas requests rich tabulate
 pip_install --no-deps -e "$ROOT"
 "$PY" -c 'import mmseg_stunet, mmseg, mmcv.ops; print("mmseg-stunet ready:", mmseg.__version__)'
 log "done: activate with 'source $VENV/bin/activate'"

@@ -72,7 +72,9 @@ test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
-param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=1e-4, by_epoch=False)]
+param_scheduler = [
+    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=5, by_epoch=False)
+]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=1000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')

@@ -1,0 +1,21 @@
+# VainF's DeepLabV3 (ASPP, 3x3 conv, classifier) on the same ResNet-50.
+_base_ = './vainf_deeplabv3plus_r50.py'
+model = dict(
+    decode_head=dict(
+        _delete_=True,
+        type='VainFDeepLabV3Head',
+        in_channels=2048,
+        in_index=3,
+        channels=256,
+        dilations=(6, 12, 18),
+        separable=False,
+        aspp_dropout_ratio=0.1,
+        dropout_ratio=0.,
+        num_classes=21,
+        norm_cfg={{_base_.norm_cfg}},
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            loss_weight=1.0,
+            avg_non_ignore=True)))

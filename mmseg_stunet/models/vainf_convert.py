@@ -1,0 +1,384 @@
+"""Convert VainF/DeepLabV3Plus-Pytorch checkpoints to MMSegmentation.
+
+VainF saves ``{'model_state': state_dict, 'optimizer_state': ...,
+'scheduler_state': ..., 'cur_itrs': int, 'best_score': float}``. The model is
+``backbone`` (torchvision ResNet cut after layer4) plus ``classifier``
+(``DeepLabHead`` or ``DeepLabHeadV3Plus``). The backbone keys are the keys of
+MMSegmentation's ``ResNet`` (``deep_stem=False``); the head keys map onto
+:class:`VainFDeepLabV3Head` / :class:`VainFDeepLabV3PlusHead`.
+
+Output stride is not stored in the weights: it comes from the target config,
+or from ``output_stride``, or from ``os8`` / ``os16`` in the file name.
+"""
+import copy
+import os
+import os.path as osp
+import re
+import tempfile
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+
+class VainFConversionError(ValueError):
+    """A VainF checkpoint that cannot be mapped to the requested model."""
+
+
+@dataclass
+class VainFModelInfo:
+    """What a VainF state dict holds."""
+    arch: str  # 'deeplabv3' or 'deeplabv3plus'
+    depth: int  # 50 or 101
+    separable: bool
+    num_classes: int
+
+
+RESNET_BLOCKS = {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101}
+HEAD_TYPES = {
+    'deeplabv3': 'VainFDeepLabV3Head',
+    'deeplabv3plus': 'VainFDeepLabV3PlusHead'
+}
+
+
+def load_vainf_checkpoint(path, trust=False):
+    """Read a VainF checkpoint; returns (state_dict, extra info dict).
+
+    Loads with ``weights_only=True`` (numpy scalars allowed, VainF stores
+    ``best_score`` as one) unless ``trust`` is set.
+    """
+    if not osp.isfile(path):
+        raise VainFConversionError(f'{path}: no such file')
+    try:
+        if trust:
+            ckpt = torch.load(path, map_location='cpu', weights_only=False)
+        else:
+            safe = [np.dtype, np.core.multiarray.scalar]
+            safe += [type(np.dtype(t)) for t in ('float64', 'float32', 'int64')]
+            with torch.serialization.safe_globals(safe):
+                ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # pickle errors come in many types
+        raise VainFConversionError(
+            f'{path}: cannot be read as a checkpoint ({e}); if it is a '
+            'trusted file holding other Python objects, pass --trust') from e
+    if not isinstance(ckpt, dict):
+        raise VainFConversionError(
+            f'{path}: expected a dict, got {type(ckpt).__name__}')
+    if 'model_state' in ckpt:
+        state, extra = ckpt['model_state'], {
+            k: v
+            for k, v in ckpt.items() if k in ('cur_itrs', 'best_score')
+        }
+    elif any(k.startswith(('backbone.', 'module.backbone.')) for k in ckpt):
+        state, extra = ckpt, {}
+    else:
+        raise VainFConversionError(
+            f"{path}: no 'model_state' key (keys: {sorted(ckpt)[:8]})")
+    state = OrderedDict(
+        (k[len('module.'):] if k.startswith('module.') else k, v)
+        for k, v in state.items())
+    extra = {
+        k: v.item() if isinstance(v, (np.generic, torch.Tensor)) else v
+        for k, v in extra.items()
+    }
+    return state, extra
+
+
+def inspect_vainf_state(state):
+    """Tell architecture, ResNet depth, separable convs and class count.
+
+    Raises VainFConversionError for models it cannot map (MobileNet and other
+    backbones, ResNets other than 50/101, unknown heads).
+    """
+    keys = list(state)
+    if any(k.startswith(('backbone.low_level_features',
+                         'backbone.high_level_features')) for k in keys):
+        raise VainFConversionError(
+            'MobileNetV2 backbone (keys backbone.low_level_features.*) '
+            'cannot be converted: only ResNet-50/101 models map to '
+            "MMSegmentation's ResNet")
+    if 'backbone.layer1.0.conv1.weight' not in state:
+        found = sorted({'.'.join(k.split('.')[:2]) for k in keys})[:6]
+        raise VainFConversionError(
+            'not a ResNet backbone (no backbone.layer1.0.conv1.weight; '
+            f'found {found}); only ResNet-50/101 models can be converted')
+    blocks = tuple(
+        len({
+            k.split('.')[2]
+            for k in keys if k.startswith(f'backbone.layer{i}.')
+        }) for i in range(1, 5))
+    if blocks not in RESNET_BLOCKS:
+        raise VainFConversionError(
+            f'ResNet with blocks per stage {blocks} is neither ResNet-50 '
+            '(3, 4, 6, 3) nor ResNet-101 (3, 4, 23, 3)')
+    if 'classifier.aspp.project.0.weight' in state:
+        arch, aspp, cls = ('deeplabv3plus', 'classifier.aspp',
+                           'classifier.classifier.3.weight')
+    elif 'classifier.classifier.0.project.0.weight' in state:
+        arch, aspp, cls = ('deeplabv3', 'classifier.classifier.0',
+                           'classifier.classifier.4.weight')
+    else:
+        raise VainFConversionError(
+            'unknown head: neither classifier.aspp.project.0.weight '
+            '(DeepLabV3+) nor classifier.classifier.0.project.0.weight '
+            '(DeepLabV3) is present')
+    if cls not in state:
+        raise VainFConversionError(f'missing classifier weight {cls}')
+    separable = f'{aspp}.convs.1.0.body.0.weight' in state
+    return VainFModelInfo(arch, RESNET_BLOCKS[blocks], separable,
+                          int(state[cls].shape[0]))
+
+
+def _conv_bn(conv, bn, dst, separable=False):
+    """Module renames for a VainF (conv, bn) pair -> mmcv ConvModule."""
+    if separable:
+        return {
+            f'{conv}.body.0': f'{dst}.depthwise_conv.conv',
+            f'{conv}.body.1': f'{dst}.pointwise_conv.conv',
+            bn: f'{dst}.pointwise_conv.bn'
+        }
+    return {conv: f'{dst}.conv', bn: f'{dst}.bn'}
+
+
+def _aspp_renames(src, dst, separable):
+    renames = _conv_bn(f'{src}.convs.0.0', f'{src}.convs.0.1',
+                       f'{dst}.aspp_modules.0')
+    for i in (1, 2, 3):
+        renames.update(
+            _conv_bn(f'{src}.convs.{i}.0', f'{src}.convs.{i}.1',
+                     f'{dst}.aspp_modules.{i}', separable))
+    renames.update(
+        _conv_bn(f'{src}.convs.4.1', f'{src}.convs.4.2',
+                 f'{dst}.image_pool.1'))
+    renames.update(
+        _conv_bn(f'{src}.project.0', f'{src}.project.1', f'{dst}.project'))
+    return renames
+
+
+def head_renames(info):
+    """{VainF module name: MMSegmentation module name} for the head."""
+    head, sep = 'decode_head', info.separable
+    if info.arch == 'deeplabv3plus':
+        renames = _conv_bn('classifier.project.0', 'classifier.project.1',
+                           f'{head}.c1_bottleneck')
+        renames.update(_aspp_renames('classifier.aspp', f'{head}.aspp', sep))
+        renames.update(
+            _conv_bn('classifier.classifier.0', 'classifier.classifier.1',
+                     f'{head}.bottleneck', sep))
+        renames['classifier.classifier.3'] = f'{head}.conv_seg'
+    else:
+        renames = _aspp_renames('classifier.classifier.0', f'{head}.aspp',
+                                sep)
+        renames.update(
+            _conv_bn('classifier.classifier.1', 'classifier.classifier.2',
+                     f'{head}.bottleneck', sep))
+        renames['classifier.classifier.4'] = f'{head}.conv_seg'
+    return renames
+
+
+def convert_vainf_state_dict(state, info=None):
+    """VainF ``model_state`` -> MMSegmentation ``EncoderDecoder`` state dict.
+
+    Backbone keys keep their names; head keys are renamed. Raises
+    VainFConversionError naming keys that have no counterpart.
+    """
+    info = info or inspect_vainf_state(state)
+    renames = head_renames(info)
+    out, unmapped = OrderedDict(), []
+    for key, value in state.items():
+        module, param = key.rsplit('.', 1)
+        if key.startswith('backbone.'):
+            out[key] = value
+        elif module in renames:
+            out[f'{renames[module]}.{param}'] = value
+        else:
+            unmapped.append(key)
+    if unmapped:
+        raise VainFConversionError(
+            f'{len(unmapped)} unexpected key(s) in the VainF checkpoint '
+            f'with no MMSegmentation counterpart: {unmapped[:5]}')
+    return out
+
+
+def config_output_stride(model_cfg):
+    """Output stride of a ResNet backbone config: 4 * product(strides)."""
+    strides = model_cfg['backbone'].get('strides', (1, 2, 2, 2))
+    return 4 * int(np.prod(strides))
+
+
+def output_stride_from_name(path):
+    """8 or 16 from ``..._os8.pth`` / ``..._os16.pth``, else None."""
+    match = re.search(r'os(8|16)(?!\d)', osp.basename(path))
+    return int(match.group(1)) if match else None
+
+
+def default_config_path(info, output_stride, config_dir):
+    """The configs/vainf config for a model with these properties."""
+    if output_stride not in (8, 16):
+        raise VainFConversionError(
+            f'output stride must be 8 or 16, got {output_stride}')
+    name = (f'vainf-{info.arch}_r{info.depth}-os{output_stride}'
+            '_4xb4-30k_voc12aug-513x513.py')
+    return osp.join(config_dir, name)
+
+
+def check_config(info, cfg, config_path):
+    """Refuse a config whose model disagrees with the checkpoint."""
+    model = cfg.model
+    head, backbone = model['decode_head'], model['backbone']
+    problems = []
+    if head.get('type') != HEAD_TYPES[info.arch]:
+        problems.append(f"decode_head.type is {head.get('type')!r}, the "
+                        f'checkpoint needs {HEAD_TYPES[info.arch]!r}')
+    if head.get('num_classes') != info.num_classes:
+        problems.append(
+            f"decode_head.num_classes is {head.get('num_classes')}, the "
+            f'checkpoint has {info.num_classes} classes')
+    if bool(head.get('separable', False)) != info.separable:
+        problems.append(f"decode_head.separable is "
+                        f"{bool(head.get('separable', False))}, the "
+                        f'checkpoint has separable={info.separable}')
+    if backbone.get('depth') != info.depth:
+        problems.append(f"backbone.depth is {backbone.get('depth')}, the "
+                        f'checkpoint is ResNet-{info.depth}')
+    if problems:
+        raise VainFConversionError(f'{config_path} does not match the '
+                                   'checkpoint: ' + '; '.join(problems))
+
+
+def check_against_model(state, model):
+    """Compare a converted state dict with ``model.state_dict()``."""
+    target = model.state_dict()
+    missing = [k for k in target if k not in state]
+    unexpected = [k for k in state if k not in target]
+    shapes = [
+        f'{k}: {tuple(state[k].shape)} vs {tuple(target[k].shape)}'
+        for k in state
+        if k in target and state[k].shape != target[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f'{len(missing)} missing key(s) {missing[:5]}')
+    if unexpected:
+        problems.append(f'{len(unexpected)} unexpected key(s) '
+                        f'{unexpected[:5]}')
+    if shapes:
+        problems.append(f'{len(shapes)} shape mismatch(es) {shapes[:5]}')
+    if problems:
+        raise VainFConversionError(
+            'converted weights do not fit the config model: ' +
+            '; '.join(problems))
+
+
+def _atomic_write(path, write):
+    """Call ``write(tmp_path)`` and move the result onto ``path``."""
+    dirname = osp.dirname(osp.abspath(path))
+    os.makedirs(dirname, exist_ok=True)
+    suffix = osp.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=dirname, prefix='.tmp-')
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        return tmp
+    except BaseException:
+        os.remove(tmp)
+        raise
+
+
+def convert_vainf_checkpoint(src,
+                             dst,
+                             config=None,
+                             output_stride=None,
+                             out_config=None,
+                             config_dir=None,
+                             trust=False):
+    """Convert VainF checkpoint ``src`` into MMSegmentation checkpoint ``dst``.
+
+    Args:
+        src (str): VainF checkpoint (``{'model_state': ...}``).
+        dst (str): Output checkpoint ``{'meta': ..., 'state_dict': ...}``.
+        config (str, optional): Target config; its model must agree with the
+            checkpoint (head type, separable, depth, num_classes). Default:
+            the ``configs/vainf`` config matching the checkpoint.
+        output_stride (int, optional): 8 or 16 when ``config`` is not given;
+            default: read from the file name (``os8``/``os16``).
+        out_config (str, optional): Where the complete config of the
+            converted model is written (no ImageNet initialisation,
+            ``load_from=dst``). Default: ``dst`` with ``.py``.
+        config_dir (str, optional): Directory of the ``configs/vainf`` files.
+        trust (bool): Load ``src`` with ``weights_only=False``.
+
+    Nothing is written unless every check passes. Returns (dst, out_config).
+    """
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    from mmseg.registry import MODELS
+    import mmseg_stunet  # noqa: F401  (registers the heads)
+
+    state, extra = load_vainf_checkpoint(src, trust=trust)
+    try:
+        info = inspect_vainf_state(state)
+    except VainFConversionError as e:
+        raise VainFConversionError(f'{src}: {e}') from e
+    if config is None:
+        output_stride = output_stride or output_stride_from_name(src)
+        if output_stride is None:
+            raise VainFConversionError(
+                f'{src}: the output stride is not stored in the weights and '
+                "not in the file name ('os8'/'os16'); pass output_stride "
+                '(--output-stride 8 or 16) or a config')
+        if config_dir is None:
+            config_dir = osp.join(
+                osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                'configs', 'vainf')
+        config = default_config_path(info, output_stride, config_dir)
+        if not osp.isfile(config):
+            raise VainFConversionError(f'{config}: config not found')
+        cfg = Config.fromfile(config)
+        cfg.model.decode_head.separable = info.separable
+        if info.num_classes != cfg.model.decode_head.num_classes:
+            raise VainFConversionError(
+                f'{src} has {info.num_classes} classes but {config} (VOC '
+                f'2012) has {cfg.model.decode_head.num_classes}; pass a '
+                f'config for a dataset with {info.num_classes} classes')
+    else:
+        cfg = Config.fromfile(config)
+    check_config(info, cfg, config)
+    if output_stride is not None and \
+            output_stride != config_output_stride(cfg.model):
+        raise VainFConversionError(
+            f'{config} has output stride {config_output_stride(cfg.model)}, '
+            f'but output_stride={output_stride} was requested')
+
+    converted = convert_vainf_state_dict(state, info)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    # The weights come from the checkpoint, not from ImageNet.
+    cfg.model.pretrained = None
+    cfg.model.backbone.pop('init_cfg', None)
+    cfg.load_from = osp.abspath(dst)
+    model_cfg = copy.deepcopy(cfg.model)
+    with torch.device('meta'):  # names and shapes only, no memory
+        model = MODELS.build(model_cfg)
+    check_against_model(converted, model)
+
+    meta = dict(
+        vainf=dict(asdict(info), **extra),
+        output_stride=config_output_stride(cfg.model),
+        config=osp.basename(config))
+    out_config = out_config or osp.splitext(dst)[0] + '.py'
+    tmp_cfg = _atomic_write(out_config, cfg.dump)
+    try:
+        tmp_ckpt = _atomic_write(
+            dst, lambda p: torch.save(dict(meta=meta, state_dict=converted),
+                                      p))
+    except BaseException:
+        os.remove(tmp_cfg)
+        raise
+    os.replace(tmp_cfg, out_config)
+    os.replace(tmp_ckpt, dst)
+    return dst, out_config

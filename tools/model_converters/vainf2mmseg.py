@@ -1,0 +1,64 @@
+"""Convert a VainF/DeepLabV3Plus-Pytorch checkpoint to MMSegmentation.
+
+    python tools/model_converters/vainf2mmseg.py SRC DST
+        [--config CFG | --output-stride {8,16}] [--out-config PATH] [--trust]
+
+SRC is VainF's ``{'model_state': ...}`` file of a ResNet-50/101 DeepLabV3 or
+DeepLabV3+ model (separable or not). DST receives ``{'meta', 'state_dict'}``
+and, next to it (or at --out-config), the complete config of the model. Without
+--config the matching ``configs/vainf`` VOC config is used; the output stride
+then comes from --output-stride or from ``os8``/``os16`` in SRC's name.
+Nothing is written when the checkpoint does not fit.
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmseg_stunet.models.vainf_convert import (VainFConversionError,
+                                               convert_vainf_checkpoint)
+
+CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+    'vainf')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src', help='VainF checkpoint')
+    parser.add_argument('dst', help='output MMSegmentation checkpoint')
+    parser.add_argument(
+        '--config', help='target config (must match the checkpoint)')
+    parser.add_argument(
+        '--output-stride',
+        type=int,
+        choices=(8, 16),
+        help='output stride of the converted model (without --config)')
+    parser.add_argument(
+        '--out-config',
+        help='where to write the config (default: DST with .py)')
+    parser.add_argument(
+        '--trust',
+        action='store_true',
+        help='load SRC with weights_only=False (trusted files only)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        dst, config = convert_vainf_checkpoint(
+            args.src,
+            args.dst,
+            config=args.config,
+            output_stride=args.output_stride,
+            out_config=args.out_config,
+            config_dir=CONFIG_DIR,
+            trust=args.trust)
+    except VainFConversionError as e:
+        print(f'vainf2mmseg: error: {e}', file=sys.stderr)
+        sys.exit(1)
+    print(f'wrote {dst} and {config}')
+
+
+if __name__ == '__main__':
+    main()

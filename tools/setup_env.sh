@@ -37,6 +37,20 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
+# Fast path: nothing changed since the last complete set-up of this venv.
+STAMP="$VENV/.mmseg-stunet-setup"
+stamp_key() {
+    cat "$ROOT/tools/setup_env.sh" "$ROOT/setup.py"
+    printf '%s\n' "$ROOT" "$CACHE"
+}
+KEY="$(stamp_key | sha256sum | cut -d' ' -f1)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ] &&
+    "$PY" -c 'import mmcv.ops, mmseg, mmpretrain, mim, mmseg_stunet' 2>/dev/null; then
+    log "environment up to date ($VENV)"
+    exit 0
+fi
+rm -f "$STAMP"
+
 # 'pip install' that never moves the installed torch.
 pip_install() { "${PIP[@]}" install -q -c "$CACHE/constraints.txt" "$@"; }
 
@@ -112,4 +126,5 @@ pip_install --no-deps 'openmim==0.3.9'
 pip_install click colorama model-index pandas requests rich tabulate
 pip_install --no-deps -e "$ROOT"
 "$PY" -c 'import mmseg_stunet, mmseg, mmcv.ops; print("mmseg-stunet ready:", mmseg.__version__)'
+echo "$KEY" > "$STAMP"
 log "done: activate with 'source $VENV/bin/activate'"

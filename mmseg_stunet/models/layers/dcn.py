@@ -231,20 +231,6 @@ class DeformConvV2(nn.Module):
                                        self.groups, self.deform_groups,
                                        self.backend)
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
-                              missing_keys, unexpected_keys, error_msgs):
-        # Like mmcv: version-1 checkpoints kept the offset conv as a sibling
-        # named '<name>_offset'.
-        version = local_metadata.get('version', None)
-        if version is None or version < 2:
-            for p in ('weight', 'bias'):
-                new, old = f'{prefix}conv_offset.{p}', f'{prefix[:-1]}_offset.{p}'
-                if new not in state_dict and old in state_dict:
-                    state_dict[new] = state_dict.pop(old)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata,
-                                      strict, missing_keys, unexpected_keys,
-                                      error_msgs)
-
     def extra_repr(self) -> str:
         s = (f'{self.in_channels}, {self.out_channels}, '
              f'kernel_size={self.kernel_size}, stride={self.stride}, '

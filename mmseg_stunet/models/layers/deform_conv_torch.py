@@ -9,11 +9,11 @@ The input is laid out channels-last as a table of rows ``(B * H * W *
 deform_groups, C / deform_groups)``. Every sampling point reads four rows
 (its bilinear corners) with weights ``bilinear * mask``, so the column buffer
 ``(B * Ho * Wo, kh * kw * C)`` is one weighted row gather
-(``embedding_bag``), and the convolution is one matrix product with the
-weight. The backward pass of the gather is hand-written: the input gradient is
-a sparse (CSR) matrix product that scatters the column gradient back onto the
-rows, and the weight gradient is a row-wise dot product; no tensor holds a
-copy of the map per kernel tap.
+(``embedding_bag``), and the convolution is one product with the weight (a
+1x1 convolution on the channels-last buffer). The backward pass of the gather
+is hand-written: the input gradient is a sparse (CSR) matrix product that
+scatters the column gradient back onto the rows, the gradient of the corner
+weights a row-wise dot product; no tensor holds a copy of the map per tap.
 
 Under tracing, ONNX export, autocast or for half-precision inputs the same
 gather runs as differentiable ``index_select`` ops instead.
@@ -79,6 +79,9 @@ def _bilinear_taps(offset: Tensor, mask: Tensor, in_size: Tuple[int, int],
     corner = p0.long() + torch.arange(2, device=dev).view(1, 2, 1)
     inside = (corner >= 0) & (corner < size)
     w = torch.cat((1 - frac, frac), 1) * inside
+    # mmcv samples only -1 < p < size: this zeroes the (one-sided) offset
+    # gradient of points exactly on -1, e.g. the padding taps at zero offset
+    mask = mask * ((p > -1) & (p < size)).all(2)
     weight = (w[:, :, 0] * mask).unsqueeze(2) * w[:, None, :, 1]
 
     corner = torch.minimum(corner.clamp_(min=0), size - 1).view(B, -1, 2, 2)
@@ -178,7 +181,7 @@ def modulated_deform_conv2d_torch(input: Tensor,
 
     Returns:
         (B, C_out, Ho, Wo), contiguous. Under autocast the sampling runs in
-        float32 and the matrix product in the autocast dtype.
+        float32 and the weight product in the autocast dtype.
     """
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
     if input.dim() != 4:
@@ -221,25 +224,22 @@ def modulated_deform_conv2d_torch(input: Tensor,
     if fused:
         cols = _WeightedRowGather.apply(table, index, tap_weight)
     else:
-        cols = sum(
+        taps = [
             table.index_select(0, index[:, j]) * tap_weight[:, j, None]
-            for j in range(4))
+            for j in range(4)
+        ]
+        cols = taps[0] + taps[1] + taps[2] + taps[3]
     if not torch.is_autocast_enabled(cols.device.type):
         # like mmcv: the weight follows the input's dtype
         cols = cols.to(out_dtype)
         weight = weight.to(out_dtype)
         bias = None if bias is None else bias.to(out_dtype)
-    L = B * Ho * Wo
-    if groups == 1:
-        w = weight.permute(0, 2, 3, 1).reshape(C_out, K * C)
-        out = F.linear(cols.view(L, K * C), w, bias)
-    else:
-        cols = cols.view(L, K, groups, C_g).permute(2, 0, 1, 3).reshape(
-            groups, L, K * C_g)
-        w = weight.view(groups, C_out // groups, C_g, K).transpose(
-            2, 3).reshape(groups, C_out // groups, K * C_g)
-        out = torch.matmul(cols, w.transpose(1, 2)).transpose(0, 1).reshape(
-            L, C_out)
-        if bias is not None:
-            out = out + bias
-    return out.view(B, Ho, Wo, C_out).permute(0, 3, 1, 2).contiguous()
+    # The columns are a channels-last (B, K * C, Ho, Wo) map: the weight
+    # product is a 1x1 convolution (oneDNN's kernel beats a plain GEMM here).
+    cols = cols.view(B, Ho, Wo, K, C)
+    if groups > 1:  # channels (group, tap, channel in group)
+        cols = cols.view(B, Ho, Wo, K, groups, C_g).transpose(3, 4)
+    cols = cols.reshape(B, Ho, Wo, K * C).permute(0, 3, 1, 2)
+    weight = weight.permute(0, 2, 3, 1).reshape(C_out, K * C_g, 1, 1)
+    out = F.conv2d(cols, weight, bias, groups=groups)
+    return out.contiguous()

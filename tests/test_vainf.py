@@ -290,30 +290,50 @@ def test_converted_deeplabv3plus_r50_matches_vainf_at_513(
     assert (got - expected).abs().max() <= 1e-4
 
 
-@pytest.mark.parametrize('arch,depth,separable,output_stride', [
-    ('deeplabv3plus', 50, True, 16),
-    ('deeplabv3', 50, True, 8),
-    ('deeplabv3', 101, False, 16),
+@pytest.mark.parametrize('arch,separable,output_stride', [
+    ('deeplabv3plus', True, 16),
+    ('deeplabv3', False, 8),
 ])
-def test_other_vainf_models_convert(tmp_path, arch, depth, separable,
+def test_other_vainf_models_convert(tmp_path, arch, separable,
                                     output_stride):
     ref = randomize(
-        VainFModel(arch, depth, output_stride, separable=separable), seed=2)
-    src = str(tmp_path / f'best_{arch}_resnet{depth}_voc_os{output_stride}.pth')
+        VainFModel(arch, 50, output_stride, separable=separable), seed=2)
+    src = str(tmp_path / f'best_{arch}_resnet50_voc_os{output_stride}.pth')
     save_vainf(ref, src)
     info = inspect_vainf_state(ref.state_dict())
     assert (info.arch, info.depth, info.separable,
-            info.num_classes) == (arch, depth, separable, 21)
+            info.num_classes) == (arch, 50, separable, 21)
 
     dst, config = convert_vainf_checkpoint(src, str(tmp_path / 'out.pth'))
     model = build_converted(dst, config)
     assert model.decode_head.separable is separable
-    x = torch.randn(1, 3, 97, 97, generator=torch.Generator().manual_seed(3))
+    x = torch.randn(1, 3, 65, 65, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected = ref(x)
         got = mmseg_logits(model, x)
     assert expected.std() > 0.1
     assert (got - expected).abs().max() <= 1e-4
+
+
+def test_resnet101_separable_deeplabv3_maps_key_for_key(tmp_path):
+    ref = VainFModel('deeplabv3', 101, separable=True)
+    src = str(tmp_path / 'best_deeplabv3_resnet101_voc_os16.pth')
+    save_vainf(ref, src)
+    dst, config = convert_vainf_checkpoint(src, str(tmp_path / 'out.pth'))
+    cfg = Config.fromfile(config)
+    assert cfg.model.backbone.depth == 101
+    assert cfg.model.decode_head.separable is True
+    assert cfg.load_from == dst and cfg.model.pretrained is None
+    state = torch.load(dst, map_location='cpu', weights_only=True)[
+        'state_dict']
+    expected = ref.state_dict()
+    assert len(state) == len(expected)
+    # same tensors, in the same order, under the new names
+    for (new, a), (old, b) in zip(state.items(), expected.items()):
+        assert torch.equal(a, b), (new, old)
+    assert 'decode_head.aspp.aspp_modules.3.depthwise_conv.conv.weight' in \
+        state
+    assert 'backbone.layer3.22.conv3.weight' in state
 
 
 # ---- refusals ----
@@ -389,15 +409,24 @@ def test_cli_converts_and_reports_errors(r50_plus, tmp_path, capsys):
     assert 'output stride' in capsys.readouterr().err
     assert not os.listdir(tmp_path)
 
+    config = osp.join(CONFIGS, f'vainf-deeplabv3plus_r50-os8{SUFFIX}')
+    with pytest.raises(SystemExit):
+        cli.main([
+            r50_plus,
+            str(tmp_path / 'a.pth'), '--config', config, '--output-stride',
+            '16'
+        ])
+    assert 'output stride 8' in capsys.readouterr().err
+
     cli.main([
         r50_plus,
-        str(tmp_path / 'a.pth'), '--output-stride', '16', '--out-config',
+        str(tmp_path / 'a.pth'), '--config', config, '--out-config',
         str(tmp_path / 'cfg.py')
     ])
     assert _outputs(tmp_path) == ['a.pth', 'cfg.py']
-    assert Config.fromfile(
-        str(tmp_path / 'cfg.py')).model.decode_head.type == \
-        'VainFDeepLabV3PlusHead'
+    cfg = Config.fromfile(str(tmp_path / 'cfg.py'))
+    assert cfg.model.decode_head.dilations == (12, 24, 36)
+    assert cfg.model.backbone.strides == (1, 2, 1, 1)
 
 
 # ---- heads and configs ----

@@ -50,7 +50,10 @@ class RelationalAggregationModule(BaseModule):
             raise ValueError(
                 f'{type(self).__name__}: CNN map {tuple(x.shape)} and Swin map '
                 f'{tuple(t.shape)} differ in spatial size')
-        x = self.dcn(x)
+        # the deformable conv runs in its weights' precision under autocast:
+        # its bilinear gather has no fast reduced-precision path
+        with torch.autocast(x.device.type, enabled=False):
+            x = self.dcn(x.to(self.dcn.weight.dtype))
         s = self.proj(t)
         z_avg = F.relu(self.fc1(s.mean(dim=(2, 3))))
         z_max = F.relu(self.fc1(s.amax(dim=(2, 3))))

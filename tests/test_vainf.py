@@ -373,7 +373,14 @@ def test_refuses_num_classes_that_disagree_with_config(r50_plus, tmp_path):
                        match=r"VainFDeepLabV3PlusHead.*ResNet-50"):
         convert_vainf_checkpoint(
             str(src), str(tmp_path / 'out.pth'), config=wrong_head)
-    assert _outputs(tmp_path) == [src.name]
+    caffe = tmp_path / 'caffe.py'
+    caffe.write_text(f"_base_ = '{config}'\n"
+                     "model = dict(backbone=dict(style='caffe'), "
+                     'decode_head=dict(num_classes=19))\n')
+    with pytest.raises(VainFConversionError, match="style='pytorch'"):
+        convert_vainf_checkpoint(
+            str(src), str(tmp_path / 'out.pth'), config=str(caffe))
+    assert _outputs(tmp_path) == sorted([src.name, caffe.name])
 
 
 def test_refuses_missing_unexpected_keys_and_unknown_stride(

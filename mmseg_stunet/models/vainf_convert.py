@@ -239,6 +239,18 @@ def check_config(info, cfg, config_path):
         problems.append(f"decode_head.separable is "
                         f"{bool(head.get('separable', False))}, the "
                         f'checkpoint has separable={info.separable}')
+    if backbone.get('type') not in ('ResNet', 'mmseg.ResNet') or \
+            backbone.get('deep_stem', False) or \
+            backbone.get('avg_down', False) or \
+            backbone.get('style', 'pytorch') != 'pytorch':
+        problems.append("the backbone is not torchvision's ResNet (needs "
+                        "type='ResNet', style='pytorch', deep_stem=False, "
+                        'avg_down=False)')
+    if any(d > 1 for d in backbone.get('dilations', ())) and \
+            not backbone.get('contract_dilation', False):
+        problems.append('dilated stages need contract_dilation=True (first '
+                        "block keeps the previous dilation, as torchvision's "
+                        'replace_stride_with_dilation)')
     if backbone.get('depth') != info.depth:
         problems.append(f"backbone.depth is {backbone.get('depth')}, the "
                         f'checkpoint is ResNet-{info.depth}')

@@ -1,14 +1,16 @@
-"""Export a segmentor to ONNX (dynamic batch/height/width) and check it.
+"""Export a segmentor to ONNX and check it against PyTorch with onnxruntime.
 
     python tools/export_onnx.py CONFIG [CHECKPOINT] --out model.onnx \
-        [--check-sizes 512 512 384 640] [--repeats 3]
+        [--shape 512 512] [--check-sizes 512 512 384 640] [--static]
 
 The graph takes raw (N, C, H, W) float32 pixels in the channel order
 ``tools/predict.py`` reads them (BGR for an RGB image, as mmcv.imread) and
 returns (N, num_classes, H, W) logits; normalisation is part of the graph.
-After export, onnxruntime runs random images of each ``--check-sizes`` pair,
-the maximum absolute logit difference to PyTorch and the median CPU time of
-both are printed, and the exit status is 1 if a difference exceeds --atol.
+Batch, height and width are dynamic unless --static fixes the input to
+1 x C x --shape. After export, random images of each --check-sizes pair (only
+--shape with --static) run through onnxruntime and PyTorch; the maximum
+absolute logit difference and the median CPU time of both are printed, and
+the exit status is 1 if a difference exceeds --atol.
 """
 import argparse
 import os.path as osp
@@ -34,6 +36,10 @@ def parse_args():
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--atol', type=float, default=1e-3)
     parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--static', action='store_true',
+                        help='fixed 1 x C x --shape input instead of dynamic '
+                        'batch/height/width (needed for ST-UNet and DCN '
+                        'models, see docs/inference.md)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     return parser.parse_args()
@@ -47,12 +53,16 @@ def main():
             sys.exit(f'file not found: {path}')
     if len(args.check_sizes) % 2:
         sys.exit('--check-sizes takes height width pairs')
+    if args.repeats < 1:
+        sys.exit('--repeats must be at least 1')
     model = init_model(args.config, args.checkpoint, 'cpu', args.cfg_options)
     channels = model_in_channels(model)
     wrapper = export_onnx(model, args.out, channels, tuple(args.shape),
-                          args.opset)
+                          args.opset, dynamic=not args.static)
     print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB)')
     sizes = list(zip(args.check_sizes[::2], args.check_sizes[1::2]))
+    if args.static:
+        sizes = [tuple(args.shape)]
     if not sizes:
         return
     results = check_onnx(wrapper, args.out, channels, sizes, args.repeats)

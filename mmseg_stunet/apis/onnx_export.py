@@ -1,7 +1,7 @@
 """ONNX export of MMSegmentation segmentors with dynamic height and width,
 and a check of the exported graph against PyTorch with onnxruntime."""
 import time
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -17,23 +17,24 @@ class SegmentorLogits(nn.Module):
     then runs ``extract_feat`` and the decode head's ``forward`` and resizes
     the logits to the input size, as ``encode_decode`` does.
 
-    Input: (N, C, H, W) float32 pixels in the order :class:`SceneReader`
+    Input: (N, in_channels, H, W) float32 pixels in the order :class:`SceneReader`
     gives them (BGR for a 3-band RGB image, as ``mmcv.imread``).
     Output: (N, num_classes, H, W) logits.
     """
 
-    def __init__(self, segmentor: nn.Module):
+    def __init__(self, segmentor: nn.Module, in_channels: int):
         super().__init__()
         self.segmentor = segmentor
         pre = segmentor.data_preprocessor
-        self.swap = bool(getattr(pre, 'channel_conversion', False))
+        self.swap = in_channels == 3 and bool(
+            getattr(pre, 'channel_conversion', False))
         self.normalize = bool(getattr(pre, '_enable_normalize', False))
         if self.normalize:
             self.register_buffer('mean', pre.mean.detach().clone(), False)
             self.register_buffer('std', pre.std.detach().clone(), False)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        if self.swap and img.shape[1] == 3:
+        if self.swap:
             img = img.flip(1)
         if self.normalize:
             img = (img - self.mean) / self.std
@@ -46,31 +47,35 @@ class SegmentorLogits(nn.Module):
 
 def export_onnx(segmentor: nn.Module, path: str, in_channels: int,
                 sample_size: Tuple[int, int] = (512, 512),
-                opset: int = 17) -> nn.Module:
+                opset: int = 17, dynamic: bool = True) -> nn.Module:
     """Export ``segmentor`` (eval mode, on CPU) to ``path``.
 
-    Height, width and batch are dynamic axes. The TorchScript-based exporter
-    (``dynamo=False``) is used: it needs no ``onnxscript`` and traces the
-    pure-PyTorch paths of the project's layers (deformable convolution
-    included) into standard ONNX operators.
+    The TorchScript-based exporter (``dynamo=False``) is used: it needs no
+    ``onnxscript`` and traces the pure-PyTorch paths of the project's layers
+    (deformable convolution included) into standard ONNX operators. With
+    ``dynamic``, batch, height and width are dynamic axes; that is only
+    correct for models whose shape arithmetic is traced as tensor operations
+    (DeepLabV3+ without DCN, for one); ``dynamic=False`` fixes the input to
+    (1, in_channels, *sample_size), e.g. the window size of the scene
+    predictor. See docs/inference.md for which models work which way.
 
     Returns:
         nn.Module: the exported wrapper (:class:`SegmentorLogits`).
     """
-    wrapper = SegmentorLogits(segmentor).eval()
+    wrapper = SegmentorLogits(segmentor, in_channels).eval()
     sample = torch.rand(1, in_channels, *sample_size) * 255
+    axes = {0: 'batch', 2: 'height', 3: 'width'}
     with torch.no_grad():
         torch.onnx.export(
             wrapper, (sample, ), path, dynamo=False, opset_version=opset,
             input_names=['image'], output_names=['logits'],
-            dynamic_axes={
-                'image': {0: 'batch', 2: 'height', 3: 'width'},
-                'logits': {0: 'batch', 2: 'height', 3: 'width'}
-            })
+            dynamic_axes=dict(image=axes, logits=axes) if dynamic else None)
     return wrapper
 
 
-def _median_time(fn, repeats: int) -> float:
+def _median_time(fn, repeats: int) -> Optional[float]:
+    if repeats < 1:
+        return None
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -87,8 +92,8 @@ def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
 
     Returns:
         dict: per (H, W), ``max_abs_diff`` between the logits and median
-        seconds per image ``torch_s`` and ``onnx_s`` (CPU, one thread pool
-        each, after a warm-up run).
+        seconds per image over ``repeats`` runs after a warm-up, ``torch_s``
+        and ``onnx_s`` (CPU; None with ``repeats=0``).
     """
     import onnxruntime as ort
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
@@ -96,12 +101,12 @@ def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
     results = {}
     for size in sizes:
         img = torch.rand(1, in_channels, *size, generator=gen) * 255
+        feed = {'image': img.numpy()}
         with torch.no_grad():
             expected = wrapper(img).numpy()
+            got = session.run(None, feed)[0]
             torch_s = _median_time(lambda: wrapper(img), repeats)
-        feed = {'image': img.numpy()}
-        got = session.run(None, feed)[0]
-        onnx_s = _median_time(lambda: session.run(None, feed), repeats)
+            onnx_s = _median_time(lambda: session.run(None, feed), repeats)
         if got.shape != expected.shape:
             raise AssertionError(f'ONNX output shape {got.shape} differs '
                                  f'from PyTorch {expected.shape} at {size}')

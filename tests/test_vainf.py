@@ -9,6 +9,7 @@ import importlib.util
 import os
 import os.path as osp
 
+import mmcv
 import numpy as np
 import pytest
 import torch
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
+from mmseg.apis import inference_model, init_model
 from mmseg.registry import MODELS
 
 import mmseg_stunet  # noqa: F401
@@ -305,12 +307,21 @@ def test_other_vainf_models_convert(tmp_path, arch, separable,
             info.num_classes) == (arch, 50, separable, 21)
 
     dst, config = convert_vainf_checkpoint(src, str(tmp_path / 'out.pth'))
-    model = build_converted(dst, config)
+    # MMSegmentation's own inference path: file -> BGR -> RGB, mean/std
+    model = init_model(config, dst, device='cpu')
     assert model.decode_head.separable is separable
-    x = torch.randn(1, 3, 65, 65, generator=torch.Generator().manual_seed(3))
+    assert model.dataset_meta['classes'][:2] == ('background', 'aeroplane')
+    img = np.random.default_rng(3).integers(0, 256, (57, 71, 3), np.uint8)
+    path = str(tmp_path / 'img.png')
+    mmcv.imwrite(img, path)  # BGR on disk
+    got = inference_model(model, path).seg_logits.data
+    # VainF's input: RGB in [0, 1], ImageNet mean/std
+    x = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1) / 255.
+    x = (x - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / \
+        torch.tensor([0.229, 0.224, 0.225])[:, None, None]
     with torch.no_grad():
-        expected = ref(x)
-        got = mmseg_logits(model, x)
+        expected = ref(x[None])[0]
+    assert got.shape == expected.shape == (21, 57, 71)
     assert expected.std() > 0.1
     assert (got - expected).abs().max() <= 1e-4
 

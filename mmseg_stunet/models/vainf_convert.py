@@ -283,6 +283,19 @@ def check_against_model(state, model):
             '; '.join(problems))
 
 
+def dataset_meta(cfg, num_classes):
+    """Classes and palette of the config's validation data set, if known."""
+    from mmseg.registry import DATASETS
+    dataset = cfg.get('val_dataloader', {}).get('dataset', {})
+    cls = DATASETS.get(dataset.get('type', ''))
+    meta = getattr(cls, 'METAINFO', {})
+    if len(meta.get('classes', ())) != num_classes:
+        return None
+    return dict(
+        classes=tuple(meta['classes']),
+        palette=[list(c) for c in meta.get('palette', [])])
+
+
 def _atomic_write(path, write):
     """Call ``write(tmp_path)`` and move the result onto ``path``."""
     dirname = osp.dirname(osp.abspath(path))
@@ -382,6 +395,9 @@ def convert_vainf_checkpoint(src,
         vainf=dict(asdict(info), **extra),
         output_stride=config_output_stride(cfg.model),
         config=osp.basename(config))
+    classes = dataset_meta(cfg, info.num_classes)
+    if classes:
+        meta['dataset_meta'] = classes
     out_config = out_config or osp.splitext(dst)[0] + '.py'
     tmp_cfg = _atomic_write(out_config, cfg.dump)
     try:

@@ -12,6 +12,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
 from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS as ROOT_MODEL_WRAPPERS
 from mmseg.registry import MODEL_WRAPPERS
 
 _cuda_init_dist_pytorch = dist_utils._init_dist_pytorch
@@ -29,6 +30,9 @@ def patch_init_dist_for_cpu():
     dist_utils._init_dist_pytorch = _init_dist_pytorch
 
 
+# The runner checks the type in mmengine's root registry and builds it in the
+# default scope's (mmseg) registry, so it is registered in both.
+@ROOT_MODEL_WRAPPERS.register_module()
 @MODEL_WRAPPERS.register_module()
 class CPUDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that accepts CPU modules."""

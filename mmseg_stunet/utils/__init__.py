@@ -31,7 +31,8 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
             env_cfg = cfg.setdefault('env_cfg', {})
             env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
             wrapper = cfg.get('model_wrapper_cfg') or {}
-            wrapper['type'] = 'CPUDistributedDataParallel'
+            # scoped: mmengine's runner looks wrappers up in its root registry
+            wrapper['type'] = 'mmseg.CPUDistributedDataParallel'
             cfg.model_wrapper_cfg = wrapper
     return cfg
 

@@ -21,3 +21,4 @@ model = dict(
             dict(type='DiceLoss', use_sigmoid=False, loss_weight=0.5)
         ]),
     auxiliary_head=dict(num_classes=6))
+log_processor = dict(by_epoch=True)  # the schedule counts epochs

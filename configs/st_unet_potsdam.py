@@ -13,3 +13,4 @@ data_preprocessor = dict(
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375])
 model = dict(data_preprocessor=data_preprocessor)
+log_processor = dict(by_epoch=True)  # the schedule counts epochs

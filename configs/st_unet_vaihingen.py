@@ -10,3 +10,4 @@ custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
 crop_size = (256, 256)
 data_preprocessor = dict(size=crop_size)
 model = dict(data_preprocessor=data_preprocessor)
+log_processor = dict(by_epoch=True)  # the schedule counts epochs

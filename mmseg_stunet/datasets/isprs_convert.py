@@ -29,6 +29,7 @@ import json
 import os
 import os.path as osp
 import re
+import sys
 import zipfile
 from dataclasses import dataclass, field
 
@@ -319,7 +320,7 @@ def convert_isprs(dataset, inputs, out_dir, size=256, stride=None,
     bar = None
     if progress and todo:
         from mmengine.utils import ProgressBar
-        bar = ProgressBar(len(todo))
+        bar = ProgressBar(len(todo), file=sys.stdout)
     for key in todo:
         split_name = which[key]
         done_file = osp.join(state, f'{_tile_prefix(dataset, key)}.json')

@@ -87,8 +87,9 @@ def make_scene(height, width, rng):
     n_roads = rng.integers(1, 3)
     for _ in range(n_roads):
         for axis in (0, 1):
-            width_r = int(rng.integers(10, 22))
-            pos = int(rng.integers(0, (h if axis == 0 else w) - width_r))
+            extent = h if axis == 0 else w
+            width_r = min(int(rng.integers(10, 22)), extent // 4)
+            pos = int(rng.integers(0, extent - width_r))
             m = (yy >= pos) & (yy < pos + width_r) if axis == 0 else \
                 (xx >= pos) & (xx < pos + width_r)
             _paint(img, m, _PAVEMENT[0], rng, 6)
@@ -96,7 +97,8 @@ def make_scene(height, width, rng):
             occupied |= m
     roads = label == IMPERVIOUS
     for _ in range(rng.integers(1, 4)):
-        rh, rw = rng.integers(20, 60, 2)
+        rh, rw = min(int(rng.integers(20, 60)), h // 2), \
+            min(int(rng.integers(20, 60)), w // 2)
         m = _rect(h, w, int(rng.integers(0, h - rh)), int(rng.integers(0, w - rw)),
                   rh, rw)
         _paint(img, m, _PAVEMENT[rng.integers(1, 3)], rng, 8)
@@ -105,10 +107,11 @@ def make_scene(height, width, rng):
 
     # Buildings: rectangles or L shapes with a gabled roof and a shadow.
     shadow = np.zeros((h, w), bool)
-    n_buildings = max(1, (h * w) // 14000)
+    n_buildings = max(1, (h * w) // 8000)
     for _ in range(n_buildings):
         for _try in range(20):
-            bh, bw = (int(v) for v in rng.integers(18, 64, 2))
+            bh = min(int(rng.integers(18, 72)), h // 2)
+            bw = min(int(rng.integers(18, 72)), w // 2)
             y0, x0 = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
             m = _rect(h, w, y0, x0, bh, bw)
             if rng.random() < 0.4:  # L-shaped
@@ -155,22 +158,21 @@ def make_scene(height, width, rng):
         _paint(img, m, colour, rng, 4)
         label[m] = CAR
 
-    # Trees: clusters of round crowns, lit from the upper left, over anything
-    # but buildings and cars.
-    n_clusters = max(1, (h * w) // 20000)
-    for _ in range(n_clusters):
+    # Trees: clusters of round crowns, lit from the upper left, casting a
+    # shadow to the lower right, over anything but buildings and cars.
+    for _ in range(max(1, (h * w) // 9000)):
         cy, cx = rng.integers(0, h), rng.integers(0, w)
-        for _k in range(rng.integers(2, 7)):
-            ty = cy + rng.normal(0, 14)
-            tx = cx + rng.normal(0, 14)
-            r = rng.uniform(5, 13)
-            d2 = (yy - ty) ** 2 + (xx - tx) ** 2
-            crown = (d2 < r ** 2) & (label != BUILDING) & (label != CAR)
+        for _k in range(rng.integers(3, 11)):
+            ty = cy + rng.normal(0, 18)
+            tx = cx + rng.normal(0, 18)
+            r = rng.uniform(6, 16)
+            d2 = (yy - ty)**2 + (xx - tx)**2
+            crown = (d2 < r**2) & (label != BUILDING) & (label != CAR)
             light = 1.0 - 0.35 * ((yy - ty + xx - tx) / (2 * r)).clip(-1, 1)
             img[crown] = np.asarray(_TREE, np.float32) * light[crown, None]
             label[crown] = TREE
-            ring = (d2 >= r ** 2) & (d2 < (r + 4) ** 2) & (label != BUILDING)
-            shadow |= np.roll(np.roll(ring, 3, 0), 3, 1)
+            shadow |= (yy - ty - 4)**2 + (xx - tx - 4)**2 < r**2
+    shadow &= (label != TREE)
 
     # Texture: fine grain on vegetation, coarse grain elsewhere; shadows.
     grain = rng.normal(0, 1, (h, w)).astype(np.float32)

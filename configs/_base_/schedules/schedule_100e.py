@@ -32,4 +32,3 @@ default_hooks = dict(
     visualization=dict(type='SegVisualizationHook'))
 # --resume trains on the same sample order as the interrupted run.
 custom_hooks = [dict(type='ResumeDataOrderHook')]
-log_processor = dict(by_epoch=True)

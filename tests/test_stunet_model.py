@@ -96,6 +96,27 @@ def test_whole_and_slide_inference_agree_in_shape():
         assert out.pred_sem_seg.data.shape == (1, H, W)
 
 
+@pytest.mark.parametrize('head', [
+    dict(type='DepthwiseSeparableASPPHead', in_channels=256, in_index=3,
+         channels=16, dilations=(1, 2), c1_in_channels=32, c1_channels=8),
+    dict(type='UPerHead', in_channels=[32, 64, 128, 256],
+         in_index=[0, 1, 2, 3], channels=16, pool_scales=(1, 2)),
+    dict(type='FCNHead', in_channels=256, in_index=3, channels=16),
+])
+def test_mmseg_heads_on_the_backbone(head):
+    """The fused stages serve MMSegmentation's own heads by ``in_index``."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='EncoderDecoder',
+        backbone=dict(SMALL_BACKBONE, out_indices=(1, 2, 3, 4)),
+        decode_head=dict(head, num_classes=6, norm_cfg=dict(type='BN')),
+        test_cfg=ConfigDict(mode='whole'))).eval()
+    with torch.no_grad():
+        logits = model.encode_decode(torch.randn(1, 3, 64, 64),
+                                     [dict(img_shape=(64, 64))])
+    assert logits.shape == (1, 6, 64, 64)
+
+
 def test_head_crops_the_overhang_of_odd_inputs():
     """Logits cover the input from its top-left corner: the overhang of an
     odd-sized input is cropped, not resized away."""

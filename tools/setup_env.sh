@@ -63,7 +63,7 @@ if "$PY" -c 'import torch, sys; sys.exit(0 if torch.version.cuda else 1)' 2>/dev
     log "keeping CUDA torch $("$PY" -c 'import torch; print(torch.__version__)')"
 elif ! "$PY" -c 'import torch' 2>/dev/null; then
     log "installing torch==2.13.0"
-    "${PIP[@]}" install -q torch==2.13.0
+    "${PIP[@]}" install -q torch==2.13.0 numpy
 fi
 TORCH_VER="$("$PY" -c 'import torch; print(torch.__version__)')"
 TORCH_CUDA="$("$PY" -c 'import torch; print(torch.version.cuda or "")')"
@@ -122,8 +122,8 @@ fi
 # -- the OpenMMLab stack, test tools, and this project ---------------------------
 pip_install 'mmengine==0.10.7' 'mmsegmentation==1.2.2' 'mmpretrain==1.2.0' \
     ftfy regex pytest onnx onnxruntime rasterio
-pip_install --no-deps 'openmim==0.3.9'
 pip_install click colorama model-index pandas requests rich tabulate
+pip_install --no-deps 'openmim==0.3.9'
 pip_install --no-deps -e "$ROOT"
 "$PY" -c 'import mmseg_stunet, mmseg, mmcv.ops; print("mmseg-stunet ready:", mmseg.__version__)'
 echo "$KEY" > "$STAMP"

@@ -454,6 +454,7 @@ def test_head_structure_and_gradients():
     from mmseg_stunet.models.decode_heads.vainf_deeplab_head import \
         VainFDeepLabV3PlusHead
 
+    torch.manual_seed(0)
     head = VainFDeepLabV3PlusHead(
         in_channels=32, channels=16, c1_in_channels=8, c1_channels=6,
         dilations=(2, 4, 6), separable=True, num_classes=5, in_index=3)

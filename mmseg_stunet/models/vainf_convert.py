@@ -55,7 +55,7 @@ def load_vainf_checkpoint(path, trust=False):
             ckpt = torch.load(path, map_location='cpu', weights_only=False)
         else:
             safe = [np.dtype, np.core.multiarray.scalar]
-            safe += [type(np.dtype(t)) for t in ('float64', 'float32', 'int64')]
+            safe += [type(np.dtype(t)) for t in ('float64', 'float32')]
             with torch.serialization.safe_globals(safe):
                 ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # pickle errors come in many types

@@ -1,13 +1,14 @@
-"""DeepLabV3 / DeepLabV3+ heads with the structure of VainF/DeepLabV3Plus-Pytorch.
+"""DeepLabV3 / V3+ heads with the structure of VainF/DeepLabV3Plus-Pytorch.
 
 They differ from MMSegmentation's ``ASPPHead`` / ``DepthwiseSeparableASPPHead``
-(see ``docs/deeplabv3plus.md``): the ASPP is projected by a 1x1 conv followed by
-dropout 0.1 (not a 3x3 conv), the image-pooling branch is concatenated last, the
-DeepLabV3+ decoder concatenates the 48-channel low-level projection *before* the
-ASPP output and fuses with a single 3x3 conv, and convolutions are plain unless
-``separable=True``, in which case every kxk conv (k > 1) becomes VainF's
-``AtrousSeparableConvolution``: a depthwise conv and a pointwise conv with no
-norm or activation between them, then the original BN + ReLU.
+(see ``docs/deeplabv3plus.md``): the ASPP is projected by a 1x1 conv followed
+by dropout 0.1 (not a 3x3 conv), the image-pooling branch is concatenated
+last, the DeepLabV3+ decoder concatenates the 48-channel low-level projection
+*before* the ASPP output and fuses with a single 3x3 conv, and convolutions
+are plain unless ``separable=True``, in which case every kxk conv (k > 1)
+becomes VainF's ``AtrousSeparableConvolution``: a depthwise conv and a
+pointwise conv with no norm or activation between them, then the original
+BN + ReLU.
 """
 import torch
 import torch.nn as nn

@@ -5,6 +5,7 @@ VainF/DeepLabV3Plus-Pytorch (torchvision ResNet with
 ``replace_stride_with_dilation``, ``DeepLabHead``/``DeepLabHeadV3Plus``,
 ``convert_to_separable_conv``); its state dict has VainF's key names.
 """
+import argparse
 import importlib.util
 import os
 import os.path as osp
@@ -363,6 +364,13 @@ def test_refuses_mobilenet_and_writes_nothing(tmp_path):
     torch.save(dict(model_state=state), src)
     with pytest.raises(VainFConversionError, match='MobileNet'):
         convert_vainf_checkpoint(str(src), str(tmp_path / 'out.pth'))
+    # objects beyond tensors and numbers are loaded only when trusted
+    torch.save(dict(model_state=state, opts=argparse.Namespace(lr=0.01)), src)
+    with pytest.raises(VainFConversionError, match='--trust'):
+        convert_vainf_checkpoint(str(src), str(tmp_path / 'out.pth'))
+    with pytest.raises(VainFConversionError, match='MobileNet'):
+        convert_vainf_checkpoint(
+            str(src), str(tmp_path / 'out.pth'), trust=True)
     assert _outputs(tmp_path) == [src.name]
 
 

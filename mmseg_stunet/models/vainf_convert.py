@@ -54,7 +54,11 @@ def load_vainf_checkpoint(path, trust=False):
         if trust:
             ckpt = torch.load(path, map_location='cpu', weights_only=False)
         else:
-            safe = [np.dtype, np.core.multiarray.scalar]
+            # numpy scalars pickled by numpy 1.x and 2.x
+            scalar = getattr(np, '_core', np.core).multiarray.scalar
+            safe = [np.dtype, scalar]
+            safe += [(scalar, f'numpy.{m}.multiarray.scalar')
+                     for m in ('core', '_core')]
             safe += [type(np.dtype(t)) for t in ('float64', 'float32')]
             with torch.serialization.safe_globals(safe):
                 ckpt = torch.load(path, map_location='cpu', weights_only=True)

@@ -146,10 +146,12 @@ def test_axis_spans_partition(length, window, overlap):
         axis_spans(length, window, window)
 
 
-def test_geotiff_matches_whole_image_inference(tmp_path):
+def test_geotiff_matches_whole_image_inference(tmp_path, monkeypatch):
     """236 x 300 px (not a multiple of the 96 px window): same CRS, transform,
     size; exactly the whole-image class map (the model's receptive field is
     within overlap // 2)."""
+    from mmseg_stunet.apis import preview as preview_module
+    monkeypatch.setattr(preview_module, 'STRIP_PIXELS', 3000)  # 10 rows
     model = build('fcn')
     src = write_tif(str(tmp_path / 'scene.tif'), scene(236, 300))
     out_dir = str(tmp_path / 'out')
@@ -171,7 +173,8 @@ def test_geotiff_matches_whole_image_inference(tmp_path):
     assert len(np.unique(ref.argmax(0))) >= 3
     np.testing.assert_array_equal(classes[sure], ref.argmax(0)[sure])
 
-    # The preview is the image blended with the ISPRS colours.
+    # The preview (drawn in strips) is the image blended with the ISPRS
+    # colours.
     import mmcv
     preview = mmcv.imread(out['preview'], channel_order='rgb')
     rgb = scene(236, 300).transpose(1, 2, 0).astype(np.float32)

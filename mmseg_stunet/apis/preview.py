@@ -12,6 +12,7 @@ from mmseg.visualization import SegLocalVisualizer
 
 ISPRS_PALETTE = [list(c) for c in ISPRSDataset.METAINFO['palette']]
 _instances = itertools.count()
+STRIP_PIXELS = 2**18
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -48,12 +49,17 @@ def draw_preview(image: np.ndarray, classes: np.ndarray,
     visualizer.set_dataset_meta(
         classes=[str(i) for i in range(len(palette))],
         palette=[list(c) for c in palette])
-    sample = SegDataSample(
-        pred_sem_seg=PixelData(data=torch.from_numpy(
-            classes.astype(np.int64))[None]))
-    visualizer.add_datasample(
-        'preview', rgb, sample, draw_gt=False, with_labels=False)
-    drawn = visualizer.get_image()
+    # The visualiser blends in float64: draw strips of about STRIP_PIXELS
+    # pixels so that its temporaries stay small whatever the preview size.
+    drawn = np.empty_like(rgb)
+    rows = max(1, STRIP_PIXELS // rgb.shape[1])
+    for top in range(0, rgb.shape[0], rows):
+        strip = slice(top, top + rows)
+        sample = SegDataSample(pred_sem_seg=PixelData(
+            data=torch.from_numpy(classes[strip].astype(np.int64))[None]))
+        visualizer.add_datasample(
+            'preview', rgb[strip], sample, draw_gt=False, with_labels=False)
+        drawn[strip] = visualizer.get_image()
     if not mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file):
         raise OSError(f'could not write {out_file}')
     return drawn

@@ -147,15 +147,21 @@ def make_scene(height, width, rng):
         _paint(img, blob, _CLUTTER[rng.integers(len(_CLUTTER))], rng, 8)
         label[blob] = CLUTTER
 
-    # Cars: small boxes on the road strips, along the road direction.
-    road_px = np.argwhere(roads & (label == IMPERVIOUS))
-    for _ in range(rng.integers(2, 8) if len(road_px) else 0):
-        cy, cx = road_px[rng.integers(len(road_px))]
-        ch, cw = (6, 12) if rng.random() < 0.5 else (12, 6)
-        m = _rect(h, w, cy - ch // 2, cx - cw // 2, ch, cw) & (label == IMPERVIOUS)
+    # Cars: boxes on roads and paved lots, oriented along the roads, with a
+    # darker band for the windows.
+    paved = np.argwhere(label == IMPERVIOUS)
+    n_cars = (h * w) // 5000 + int(rng.integers(0, 6)) if len(paved) else 0
+    for _ in range(n_cars):
+        cy, cx = (int(v) for v in paved[rng.integers(len(paved))])
+        along_x = rng.random() < 0.5
+        ch, cw = (8, 16) if along_x else (16, 8)
+        m = _rect(h, w, cy - ch // 2, cx - cw // 2, ch, cw) & \
+            (label == IMPERVIOUS)
         colour = rng.uniform(20, 235, 4)
         colour[3] = colour[0] * 0.9
         _paint(img, m, colour, rng, 4)
+        band = (np.abs(xx - cx) < 3) if along_x else (np.abs(yy - cy) < 3)
+        img[m & band] *= 0.55
         label[m] = CAR
 
     # Trees: clusters of round crowns, lit from the upper left, casting a

@@ -294,6 +294,10 @@ def test_bad_inputs_raise_and_write_nothing(tmp_path):
         predictor.predict(str(tmp_path / 'in'), out_dir)
     assert listing(out_dir) == []
 
+    with pytest.raises(ValueError, match='good.tif would overwrite'):
+        predictor.predict(good, str(tmp_path / 'in'))
+    assert listing(tmp_path / 'in') == ['broken.tif', 'good.tif']
+
     # A failure half-way through a scene leaves no partial output.
     calls = []
 

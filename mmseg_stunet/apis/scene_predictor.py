@@ -191,6 +191,13 @@ class ScenePredictor:
         if len(set(names)) != len(names):
             raise ValueError('inputs with the same name would overwrite each '
                              f'other in {out_dir}: {files}')
+        real_inputs = {osp.realpath(p) for p in files}
+        for stem in names:
+            for suffix in ('.tif', '.png', '_preview.png'):
+                out = osp.join(out_dir, stem + suffix)
+                if osp.realpath(out) in real_inputs:
+                    raise ValueError(f'output {out} would overwrite an input;'
+                                     ' choose another out_dir')
         os.makedirs(out_dir, exist_ok=True)
         return [self.predict_scene(path, out_dir) for path in files]
 

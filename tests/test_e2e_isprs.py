@@ -134,7 +134,9 @@ def test_kill_resume_test_and_mim_test(setup):
 
     # Resumed: iteration 3 again, then 4, with the samples and learning
     # rates the killed run had (seed restored from the checkpoint).
-    run(train + ['--resume'], env)
+    p = run(train + ['--resume'], env)
+    assert 'rebuilt the training data loader with the resumed seed' in \
+        p.stdout + p.stderr  # no fixed seed here: the new process drew its own
     resumed = records(work)[3:]
     assert [r['iter'] for r in resumed] == [3, 4]
     assert resumed[0]['imgs'] == killed[2]['imgs']

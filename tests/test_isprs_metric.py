@@ -3,9 +3,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import DefaultScope
+from mmengine.structures import PixelData
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
-from mmengine.structures import PixelData
 
 import mmseg_stunet  # noqa: F401
 from mmseg_stunet.evaluation.isprs_metric import ISPRSMetric
@@ -126,9 +127,10 @@ def test_ignored_pixels_do_not_count():
 
 
 def test_registered_and_excludes_by_name(tmp_path):
-    metric = METRICS.build(
-        dict(type='ISPRSMetric', exclude_classes=('car', 'clutter'),
-             output_dir=str(tmp_path)))
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        metric = METRICS.build(
+            dict(type='ISPRSMetric', exclude_classes=('car', 'clutter'),
+                 output_dir=str(tmp_path)))
     metric.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
     rng = np.random.default_rng(2)
     pred, label = random_pair(rng, (9, 11), 0.5)

@@ -96,16 +96,41 @@ def test_torch_backend_matches_mmcv(name, dtype, tol):
     assert offset.abs().max() > max(x.shape[2:]) / 2
 
 
-def test_gradcheck_float64():
-    tensors, kw = make_case('deform_groups2', torch.float64, seed=3)
-    x, offset, mask, weight, bias = tensors
-    small = (x[:1, :, :5, :4].detach().requires_grad_(),
-             offset[:1, :, :5, :4].detach().requires_grad_(),
-             mask[:1, :, :5, :4].detach().requires_grad_(),
-             weight.detach()[:2].requires_grad_(),
-             bias.detach()[:2].requires_grad_())
-    assert torch.autograd.gradcheck(
-        lambda *t: modulated_deform_conv2d_torch(*t, **kw), small)
+@pytest.mark.parametrize('fast_mode', [True, False])
+def test_gradcheck_float64(fast_mode):
+    """Tiny case with two deform groups and two conv groups, offsets that
+    leave the 3x4 map; the full Jacobian (fast_mode=False) on fewer
+    inputs."""
+    gen = torch.Generator().manual_seed(3)
+
+    def rand(*shape, scale=1.):
+        return (torch.randn(*shape, generator=gen, dtype=torch.float64) *
+                scale).requires_grad_()
+
+    x = rand(1, 4, 3, 4)
+    offset = rand(1, 2 * 2 * 4, 4, 2, scale=1.5)  # output 4x2
+    mask = torch.rand(1, 2 * 4, 4, 2, generator=gen,
+                      dtype=torch.float64).requires_grad_()
+    weight, bias = rand(2, 2, 2, 2), rand(2)
+    kw = dict(stride=1, padding=(1, 0), dilation=(1, 2), groups=2,
+              deform_groups=2)
+    inputs = (x, offset, mask, weight, bias)
+    if not fast_mode:  # small full Jacobian: offsets and mask of one group
+        inputs = (x.detach(), offset[:, :8].detach().requires_grad_(),
+                  mask[:, :4].detach().requires_grad_(), weight.detach(),
+                  bias.detach())
+        rest_off, rest_mask = offset[:, 8:].detach(), mask[:, 4:].detach()
+
+        def fn(x, o, m, w, b):
+            return modulated_deform_conv2d_torch(
+                x, torch.cat((o, rest_off), 1), torch.cat((m, rest_mask), 1),
+                w, b, **kw)
+    else:
+
+        def fn(*t):
+            return modulated_deform_conv2d_torch(*t, **kw)
+
+    assert torch.autograd.gradcheck(fn, inputs, fast_mode=fast_mode)
 
 
 @pytest.mark.parametrize('name', ['basic', 'stride2', 'dilation2', 'groups2',

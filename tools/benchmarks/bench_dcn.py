@@ -14,7 +14,8 @@ Compared, at each (C, H=W) with a 3x3 kernel, C -> C channels:
                taps with zeros outside the map.
 Every layer predicts its offsets with the same small random offset conv
 (offsets of a few pixels). Each (implementation, shape) runs in a fresh
-process: time is the median of --repeat fwd+bwd passes after one warm-up;
+process: time is the best (and the median) of --repeat fwd+bwd passes after
+one warm-up, the best being the figure least disturbed by other jobs;
 memory is the process's peak RSS and its rise over the RSS just before the
 first pass (inputs and layer already allocated). An implementation that is not
 installed prints 'n/a'.
@@ -145,7 +146,11 @@ def worker(impl, channels, size, batch, repeat, device):
         peak = torch.cuda.max_memory_allocated()
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return dict(time=statistics.median(times), peak=peak, rise=peak - base)
+    return dict(
+        time=min(times),
+        median=statistics.median(times),
+        peak=peak,
+        rise=peak - base)
 
 
 def check_gather_reference():
@@ -181,8 +186,8 @@ def main():
         return
 
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
-          f'device {device}, batch {args.batch}, 3x3, fwd+bwd, median of '
-          f'{args.repeat}')
+          f'device {device}, batch {args.batch}, 3x3 kernel, C -> C, '
+          f'{args.repeat} timed fwd+bwd passes')
     print(f'gather reference vs torch back-end, max abs diff (fp64): '
           f'{check_gather_reference():.2e}')
     results = {}
@@ -206,8 +211,10 @@ def main():
 
     header = f'{"(C, H)":>11} ' + ' '.join(f'{i:>11}' for i in args.impls)
     mem_unit = 'GPU MB' if device.type == 'cuda' else 'RSS MB'
-    for title, key, scale, fmt in (('seconds per fwd+bwd', 'time', 1,
+    for title, key, scale, fmt in (('seconds per fwd+bwd, best', 'time', 1,
                                     '%11.3f'),
+                                   ('seconds per fwd+bwd, median', 'median',
+                                    1, '%11.3f'),
                                    (f'peak {mem_unit}', 'peak', 2**20,
                                     '%11.0f'),
                                    (f'{mem_unit} rise during fwd+bwd', 'rise',

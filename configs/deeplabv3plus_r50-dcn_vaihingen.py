@@ -8,8 +8,6 @@
 # R-50 whose stage 2-4 3x3 convs see a 0.5 modulation mask.
 _base_ = './deeplabv3plus_r50_vaihingen.py'
 custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
-model = dict(
-    backbone=dict(
-        dcn=dict(
-            type='DeformConvV2', deform_groups=1, fallback_on_stride=False),
-        stage_with_dcn=(False, True, True, True)))
+model = dict(backbone=dict(dcn=dict(
+    type='DeformConvV2', deform_groups=1, fallback_on_stride=False),
+                           stage_with_dcn=(False, True, True, True)))

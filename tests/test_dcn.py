@@ -23,8 +23,8 @@ from mmseg_stunet.models.layers.deform_conv_torch import \
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 mmcv_ops = pytest.importorskip('mmcv.ops')
-cuda = pytest.mark.skipif(
-    not torch.cuda.is_available(), reason='needs a CUDA device')
+cuda = pytest.mark.skipif(not torch.cuda.is_available(),
+                          reason='needs a CUDA device')
 
 # (batch, C_in, C_out, H, W, kernel, stride, padding, dilation, groups,
 #  deform_groups, bias)
@@ -61,8 +61,11 @@ def make_case(name, dtype, offset_scale=3., seed=0):
                       dtype=dtype).requires_grad_()
     weight = rand(cout, cin // g, kh, kw)
     b_ = rand(cout) if bias else None
-    return (x, offset, mask, weight, b_), dict(
-        stride=s, padding=p, dilation=d, groups=g, deform_groups=dg)
+    return (x, offset, mask, weight, b_), dict(stride=s,
+                                               padding=p,
+                                               dilation=d,
+                                               groups=g,
+                                               deform_groups=dg)
 
 
 def rel_err(a, b):
@@ -71,9 +74,9 @@ def rel_err(a, b):
 
 def outputs_and_grads(fn, tensors, kwargs, seed=1):
     out = fn(*tensors, **kwargs)
-    grad = torch.randn(
-        out.shape, generator=torch.Generator().manual_seed(seed),
-        dtype=out.dtype)
+    grad = torch.randn(out.shape,
+                       generator=torch.Generator().manual_seed(seed),
+                       dtype=out.dtype)
     inputs = [t for t in tensors if t is not None]
     return [out.detach()] + list(torch.autograd.grad(out, inputs, grad))
 
@@ -112,7 +115,10 @@ def test_gradcheck_float64(fast_mode):
     mask = torch.rand(1, 2 * 4, 4, 2, generator=gen,
                       dtype=torch.float64).requires_grad_()
     weight, bias = rand(2, 2, 2, 2), rand(2)
-    kw = dict(stride=1, padding=(1, 0), dilation=(1, 2), groups=2,
+    kw = dict(stride=1,
+              padding=(1, 0),
+              dilation=(1, 2),
+              groups=2,
               deform_groups=2)
     inputs = (x, offset, mask, weight, bias)
     if not fast_mode:  # small full Jacobian: offsets and mask of one group
@@ -122,9 +128,8 @@ def test_gradcheck_float64(fast_mode):
         rest_off, rest_mask = offset[:, 8:].detach(), mask[:, 4:].detach()
 
         def fn(x, o, m, w, b):
-            return modulated_deform_conv2d_torch(
-                x, torch.cat((o, rest_off), 1), torch.cat((m, rest_mask), 1),
-                w, b, **kw)
+            return modulated_deform_conv2d_torch(x, torch.cat(
+                (o, rest_off), 1), torch.cat((m, rest_mask), 1), w, b, **kw)
     else:
 
         def fn(*t):
@@ -133,8 +138,8 @@ def test_gradcheck_float64(fast_mode):
     assert torch.autograd.gradcheck(fn, inputs, fast_mode=fast_mode)
 
 
-@pytest.mark.parametrize('name', ['basic', 'stride2', 'dilation2', 'groups2',
-                                  'mixed_1x3'])
+@pytest.mark.parametrize(
+    'name', ['basic', 'stride2', 'dilation2', 'groups2', 'mixed_1x3'])
 def test_fresh_layer_is_half_a_conv(name):
     """Zero-initialised offsets: DCNv2 = conv with a 0.5 mask (independent
     reference: F.conv2d)."""
@@ -180,13 +185,19 @@ def test_build_conv_layer_with_and_without_default_scope():
     layer = build_conv_layer(dict(type='DeformConvV2'), 8, 8, 3, padding=1)
     assert isinstance(layer, DeformConvV2) and layer.padding == (1, 1)
     with DefaultScope.overwrite_default_scope('mmseg'):
-        layer = build_conv_layer(
-            dict(type='DeformConvV2', deform_groups=2), 8, 4, 3, stride=2)
+        layer = build_conv_layer(dict(type='DeformConvV2', deform_groups=2),
+                                 8,
+                                 4,
+                                 3,
+                                 stride=2)
         assert isinstance(layer, DeformConvV2)
         assert layer.deform_groups == 2 and layer.stride == (2, 2)
     assert isinstance(
-        MODELS.build(dict(type='DeformConvV2', in_channels=4, out_channels=4,
-                          kernel_size=3)), DeformConvV2)
+        MODELS.build(
+            dict(type='DeformConvV2',
+                 in_channels=4,
+                 out_channels=4,
+                 kernel_size=3)), DeformConvV2)
 
 
 def test_backend_selection_and_errors():
@@ -197,8 +208,8 @@ def test_backend_selection_and_errors():
         DeformConvV2(4, 4, 3, backend='bogus')
     if dcn_module._torchvision_op() is None:
         with pytest.raises(RuntimeError, match='torchvision'):
-            DeformConvV2(4, 4, 3, backend='torchvision')(torch.randn(
-                1, 4, 5, 5))
+            DeformConvV2(4, 4, 3,
+                         backend='torchvision')(torch.randn(1, 4, 5, 5))
     tensors, kw = make_case('basic', torch.float32)
     x, offset, mask, weight, bias = tensors
     with pytest.raises(ValueError, match=r'offset must have shape'):
@@ -228,14 +239,14 @@ def test_mmcv_backend_of_the_layer_agrees_with_torch_backend(fresh):
         assert rel_err(u, v) < 1e-4
 
 
-@pytest.mark.skipif(
-    dcn_module._torchvision_op() is None, reason='torchvision not installed')
+@pytest.mark.skipif(dcn_module._torchvision_op() is None,
+                    reason='torchvision not installed')
 def test_torchvision_backend_matches_torch_backend():
     tensors, kw = make_case('deform_groups2', torch.float32)
     ours = outputs_and_grads(modulated_deform_conv2d_torch, tensors, kw)
     tv = outputs_and_grads(
-        lambda *t, **k: modulated_deform_conv2d(*t, **k, backend=
-                                                'torchvision'), tensors, kw)
+        lambda *t, **k: modulated_deform_conv2d(*t, **k, backend='torchvision'
+                                                ), tensors, kw)
     for a, b in zip(ours, tv):
         assert rel_err(a, b) < 1e-4
 
@@ -280,13 +291,18 @@ def test_jit_trace_and_onnx_export(tmp_path):
 
     ort = pytest.importorskip('onnxruntime')
     path = str(tmp_path / 'dcn.onnx')
-    torch.onnx.export(
-        layer, (x, ), path, input_names=['x'], output_names=['y'],
-        opset_version=17, dynamo=False)
+    torch.onnx.export(layer, (x, ),
+                      path,
+                      input_names=['x'],
+                      output_names=['y'],
+                      opset_version=17,
+                      dynamo=False)
     sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     (y, ) = sess.run(None, {'x': x2.numpy()})
-    torch.testing.assert_close(
-        torch.from_numpy(y), layer(x2), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(torch.from_numpy(y),
+                               layer(x2),
+                               rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_mmseg_resnet_with_dcn_trains_one_step():
@@ -294,9 +310,13 @@ def test_mmseg_resnet_with_dcn_trains_one_step():
     from mmseg.models.backbones import ResNet
     torch.manual_seed(0)
     net = ResNet(
-        depth=50, stem_channels=8, base_channels=8, num_stages=4,
+        depth=50,
+        stem_channels=8,
+        base_channels=8,
+        num_stages=4,
         zero_init_residual=False,  # else no gradient reaches conv2 in step 1
-        dcn=dict(type='DeformConvV2', deform_groups=1,
+        dcn=dict(type='DeformConvV2',
+                 deform_groups=1,
                  fallback_on_stride=False),
         stage_with_dcn=(False, True, True, True))
     net.init_weights()
@@ -307,7 +327,7 @@ def test_mmseg_resnet_with_dcn_trains_one_step():
     x = torch.randn(2, 3, 32, 32)
     outs = net(x)
     assert [tuple(o.shape) for o in outs] == [(2, 32, 8, 8), (2, 64, 4, 4),
-                                             (2, 128, 2, 2), (2, 256, 1, 1)]
+                                              (2, 128, 2, 2), (2, 256, 1, 1)]
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     before = [m.conv_offset.weight.detach().clone() for m in dcns]
     sum(o.square().mean() for o in outs).backward()
@@ -333,8 +353,7 @@ def test_config_builds_dcn_deeplabv3plus():
     cfg.model.decode_head.norm_cfg = dict(type='BN', requires_grad=True)
     cfg.model.auxiliary_head.norm_cfg = dict(type='BN', requires_grad=True)
     model = MODELS.build(cfg.model)
-    dcns = [m for m in model.backbone.modules()
-            if isinstance(m, DeformConvV2)]
+    dcns = [m for m in model.backbone.modules() if isinstance(m, DeformConvV2)]
     assert len(dcns) == 13
     # stages 3 and 4 of R-50-D8 are dilated: the DCNs keep that geometry
     assert {m.dilation for m in dcns} == {(1, 1), (2, 2), (4, 4)}
@@ -347,8 +366,10 @@ def test_config_builds_dcn_deeplabv3plus():
 def test_cuda_torch_backend_matches_mmcv_or_cpu():
     tensors, kw = make_case('deform_groups2', torch.float32)
     ref = outputs_and_grads(modulated_deform_conv2d_torch, tensors, kw)
-    dev = [t.detach().cuda().requires_grad_() if t is not None else None
-           for t in tensors]
+    dev = [
+        t.detach().cuda().requires_grad_() if t is not None else None
+        for t in tensors
+    ]
     ours = outputs_and_grads(modulated_deform_conv2d_torch, dev, kw)
     for a, b in zip(ours, ref):
         assert rel_err(a.cpu(), b) < 1e-4

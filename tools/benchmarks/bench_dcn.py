@@ -47,10 +47,14 @@ class GatherDCNv2(nn.Module):
     def __init__(self, channels: int, kernel_size: int = 3):
         super().__init__()
         self.k = kernel_size
-        self.conv_offset = nn.Conv2d(
-            channels, 3 * kernel_size**2, kernel_size, padding=kernel_size // 2)
-        self.conv = nn.Conv2d(
-            channels, channels, kernel_size, stride=kernel_size)
+        self.conv_offset = nn.Conv2d(channels,
+                                     3 * kernel_size**2,
+                                     kernel_size,
+                                     padding=kernel_size // 2)
+        self.conv = nn.Conv2d(channels,
+                              channels,
+                              kernel_size,
+                              stride=kernel_size)
 
     def forward(self, x):
         o1, o2, mask = torch.chunk(self.conv_offset(x), 3, dim=1)
@@ -63,20 +67,21 @@ class GatherDCNv2(nn.Module):
         xp = F.pad(x, (pad + 1, ) * 4)
         Hp, Wp = xp.shape[2:]
         off = offset.view(B, N, 2, H, W)
-        ty, tx = torch.meshgrid(
-            torch.arange(k), torch.arange(k), indexing='ij')
-        py = (torch.arange(H).view(1, 1, H, 1) + ty.reshape(1, N, 1, 1) +
-              1 + off[:, :, 0]).permute(0, 2, 3, 1)  # (B, H, W, N)
-        px = (torch.arange(W).view(1, 1, 1, W) + tx.reshape(1, N, 1, 1) +
-              1 + off[:, :, 1]).permute(0, 2, 3, 1)
+        ty, tx = torch.meshgrid(torch.arange(k),
+                                torch.arange(k),
+                                indexing='ij')
+        py = (torch.arange(H).view(1, 1, H, 1) + ty.reshape(1, N, 1, 1) + 1 +
+              off[:, :, 0]).permute(0, 2, 3, 1)  # (B, H, W, N)
+        px = (torch.arange(W).view(1, 1, 1, W) + tx.reshape(1, N, 1, 1) + 1 +
+              off[:, :, 1]).permute(0, 2, 3, 1)
         py, px = py.clamp(0, Hp - 1), px.clamp(0, Wp - 1)
         y0, x0 = py.detach().floor(), px.detach().floor()
         y1, x1 = (y0 + 1).clamp(max=Hp - 1), (x0 + 1).clamp(max=Wp - 1)
         flat = xp.contiguous().view(B, C, -1)
 
         def get(yy, xx):  # (B, C, H, W, N): a copy of the map per tap
-            idx = (yy.long() * Wp + xx.long()).reshape(B, 1, -1).expand(
-                -1, C, -1)
+            idx = (yy.long() * Wp + xx.long()).reshape(B, 1,
+                                                       -1).expand(-1, C, -1)
             return flat.gather(-1, idx).view(B, C, H, W, N)
 
         ly, lx = py - y0, px - x0
@@ -117,7 +122,11 @@ def worker(impl, channels, size, batch, repeat, device):
         layer = build(impl, channels).to(device)
     except (ImportError, RuntimeError) as e:
         return dict(error=f'{type(e).__name__}: {e}')
-    x = torch.randn(batch, channels, size, size, device=device,
+    x = torch.randn(batch,
+                    channels,
+                    size,
+                    size,
+                    device=device,
                     requires_grad=True)
     grad = torch.randn(batch, channels, size, size, device=device)
 
@@ -146,11 +155,10 @@ def worker(impl, channels, size, batch, repeat, device):
         peak = torch.cuda.max_memory_allocated()
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return dict(
-        time=min(times),
-        median=statistics.median(times),
-        peak=peak,
-        rise=peak - base)
+    return dict(time=min(times),
+                median=statistics.median(times),
+                peak=peak,
+                rise=peak - base)
 
 
 def check_gather_reference():
@@ -171,9 +179,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--repeat', type=int, default=5)
-    parser.add_argument(
-        '--shapes', nargs='+', default=['128x64', '256x32', '512x16',
-                                        '1024x8'])
+    parser.add_argument('--shapes',
+                        nargs='+',
+                        default=['128x64', '256x32', '512x16', '1024x8'])
     parser.add_argument('--impls', nargs='+', default=list(IMPLS))
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--worker', nargs=2, metavar=('IMPL', 'SHAPE'))
@@ -200,8 +208,8 @@ def main():
             ]
             out = subprocess.run(cmd, capture_output=True, text=True)
             try:
-                results[shape, impl] = json.loads(
-                    out.stdout.strip().splitlines()[-1])
+                results[shape,
+                        impl] = json.loads(out.stdout.strip().splitlines()[-1])
             except (IndexError, json.JSONDecodeError):
                 results[shape, impl] = dict(
                     error=(out.stderr.strip().splitlines() or ['?'])[-1])
@@ -212,9 +220,8 @@ def main():
     header = f'{"(C, H)":>11} ' + ' '.join(f'{i:>11}' for i in args.impls)
     mem_unit = 'GPU MB' if device.type == 'cuda' else 'RSS MB'
     for title, key, scale, fmt in (('seconds per fwd+bwd, best', 'time', 1,
-                                    '%11.3f'),
-                                   ('seconds per fwd+bwd, median', 'median',
-                                    1, '%11.3f'),
+                                    '%11.3f'), ('seconds per fwd+bwd, median',
+                                                'median', 1, '%11.3f'),
                                    (f'peak {mem_unit}', 'peak', 2**20,
                                     '%11.0f'),
                                    (f'{mem_unit} rise during fwd+bwd', 'rise',

@@ -113,8 +113,8 @@ def modulated_deform_conv2d(input: Tensor,
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
     if backend == 'torch':
         return modulated_deform_conv2d_torch(input, offset, mask, weight, bias,
-                                             stride, padding, dilation,
-                                             groups, deform_groups)
+                                             stride, padding, dilation, groups,
+                                             deform_groups)
     if torch.is_autocast_enabled(input.device.type):
         with torch.autocast(input.device.type, enabled=False):
             cast = [
@@ -126,15 +126,14 @@ def modulated_deform_conv2d(input: Tensor,
     if backend == 'mmcv':
         return _mmcv_op()[0](input, offset, mask, weight, bias, stride,
                              padding, dilation, groups, deform_groups)
-    return _torchvision_op()(
-        input,
-        offset.to(input.dtype),
-        weight.to(input.dtype),
-        None if bias is None else bias.to(input.dtype),
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        mask=mask.to(input.dtype))
+    return _torchvision_op()(input,
+                             offset.to(input.dtype),
+                             weight.to(input.dtype),
+                             None if bias is None else bias.to(input.dtype),
+                             stride=stride,
+                             padding=padding,
+                             dilation=dilation,
+                             mask=mask.to(input.dtype))
 
 
 @MODELS.register_module()
@@ -174,8 +173,9 @@ class DeformConvV2(nn.Module):
             raise ValueError(f'DeformConvV2 backend must be one of '
                              f'{BACKENDS}, got {backend!r}')
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f'DeformConvV2 channels {in_channels} -> '
-                             f'{out_channels} not divisible by groups={groups}')
+            raise ValueError(
+                f'DeformConvV2 channels {in_channels} -> '
+                f'{out_channels} not divisible by groups={groups}')
         if in_channels % deform_groups:
             raise ValueError(f'DeformConvV2 in_channels {in_channels} not '
                              f'divisible by deform_groups={deform_groups}')
@@ -199,22 +199,22 @@ class DeformConvV2(nn.Module):
             self.bias = nn.Parameter(torch.empty(out_channels))
         else:
             self.register_parameter('bias', None)
-        self.conv_offset = nn.Conv2d(
-            in_channels,
-            deform_groups * 3 * self.kernel_size[0] * self.kernel_size[1],
-            kernel_size=self.kernel_size,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            bias=True)
+        self.conv_offset = nn.Conv2d(in_channels,
+                                     deform_groups * 3 * self.kernel_size[0] *
+                                     self.kernel_size[1],
+                                     kernel_size=self.kernel_size,
+                                     stride=self.stride,
+                                     padding=self.padding,
+                                     dilation=self.dilation,
+                                     bias=True)
         self.init_weights()
 
     def init_weights(self) -> None:
         """mmcv's initialisation: uniform(+-1/sqrt(fan_in)) weight, zero bias
         and a zero offset branch (the layer starts as a plain conv with a
         0.5 mask). mmengine calls it after a parent's ``init_cfg``."""
-        stdv = 1. / math.sqrt(self.in_channels * self.kernel_size[0] *
-                              self.kernel_size[1])
+        stdv = 1. / math.sqrt(
+            self.in_channels * self.kernel_size[0] * self.kernel_size[1])
         nn.init.uniform_(self.weight, -stdv, stdv)
         if self.bias is not None:
             nn.init.zeros_(self.bias)

@@ -99,8 +99,10 @@ class _WeightedRowGather(torch.autograd.Function):
     @staticmethod
     def forward(ctx, table: Tensor, index: Tensor, weight: Tensor) -> Tensor:
         flat = index.reshape(-1)
-        bags = torch.arange(
-            0, flat.numel(), index.shape[1], device=flat.device)
+        bags = torch.arange(0,
+                            flat.numel(),
+                            index.shape[1],
+                            device=flat.device)
         out = torch.ops.aten._embedding_bag_forward_only(
             table, flat, bags, False, 0, False, weight.reshape(-1), False,
             -1)[0]
@@ -114,12 +116,11 @@ class _WeightedRowGather(torch.autograd.Function):
         grad_out = grad_out.contiguous()
         grad_table = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_table = _scatter_rows(grad_out, index, weight,
-                                       table.shape[0])
+            grad_table = _scatter_rows(grad_out, index, weight, table.shape[0])
         if ctx.needs_input_grad[2]:
             flat = index.reshape(-1)
-            bag_of = torch.arange(
-                flat.numel(), device=flat.device) // index.shape[1]
+            bag_of = torch.arange(flat.numel(),
+                                  device=flat.device) // index.shape[1]
             grad_weight = \
                 torch.ops.aten._embedding_bag_per_sample_weights_backward(
                     grad_out, table, flat, bags, bag_of, 0,
@@ -141,16 +142,15 @@ def _scatter_rows(src: Tensor, index: Tensor, weight: Tensor,
     counts = torch.bincount(rows, minlength=num_rows)
     crow = torch.zeros(num_rows + 1, dtype=flat.dtype, device=flat.device)
     torch.cumsum(counts, 0, out=crow[1:])
-    cols = torch.div(order, index.shape[1], rounding_mode='floor').to(
-        flat.dtype)
+    cols = torch.div(order, index.shape[1],
+                     rounding_mode='floor').to(flat.dtype)
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter('ignore', UserWarning)
-        matrix = torch.sparse_csr_tensor(
-            crow,
-            cols,
-            weight.reshape(-1)[order],
-            size=(num_rows, src.shape[0]),
-            check_invariants=False)
+        matrix = torch.sparse_csr_tensor(crow,
+                                         cols,
+                                         weight.reshape(-1)[order],
+                                         size=(num_rows, src.shape[0]),
+                                         check_invariants=False)
         return matrix @ src
 
 

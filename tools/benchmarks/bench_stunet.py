@@ -148,9 +148,11 @@ def main():
         got = {r['model']: r for r in rows if r['variant'] == variant}
         if {'stunet', 'deeplabv3plus'} <= got.keys():
             s, d = got['stunet'], got['deeplabv3plus']
-            print(f'{variant}: ST-UNet / DeepLabV3+  train '
+            print(f'{variant}: ST-UNet / DeepLabV3+  wall: train '
                   f'{s["train_s"] / d["train_s"]:.2f}x, infer '
-                  f'{s["infer_s"] / d["infer_s"]:.2f}x, RSS '
+                  f'{s["infer_s"] / d["infer_s"]:.2f}x; CPU: train '
+                  f'{s["train_cpu"] / d["train_cpu"]:.2f}x, infer '
+                  f'{s["infer_cpu"] / d["infer_cpu"]:.2f}x; RSS '
                   f'{s["rss_gb"] / d["rss_gb"]:.2f}x')
 
 

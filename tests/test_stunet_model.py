@@ -17,19 +17,29 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 init_default_scope('mmseg')
 
 # a reduced ST-UNet: every width, depth, head count and window shrunk
-SMALL_BACKBONE = dict(
-    type='STUNetBackbone', in_channels=3, base_channels=8,
-    stage_blocks=(1, 1, 1, 1), num_groups=4, embed_dims=8, depths=(2, 2, 2, 2),
-    num_heads=(1, 1, 2, 2), window_size=4, drop_path_rate=0.1,
-    dcn_cfg=dict(type='DeformConvV2'))
-SMALL_HEAD = dict(
-    type='STUNetHead', in_channels=(32, 64, 128, 256), in_index=(1, 2, 3, 4),
-    decoder_channels=(32, 16, 16, 8), channels=4, num_classes=6,
-    dropout_ratio=0., norm_cfg=dict(type='BN'),
-    loss_decode=[
-        dict(type='CrossEntropyLoss', loss_weight=0.5),
-        dict(type='DiceLoss', use_sigmoid=False, loss_weight=0.5)
-    ])
+SMALL_BACKBONE = dict(type='STUNetBackbone',
+                      in_channels=3,
+                      base_channels=8,
+                      stage_blocks=(1, 1, 1, 1),
+                      num_groups=4,
+                      embed_dims=8,
+                      depths=(2, 2, 2, 2),
+                      num_heads=(1, 1, 2, 2),
+                      window_size=4,
+                      drop_path_rate=0.1,
+                      dcn_cfg=dict(type='DeformConvV2'))
+SMALL_HEAD = dict(type='STUNetHead',
+                  in_channels=(32, 64, 128, 256),
+                  in_index=(1, 2, 3, 4),
+                  decoder_channels=(32, 16, 16, 8),
+                  channels=4,
+                  num_classes=6,
+                  dropout_ratio=0.,
+                  norm_cfg=dict(type='BN'),
+                  loss_decode=[
+                      dict(type='CrossEntropyLoss', loss_weight=0.5),
+                      dict(type='DiceLoss', use_sigmoid=False, loss_weight=0.5)
+                  ])
 
 
 def _segmentor(test_cfg=dict(mode='whole'), in_channels=3):
@@ -39,8 +49,10 @@ def _segmentor(test_cfg=dict(mode='whole'), in_channels=3):
              data_preprocessor=dict(type='SegDataPreProcessor',
                                     mean=[0.] * in_channels,
                                     std=[1.] * in_channels),
-             backbone=backbone, decode_head=copy.deepcopy(SMALL_HEAD),
-             train_cfg=dict(), test_cfg=ConfigDict(test_cfg)))
+             backbone=backbone,
+             decode_head=copy.deepcopy(SMALL_HEAD),
+             train_cfg=dict(),
+             test_cfg=ConfigDict(test_cfg)))
 
 
 @pytest.mark.parametrize('hw', [(256, 256), (320, 192), (511, 383)])
@@ -51,10 +63,12 @@ def test_backbone_and_logit_shapes(hw):
     x = torch.randn(1, 3, H, W)
     with torch.no_grad():
         feats = model.backbone(x)
-        assert [tuple(f.shape[1:]) for f in feats] == [
-            (8, -(-H // 2), -(-W // 2)), (32, -(-H // 4), -(-W // 4)),
-            (64, -(-H // 8), -(-W // 8)), (128, -(-H // 16), -(-W // 16)),
-            (256, -(-H // 32), -(-W // 32))]
+        assert [tuple(f.shape[1:])
+                for f in feats] == [(8, -(-H // 2), -(-W // 2)),
+                                    (32, -(-H // 4), -(-W // 4)),
+                                    (64, -(-H // 8), -(-W // 8)),
+                                    (128, -(-H // 16), -(-W // 16)),
+                                    (256, -(-H // 32), -(-W // 32))]
         meta = dict(img_shape=(H, W), ori_shape=(H, W), pad_shape=(H, W))
         logits = model.encode_decode(x, [meta])
     assert logits.shape == (1, 6, H, W)
@@ -66,29 +80,33 @@ def test_every_parameter_gets_a_gradient_and_four_bands():
     model = _segmentor(in_channels=4).train()
     x = torch.randn(2, 4, 64, 48)
     gt = torch.randint(0, 6, (2, 1, 64, 48))
-    samples = [SegDataSample(gt_sem_seg=PixelData(data=g),
-                             metainfo=dict(img_shape=(64, 48)))
-               for g in gt]
+    samples = [
+        SegDataSample(gt_sem_seg=PixelData(data=g),
+                      metainfo=dict(img_shape=(64, 48))) for g in gt
+    ]
     losses = model.loss(x, samples)
     assert set(losses) >= {'decode.loss_ce', 'decode.loss_dice'}
     sum(v for k, v in losses.items() if 'loss' in k).backward()
-    no_grad = [n for n, p in model.named_parameters()
-               if p.grad is None or not p.grad.abs().sum() > 0]
+    no_grad = [
+        n for n, p in model.named_parameters()
+        if p.grad is None or not p.grad.abs().sum() > 0
+    ]
     assert not no_grad, f'parameters without gradient: {no_grad}'
 
 
 def test_whole_and_slide_inference_agree_in_shape():
     torch.manual_seed(0)
     whole = _segmentor().eval()
-    slide = _segmentor(dict(mode='slide', crop_size=(64, 64),
-                            stride=(40, 40)))
+    slide = _segmentor(dict(mode='slide', crop_size=(64, 64), stride=(40, 40)))
     slide.load_state_dict(whole.state_dict())
     slide.eval()
     H, W = 100, 90
     inputs = [torch.randint(0, 255, (3, H, W)).float()]
-    data = dict(inputs=inputs,
-                data_samples=[SegDataSample(metainfo=dict(
-                    img_shape=(H, W), ori_shape=(H, W)))])
+    data = dict(
+        inputs=inputs,
+        data_samples=[
+            SegDataSample(metainfo=dict(img_shape=(H, W), ori_shape=(H, W)))
+        ])
     for model in (whole, slide):
         with torch.no_grad():
             out = model.test_step(copy.deepcopy(data))[0]
@@ -97,20 +115,28 @@ def test_whole_and_slide_inference_agree_in_shape():
 
 
 @pytest.mark.parametrize('head', [
-    dict(type='DepthwiseSeparableASPPHead', in_channels=256, in_index=3,
-         channels=16, dilations=(1, 2), c1_in_channels=32, c1_channels=8),
-    dict(type='UPerHead', in_channels=[32, 64, 128, 256],
-         in_index=[0, 1, 2, 3], channels=16, pool_scales=(1, 2)),
+    dict(type='DepthwiseSeparableASPPHead',
+         in_channels=256,
+         in_index=3,
+         channels=16,
+         dilations=(1, 2),
+         c1_in_channels=32,
+         c1_channels=8),
+    dict(type='UPerHead',
+         in_channels=[32, 64, 128, 256],
+         in_index=[0, 1, 2, 3],
+         channels=16,
+         pool_scales=(1, 2)),
     dict(type='FCNHead', in_channels=256, in_index=3, channels=16),
 ])
 def test_mmseg_heads_on_the_backbone(head):
     """The fused stages serve MMSegmentation's own heads by ``in_index``."""
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='EncoderDecoder',
-        backbone=dict(SMALL_BACKBONE, out_indices=(1, 2, 3, 4)),
-        decode_head=dict(head, num_classes=6, norm_cfg=dict(type='BN')),
-        test_cfg=ConfigDict(mode='whole'))).eval()
+    model = MODELS.build(
+        dict(type='EncoderDecoder',
+             backbone=dict(SMALL_BACKBONE, out_indices=(1, 2, 3, 4)),
+             decode_head=dict(head, num_classes=6, norm_cfg=dict(type='BN')),
+             test_cfg=ConfigDict(mode='whole'))).eval()
     with torch.no_grad():
         logits = model.encode_decode(torch.randn(1, 3, 64, 64),
                                      [dict(img_shape=(64, 64))])
@@ -135,6 +161,7 @@ def test_paper_setting_parameter_count(capsys):
     n_head = sum(p.numel() for p in model.decode_head.parameters())
     total = n_backbone + n_head
     with capsys.disabled():
-        print(f'\nST-UNet paper setting: {total / 1e6:.2f} M parameters '
-              f'(backbone {n_backbone / 1e6:.2f} M, head {n_head / 1e6:.2f} M)')
+        print(
+            f'\nST-UNet paper setting: {total / 1e6:.2f} M parameters '
+            f'(backbone {n_backbone / 1e6:.2f} M, head {n_head / 1e6:.2f} M)')
     assert 75e6 < total < 88e6

@@ -55,8 +55,8 @@ def test_soft_pool_matches_window_formula():
     assert torch.allclose(big, torch.tensor(1000.))
     g = global_soft_pool2d(x)
     flat = x.flatten(2)
-    torch.testing.assert_close(
-        g, (flat * flat.exp()).sum(-1) / flat.exp().sum(-1))
+    torch.testing.assert_close(g, (flat * flat.exp()).sum(-1) /
+                               flat.exp().sum(-1))
 
 
 def test_std_conv_standardises_weights():
@@ -99,8 +99,8 @@ def test_fcm_formula(hw):
     H, W = hw
     xp = F.pad(x, (0, W % 2, 0, H % 2), value=-1e4)
     wins = F.unfold(xp, 2, stride=2).view(2, C, 4, -1)
-    pooled = (wins.softmax(dim=2) * wins).sum(2).view(
-        2, C, (H + 1) // 2, (W + 1) // 2)
+    pooled = (wins.softmax(dim=2) * wins).sum(2).view(2, C, (H + 1) // 2,
+                                                      (W + 1) // 2)
     short = F.group_norm(pooled, C // 2, fcm.pool_norm.weight,
                          fcm.pool_norm.bias, fcm.pool_norm.eps)
     short = F.gelu(_conv_bn(short, fcm.shortcut))
@@ -158,8 +158,10 @@ def test_fused_window_attention_matches_mmseg(shift):
     fused.w_msa = FusedWindowMSA(16, 2, (4, 4))
     fused.load_state_dict(ref.state_dict())
     x = torch.randn(2, 7 * 10, 16)  # 7x10 map: padded to windows
-    torch.testing.assert_close(fused(x, (7, 10)), ref(x, (7, 10)),
-                               rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(fused(x, (7, 10)),
+                               ref(x, (7, 10)),
+                               rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_token_layout_is_a_permute():

@@ -19,10 +19,14 @@ CNN = dict(base_channels=8, stage_blocks=(2, 2, 1, 1), num_groups=4)
 
 
 def _backbone(window_size=7, **kwargs):
-    return STUNetBackbone(
-        embed_dims=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 2, 4),
-        window_size=window_size, drop_path_rate=0., dcn_cfg=dict(type='DeformConvV2'),
-        **CNN, **kwargs)
+    return STUNetBackbone(embed_dims=16,
+                          depths=(2, 2, 2, 2),
+                          num_heads=(1, 2, 2, 4),
+                          window_size=window_size,
+                          drop_path_rate=0.,
+                          dcn_cfg=dict(type='DeformConvV2'),
+                          **CNN,
+                          **kwargs)
 
 
 def _mmpretrain_swin_cls():
@@ -46,14 +50,16 @@ def _mmpretrain_swin_cls():
 def _build_source(kind):
     torch.manual_seed(0)
     if kind == 'mmpretrain':
-        src = _mmpretrain_swin_cls()(arch=SWIN_ARCH, img_size=112,
+        src = _mmpretrain_swin_cls()(arch=SWIN_ARCH,
+                                     img_size=112,
                                      window_size=7)
     else:
         from mmseg.models.backbones import SwinTransformer
-        src = SwinTransformer(
-            pretrain_img_size=112, embed_dims=SWIN_ARCH['embed_dims'],
-            depths=SWIN_ARCH['depths'], num_heads=SWIN_ARCH['num_heads'],
-            window_size=7)
+        src = SwinTransformer(pretrain_img_size=112,
+                              embed_dims=SWIN_ARCH['embed_dims'],
+                              depths=SWIN_ARCH['depths'],
+                              num_heads=SWIN_ARCH['num_heads'],
+                              window_size=7)
     for n, p in src.named_parameters():
         if n.endswith('relative_position_bias_table'):
             torch.nn.init.normal_(p)
@@ -86,7 +92,8 @@ def test_swin_blocks_reproduce_source(source_swin, tmp_path):
                 torch.testing.assert_close(
                     ours.swin.stages[i].blocks[j](z, (size, size)),
                     src.stages[i].blocks[j](z, (size, size)),
-                    rtol=1e-4, atol=1e-5)
+                    rtol=1e-4,
+                    atol=1e-5)
 
 
 def test_swin_load_report_and_window_resize(source_swin):
@@ -95,16 +102,18 @@ def test_swin_load_report_and_window_resize(source_swin):
     report = load_converted(ours.swin, sd, skipped, 'test')
     assert not report['mismatched'] and not report['unexpected']
     # only the paper's new parts stay untrained
-    assert report['missing'] and all(
-        '.sims.' in k or '.fcm.' in k for k in report['missing'])
+    assert report['missing'] and all('.sims.' in k or '.fcm.' in k
+                                     for k in report['missing'])
     assert any('downsample' in k and 'FCM' in k for k in skipped)
-    table = ours.swin.stages[0].blocks[0].attn.w_msa.relative_position_bias_table
+    table = ours.swin.stages[0].blocks[
+        0].attn.w_msa.relative_position_bias_table
     assert table.shape == (15 * 15, 1)
     src = source_swin.stages[0].blocks[0].attn.w_msa \
         .relative_position_bias_table
     # the zero offset sits at the centre of both tables and keeps its bias
-    torch.testing.assert_close(table.view(15, 15)[7, 7],
-                               src.view(13, 13)[6, 6])
+    torch.testing.assert_close(
+        table.view(15, 15)[7, 7],
+        src.view(13, 13)[6, 6])
     const = resize_rel_pos_table(torch.full((169, 3), 2.5), 8)
     torch.testing.assert_close(const, torch.full((225, 3), 2.5))
 
@@ -113,10 +122,12 @@ def test_swin_official_layout_matches_mm_layout(source_swin):
     mm = source_swin.state_dict()
     official = OrderedDict()
     for k, v in mm.items():
-        k = (k.replace('stages.', 'layers.').replace('attn.w_msa.', 'attn.')
-             .replace('ffn.layers.0.0.', 'mlp.fc1.')
-             .replace('ffn.layers.1.', 'mlp.fc2.')
-             .replace('patch_embed.projection.', 'patch_embed.proj.'))
+        k = (k.replace('stages.',
+                       'layers.').replace('attn.w_msa.', 'attn.').replace(
+                           'ffn.layers.0.0.', 'mlp.fc1.').replace(
+                               'ffn.layers.1.',
+                               'mlp.fc2.').replace('patch_embed.projection.',
+                                                   'patch_embed.proj.'))
         official[k] = v
     official['head.weight'] = torch.zeros(10, 128)
     a, _ = convert_swin_checkpoint(mm, 8)
@@ -128,6 +139,7 @@ def test_swin_official_layout_matches_mm_layout(source_swin):
 
 
 # --- CNN branch: an independent functional reference of timm's ResNetV2 ----
+
 
 def _std_conv(x, w, stride=1, padding=0):
     m = w.mean(dim=(1, 2, 3), keepdim=True)
@@ -142,16 +154,18 @@ def _timm_postact_state_dict(w=8, blocks=(2, 2, 1, 1), in_ch=3):
     def r(*shape):
         return torch.randn(*shape, generator=g)
 
-    sd = OrderedDict({'stem.conv.weight': r(w, in_ch, 7, 7),
-                      'stem.norm.weight': 1 + 0.1 * r(w),
-                      'stem.norm.bias': 0.1 * r(w)})
+    sd = OrderedDict({
+        'stem.conv.weight': r(w, in_ch, 7, 7),
+        'stem.norm.weight': 1 + 0.1 * r(w),
+        'stem.norm.bias': 0.1 * r(w)
+    })
     cin = w
     for i, n in enumerate(blocks):
         mid = w * 2**i
         for j in range(n):
             p = f'stages.{i}.blocks.{j}.'
-            for name, shape in (('conv1', (mid, cin, 1, 1)),
-                                ('conv2', (mid, mid, 3, 3)),
+            for name, shape in (('conv1', (mid, cin, 1,
+                                           1)), ('conv2', (mid, mid, 3, 3)),
                                 ('conv3', (4 * mid, mid, 1, 1))):
                 sd[p + name + '.weight'] = r(*shape)
                 c = shape[0]
@@ -182,8 +196,7 @@ def _ref_postact(x, sd, stages, groups=4):
                                     sd[p + n + '.bias'], eps)
 
             y = F.relu(gn(_std_conv(x, sd[p + 'conv1.weight']), 'norm1'))
-            y = F.relu(gn(_std_conv(y, sd[p + 'conv2.weight'], s, 1),
-                          'norm2'))
+            y = F.relu(gn(_std_conv(y, sd[p + 'conv2.weight'], s, 1), 'norm2'))
             y = gn(_std_conv(y, sd[p + 'conv3.weight']), 'norm3')
             if j == 0:
                 c = sd[p + 'downsample.conv.weight'].shape[0]
@@ -207,8 +220,10 @@ def test_cnn_stages_reproduce_timm_postact_resnetv2(tmp_path):
         y = ours.cnn.pool(ours.cnn.stem(x))
         for i in range(2):
             y = ours.cnn.stages[i](y)
-            torch.testing.assert_close(y, _ref_postact(x, sd, i + 1),
-                                       rtol=1e-4, atol=1e-4)
+            torch.testing.assert_close(y,
+                                       _ref_postact(x, sd, i + 1),
+                                       rtol=1e-4,
+                                       atol=1e-4)
 
 
 def test_cnn_loads_preact_bit_layout():
@@ -233,8 +248,9 @@ def test_cnn_loads_preact_bit_layout():
         torch.testing.assert_close(
             getattr(blk, name).weight,
             post[f'stages.1.blocks.0.{name}.weight'])
-    assert {'stem.norm.weight', 'stages.1.blocks.0.norm3.weight',
-            'stages.1.blocks.0.downsample.norm.weight'} <= set(
-                report['missing'])
+    assert {
+        'stem.norm.weight', 'stages.1.blocks.0.norm3.weight',
+        'stages.1.blocks.0.downsample.norm.weight'
+    } <= set(report['missing'])
     assert any(s.startswith('stages.0.blocks.0.norm1.weight') for s in skipped)
     assert any(s.startswith('norm.weight') for s in skipped)

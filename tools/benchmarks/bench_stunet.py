@@ -2,7 +2,7 @@
 peak memory and parameters, in one run (one subprocess per model and
 setting, so peak RSS is per model).
 
-    python tools/benchmarks/bench_stunet.py                     # fp32, both models
+    python tools/benchmarks/bench_stunet.py          # fp32, both models
     python tools/benchmarks/bench_stunet.py --variants fp32 cl cl+bf16
 
 Settings: batch 4, 256x256, 6 classes, SGD (momentum 0.9, wd 1e-4);
@@ -64,12 +64,16 @@ def worker(args):
     n_params = sum(p.numel() for p in model.parameters())
     B, H, W = 4, 256, 256
     x = torch.randn(B, 3, H, W).contiguous(memory_format=fmt)
-    samples = [SegDataSample(gt_sem_seg=PixelData(
-        data=torch.randint(0, 6, (1, H, W))),
-        metainfo=dict(img_shape=(H, W), ori_shape=(H, W)))
-        for _ in range(B)]
+    samples = [
+        SegDataSample(
+            gt_sem_seg=PixelData(data=torch.randint(0, 6, (1, H, W))),
+            metainfo=dict(img_shape=(H, W), ori_shape=(H, W)))
+        for _ in range(B)
+    ]
     metas = [s.metainfo for s in samples]
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
+    opt = torch.optim.SGD(model.parameters(),
+                          lr=0.01,
+                          momentum=0.9,
                           weight_decay=1e-4)
 
     def train_step():
@@ -81,8 +85,9 @@ def worker(args):
         opt.step()
 
     def infer():
-        with torch.inference_mode(), torch.autocast(
-                'cpu', dtype=torch.bfloat16, enabled=amp):
+        with torch.inference_mode(), torch.autocast('cpu',
+                                                    dtype=torch.bfloat16,
+                                                    enabled=amp):
             return model.encode_decode(x, metas)
 
     def timed(fn):
@@ -101,20 +106,29 @@ def worker(args):
     model.eval()
     t_infer, c_infer = timed(infer)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(json.dumps(dict(model=args.model, variant=args.variant,
-                          train_s=t_train, infer_s=t_infer, train_cpu=c_train,
-                          infer_cpu=c_infer, rss_gb=rss,
-                          params_m=n_params / 1e6)))
+    print(
+        json.dumps(
+            dict(model=args.model,
+                 variant=args.variant,
+                 train_s=t_train,
+                 infer_s=t_infer,
+                 train_cpu=c_train,
+                 infer_cpu=c_infer,
+                 rss_gb=rss,
+                 params_m=n_params / 1e6)))
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--models', nargs='+', default=['stunet', 'deeplabv3plus'])
-    p.add_argument('--variants', nargs='+', default=['fp32'],
+    p.add_argument('--variants',
+                   nargs='+',
+                   default=['fp32'],
                    help='fp32, cl, bf16, cl+bf16')
     p.add_argument('--iters', type=int, default=3)
     p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--dcn', default='DeformConvV2',
+    p.add_argument('--dcn',
+                   default='DeformConvV2',
                    help="RAM's deformable conv type (e.g. mmcv's DCNv2)")
     p.add_argument('--model', help=argparse.SUPPRESS)
     p.add_argument('--variant', help=argparse.SUPPRESS)
@@ -128,11 +142,15 @@ def main():
     rows = []
     for variant in args.variants:
         for model in args.models:
-            out = subprocess.run(
-                [sys.executable, __file__, '--model', model, '--variant',
-                 variant, '--iters', str(args.iters), '--dcn', args.dcn,
-                 '--threads', str(args.threads)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            out = subprocess.run([
+                sys.executable, __file__, '--model', model, '--variant',
+                variant, '--iters',
+                str(args.iters), '--dcn', args.dcn, '--threads',
+                str(args.threads)
+            ],
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE,
+                                 text=True)
             if out.returncode:
                 print(f'{model} {variant} failed:\n{out.stderr[-3000:]}')
                 continue

@@ -38,19 +38,22 @@ model = dict(
         out_indices=(0, 1, 2, 3, 4),
         swin_pretrained=None,  # paper: no pretraining
         cnn_pretrained=None),
-    decode_head=dict(
-        type='STUNetHead',
-        in_channels=(128, 256, 512, 1024),
-        in_index=(1, 2, 3, 4),
-        decoder_channels=(512, 256, 128, 64),
-        channels=16,
-        dropout_ratio=0.,
-        num_classes=6,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=[
-            dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.5),
-            dict(type='DiceLoss', use_sigmoid=False, loss_weight=0.5)
-        ]),
+    decode_head=dict(type='STUNetHead',
+                     in_channels=(128, 256, 512, 1024),
+                     in_index=(1, 2, 3, 4),
+                     decoder_channels=(512, 256, 128, 64),
+                     channels=16,
+                     dropout_ratio=0.,
+                     num_classes=6,
+                     norm_cfg=norm_cfg,
+                     align_corners=False,
+                     loss_decode=[
+                         dict(type='CrossEntropyLoss',
+                              use_sigmoid=False,
+                              loss_weight=0.5),
+                         dict(type='DiceLoss',
+                              use_sigmoid=False,
+                              loss_weight=0.5)
+                     ]),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

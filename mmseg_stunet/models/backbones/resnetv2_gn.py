@@ -1,4 +1,4 @@
-"""CNN branch of ST-UNet: ResNet-50 v2 with GroupNorm and weight standardisation.
+"""CNN branch of ST-UNet: ResNet-50 v2, GroupNorm, weight standardisation.
 
 Post-activation bottleneck units as in TransUNet / the R50 of the hybrid ViT
 (``vit_jax``); module names follow timm's ``ResNetV2`` (``stem.conv``,
@@ -14,18 +14,26 @@ from ..layers.std_conv import StdConv2d
 
 class BottleneckUnit(nn.Module):
     """y = ReLU(GN(conv1x1 x)); y = ReLU(GN(conv3x3/s y)); y = GN(conv1x1 y);
-    out = ReLU(y + GN_proj(conv1x1/s x)) (projection only when the shape changes).
+    out = ReLU(y + GN_proj(conv1x1/s x)) (projection when the shape changes).
 
     Shapes: (B, in, h, w) -> (B, out, ceil(h/s), ceil(w/s)).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int,
-                 stride: int = 1, num_groups: int = 32):
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 mid_channels: int,
+                 stride: int = 1,
+                 num_groups: int = 32):
         super().__init__()
         self.conv1 = StdConv2d(in_channels, mid_channels, 1, bias=False)
         self.norm1 = nn.GroupNorm(num_groups, mid_channels, eps=1e-6)
-        self.conv2 = StdConv2d(mid_channels, mid_channels, 3, stride=stride,
-                               padding=1, bias=False)
+        self.conv2 = StdConv2d(mid_channels,
+                               mid_channels,
+                               3,
+                               stride=stride,
+                               padding=1,
+                               bias=False)
         self.norm2 = nn.GroupNorm(num_groups, mid_channels, eps=1e-6)
         self.conv3 = StdConv2d(mid_channels, out_channels, 1, bias=False)
         self.norm3 = nn.GroupNorm(num_groups, out_channels, eps=1e-6)
@@ -34,8 +42,12 @@ class BottleneckUnit(nn.Module):
         if stride != 1 or in_channels != out_channels:
             self.downsample = nn.Sequential()
             self.downsample.add_module(
-                'conv', StdConv2d(in_channels, out_channels, 1, stride=stride,
-                                  bias=False))
+                'conv',
+                StdConv2d(in_channels,
+                          out_channels,
+                          1,
+                          stride=stride,
+                          bias=False))
             self.downsample.add_module(
                 'norm', nn.GroupNorm(out_channels, out_channels))
 
@@ -76,18 +88,21 @@ class ResNetV2GN(nn.Module):
             Default: 32.
 
     ``stem``: (B, in, H, W) -> F0 (B, w, ceil(H/2), ceil(W/2));
-    ``pool``: -> ceil(H/4); ``stages[i]``: -> (B, 4*w*2^i, ceil(H/2^(i+2)), ...).
+    ``pool``: -> ceil(H/4);
+    ``stages[i]``: -> (B, 4*w*2^i, ceil(H/2^(i+2)), ceil(W/2^(i+2))).
     """
 
-    def __init__(self, in_channels: int = 3, base_channels: int = 32,
+    def __init__(self,
+                 in_channels: int = 3,
+                 base_channels: int = 32,
                  stage_blocks: Sequence[int] = (3, 4, 6, 3),
                  num_groups: int = 32):
         super().__init__()
         w = base_channels
         self.stem = nn.Sequential()
         self.stem.add_module(
-            'conv', StdConv2d(in_channels, w, 7, stride=2, padding=3,
-                              bias=False))
+            'conv',
+            StdConv2d(in_channels, w, 7, stride=2, padding=3, bias=False))
         self.stem.add_module('norm', nn.GroupNorm(num_groups, w, eps=1e-6))
         self.stem.add_module('act', nn.ReLU(inplace=True))
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)

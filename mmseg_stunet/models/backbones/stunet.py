@@ -28,11 +28,14 @@ class STUNetBackbone(BaseModule):
         in_channels (int): input bands (e.g. 4 for IRRG + DSM). Default: 3.
         base_channels (int): CNN width w (stage outputs 4w, 8w, 16w, 32w).
             32 in the paper (width factor 0.5). Default: 32.
-        stage_blocks (Sequence[int]): CNN units per stage. Default: (3, 4, 6, 3).
+        stage_blocks (Sequence[int]): CNN units per stage.
+            Default: (3, 4, 6, 3).
         num_groups (int): GroupNorm groups in the CNN. Default: 32.
         embed_dims (int): Swin width of stage 1. Default: 96.
-        depths (Sequence[int]): Swin blocks per stage (even). Default: (2, 2, 6, 2).
-        num_heads (Sequence[int]): Swin heads per stage. Default: (3, 6, 12, 24).
+        depths (Sequence[int]): Swin blocks per stage (even).
+            Default: (2, 2, 6, 2).
+        num_heads (Sequence[int]): Swin heads per stage.
+            Default: (3, 6, 12, 24).
         window_size (int): Swin window. Default: 8.
         mlp_ratio (float): Swin FFN ratio. Default: 4.
         drop_path_rate (float): final stochastic depth rate. Default: 0.1.
@@ -69,8 +72,9 @@ class STUNetBackbone(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg)
         if len(stage_blocks) != len(depths):
-            raise ValueError(f'STUNetBackbone: stage_blocks {stage_blocks} and '
-                             f'depths {depths} need the same number of stages')
+            raise ValueError(
+                f'STUNetBackbone: stage_blocks {stage_blocks} and '
+                f'depths {depths} need the same number of stages')
         self.out_indices = tuple(out_indices)
         self.window_size = window_size
         self.swin_pretrained = swin_pretrained
@@ -88,14 +92,14 @@ class STUNetBackbone(BaseModule):
     def init_weights(self):
         super().init_weights()
         if self.swin_pretrained:
-            ckpt = CheckpointLoader.load_checkpoint(
-                self.swin_pretrained, map_location='cpu')
+            ckpt = CheckpointLoader.load_checkpoint(self.swin_pretrained,
+                                                    map_location='cpu')
             sd, skipped = convert_swin_checkpoint(ckpt, self.window_size)
             load_converted(self.swin, sd, skipped,
                            f'Swin branch <- {self.swin_pretrained}')
         if self.cnn_pretrained:
-            ckpt = CheckpointLoader.load_checkpoint(
-                self.cnn_pretrained, map_location='cpu')
+            ckpt = CheckpointLoader.load_checkpoint(self.cnn_pretrained,
+                                                    map_location='cpu')
             sd, skipped = convert_resnetv2_checkpoint(ckpt)
             load_converted(self.cnn, sd, skipped,
                            f'CNN branch <- {self.cnn_pretrained}')

@@ -38,7 +38,10 @@ class FusedWindowMSA(WindowMSA):
             nW = mask.shape[0]
             bias = (bias + mask.unsqueeze(1)).repeat(B // nW, 1, 1, 1)
         x = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias.to(q.dtype),
+            q,
+            k,
+            v,
+            attn_mask=bias.to(q.dtype),
             dropout_p=self.attn_drop.p if self.training else 0.,
             scale=self.scale)
         x = x.transpose(1, 2).reshape(B, N, C)
@@ -67,35 +70,43 @@ class SwinStage(BaseModule):
     (B, ceil(h/2)*ceil(w/2), 2C) (None for the last stage).
     """
 
-    def __init__(self, embed_dims: int, depth: int, num_heads: int,
-                 window_size: int, mlp_ratio: float, qkv_bias: bool,
-                 drop_path_rates: Sequence[float], with_fcm: bool,
-                 norm_cfg: dict, act_cfg: dict, init_cfg=None):
+    def __init__(self,
+                 embed_dims: int,
+                 depth: int,
+                 num_heads: int,
+                 window_size: int,
+                 mlp_ratio: float,
+                 qkv_bias: bool,
+                 drop_path_rates: Sequence[float],
+                 with_fcm: bool,
+                 norm_cfg: dict,
+                 act_cfg: dict,
+                 init_cfg=None):
         super().__init__(init_cfg)
         if depth % 2:
             raise ValueError(f'SwinStage: depth must be even (blocks come in '
                              f'W-MSA/SW-MSA pairs with one SIM), got {depth}')
         self.blocks = nn.ModuleList()
         for i in range(depth):
-            block = SwinBlock(
-                embed_dims=embed_dims,
-                num_heads=num_heads,
-                feedforward_channels=int(mlp_ratio * embed_dims),
-                window_size=window_size,
-                shift=i % 2 == 1,
-                qkv_bias=qkv_bias,
-                drop_path_rate=drop_path_rates[i])
-            block.attn.w_msa = FusedWindowMSA(
-                embed_dims, num_heads, (window_size, window_size),
-                qkv_bias=qkv_bias)
+            block = SwinBlock(embed_dims=embed_dims,
+                              num_heads=num_heads,
+                              feedforward_channels=int(mlp_ratio * embed_dims),
+                              window_size=window_size,
+                              shift=i % 2 == 1,
+                              qkv_bias=qkv_bias,
+                              drop_path_rate=drop_path_rates[i])
+            block.attn.w_msa = FusedWindowMSA(embed_dims,
+                                              num_heads,
+                                              (window_size, window_size),
+                                              qkv_bias=qkv_bias)
             self.blocks.append(block)
         self.sims = nn.ModuleList([
             SpatialInteractionModule(embed_dims, norm_cfg, act_cfg)
             for _ in range(depth // 2)
         ])
-        self.fcm = FeatureCompressionModule(
-            embed_dims, 2 * embed_dims, norm_cfg,
-            act_cfg) if with_fcm else None
+        self.fcm = FeatureCompressionModule(embed_dims, 2 *
+                                            embed_dims, norm_cfg,
+                                            act_cfg) if with_fcm else None
 
     def forward(self, x: torch.Tensor, hw: Tuple[int, int]):
         for k, sim in enumerate(self.sims):
@@ -139,9 +150,13 @@ class SwinBranch(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg)
         # conv 8x8 / 4, padding 2, on an input padded to a multiple of 4
-        self.patch_embed = PatchEmbed(
-            in_channels, embed_dims, conv_type='Conv2d', kernel_size=8,
-            stride=4, padding=2, norm_cfg=dict(type='LN'))
+        self.patch_embed = PatchEmbed(in_channels,
+                                      embed_dims,
+                                      conv_type='Conv2d',
+                                      kernel_size=8,
+                                      stride=4,
+                                      padding=2,
+                                      norm_cfg=dict(type='LN'))
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         self.stages = nn.ModuleList()
         self.out_channels: List[int] = []
@@ -149,8 +164,8 @@ class SwinBranch(BaseModule):
             dims = embed_dims * 2**i
             self.stages.append(
                 SwinStage(dims, depth, num_heads[i], window_size, mlp_ratio,
-                          qkv_bias, dpr[sum(depths[:i]):sum(depths[:i + 1])],
-                          i < len(depths) - 1, norm_cfg, act_cfg))
+                          qkv_bias, dpr[sum(depths[:i]):sum(depths[:i + 1])], i
+                          < len(depths) - 1, norm_cfg, act_cfg))
             self.out_channels.append(dims)
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:

@@ -22,9 +22,16 @@ class DecoderBlock(nn.Module):
         super().__init__()
         self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, 2)
         cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.conv1 = ConvModule(in_channels // 2 + skip_channels, out_channels,
-                                3, padding=1, **cfg)
-        self.conv2 = ConvModule(out_channels, out_channels, 3, padding=1, **cfg)
+        self.conv1 = ConvModule(in_channels // 2 + skip_channels,
+                                out_channels,
+                                3,
+                                padding=1,
+                                **cfg)
+        self.conv2 = ConvModule(out_channels,
+                                out_channels,
+                                3,
+                                padding=1,
+                                **cfg)
 
     def forward(self, x: Tensor, skip: Tensor = None) -> Tensor:
         x = self.up(x)
@@ -49,7 +56,8 @@ class STUNetHead(BaseDecodeHead):
         channels (int): channels before the classifier. Default: 16.
         decoder_channels (Sequence[int]): block outputs. Default:
             (512, 256, 128, 64).
-        in_index (Sequence[int]): backbone outputs to use. Default: (1, 2, 3, 4).
+        in_index (Sequence[int]): backbone outputs to use.
+            Default: (1, 2, 3, 4).
 
     Other arguments (losses, ``align_corners``, sampler, ``dropout_ratio``)
     are those of ``BaseDecodeHead``. Logits: (B, num_classes, H, W) for an
@@ -63,12 +71,19 @@ class STUNetHead(BaseDecodeHead):
                  decoder_channels: Sequence[int] = (512, 256, 128, 64),
                  in_index: Sequence[int] = (1, 2, 3, 4),
                  **kwargs):
-        super().__init__(in_channels, channels, in_index=list(in_index),
-                         input_transform='multiple_select', **kwargs)
-        cfg = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+        super().__init__(in_channels,
+                         channels,
+                         in_index=list(in_index),
+                         input_transform='multiple_select',
+                         **kwargs)
+        cfg = dict(conv_cfg=self.conv_cfg,
+                   norm_cfg=self.norm_cfg,
                    act_cfg=self.act_cfg)
-        self.bottom = ConvModule(in_channels[-1], in_channels[-1], 3,
-                                 padding=1, **cfg)
+        self.bottom = ConvModule(in_channels[-1],
+                                 in_channels[-1],
+                                 3,
+                                 padding=1,
+                                 **cfg)
         skips = list(in_channels[-2::-1])
         self.blocks = nn.ModuleList()
         in_ch = in_channels[-1]

@@ -46,7 +46,10 @@ def global_soft_pool2d(x: torch.Tensor) -> torch.Tensor:
 
 @MODELS.register_module()
 class SoftPool2d(nn.Module):
-    """Module form of :func:`soft_pool2d`: (B, C, H, W) -> (B, C, ceil(H/k), ceil(W/k))."""
+    """Module form of :func:`soft_pool2d`.
+
+    Shapes: (B, C, H, W) -> (B, C, ceil(H/k), ceil(W/k)).
+    """
 
     def __init__(self, kernel_size: int = 2):
         super().__init__()

@@ -1,4 +1,4 @@
-"""Weight-standardised convolution (Qiao et al. 2019), as used by BiT / ResNetV2."""
+"""Weight-standardised convolution (Qiao et al. 2019), as in BiT / ResNetV2."""
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,9 +23,12 @@ class StdConv2d(nn.Conv2d):
         w = self.weight
         # batch_norm in training mode over (1, out, in*kh*kw) is a fused
         # mean / biased-variance standardisation per output channel
-        return F.batch_norm(
-            w.reshape(1, self.out_channels, -1), None, None,
-            training=True, momentum=0., eps=self.eps).reshape_as(w)
+        return F.batch_norm(w.reshape(1, self.out_channels, -1),
+                            None,
+                            None,
+                            training=True,
+                            momentum=0.,
+                            eps=self.eps).reshape_as(w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(x, self.standardized_weight(), self.bias)

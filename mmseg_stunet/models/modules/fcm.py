@@ -1,4 +1,4 @@
-"""Feature compression module (FCM) of ST-UNet, replacing Swin's patch merging."""
+"""Feature compression module (FCM) of ST-UNet (replaces patch merging)."""
 import torch
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
@@ -36,13 +36,22 @@ class FeatureCompressionModule(BaseModule):
         c, c2 = in_channels, out_channels or 2 * in_channels
         self.main = nn.Sequential(
             ConvModule(c, c2, 1, norm_cfg=norm_cfg, act_cfg=act_cfg),
-            ConvModule(c2, c2, 3, padding=2, dilation=2, norm_cfg=norm_cfg,
+            ConvModule(c2,
+                       c2,
+                       3,
+                       padding=2,
+                       dilation=2,
+                       norm_cfg=norm_cfg,
                        act_cfg=None),
             ConvModule(c2, c2, 1, stride=2, norm_cfg=norm_cfg,
                        act_cfg=act_cfg))
         self.pool = SoftPool2d(2)
         self.pool_norm = nn.GroupNorm(c // 2, c)
-        self.shortcut = ConvModule(c, c2, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.shortcut = ConvModule(c,
+                                   c2,
+                                   1,
+                                   norm_cfg=norm_cfg,
+                                   act_cfg=act_cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x) + self.shortcut(self.pool_norm(self.pool(x)))

@@ -13,7 +13,7 @@ from ..layers.soft_pool import global_soft_pool2d
 class RelationalAggregationModule(BaseModule):
     """RAM: fuses a Swin stage map ``t`` into a CNN stage map ``x``.
 
-    x = DCN(x)                                   (3x3 modulated deformable conv)
+    x = DCN(x)                       (3x3 modulated deformable conv)
     s = ReLU(BN(conv1x1(t)))                     (Swin channels -> C)
     z(v) = ReLU(fc1(v)) for v in avg(s), max(s), softpool(s)   (fc1 shared)
     a = sigmoid(fc2(z(soft) * (z(avg) + z(max))))
@@ -40,7 +40,10 @@ class RelationalAggregationModule(BaseModule):
                  init_cfg=None):
         super().__init__(init_cfg)
         self.dcn = build_conv_layer(dcn_cfg, channels, channels, 3, padding=1)
-        self.proj = ConvModule(swin_channels, channels, 1, norm_cfg=norm_cfg,
+        self.proj = ConvModule(swin_channels,
+                               channels,
+                               1,
+                               norm_cfg=norm_cfg,
                                act_cfg=dict(type='ReLU'))
         self.fc1 = nn.Linear(channels, channels // reduction)
         self.fc2 = nn.Linear(channels // reduction, channels)
@@ -48,7 +51,8 @@ class RelationalAggregationModule(BaseModule):
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if x.shape[2:] != t.shape[2:]:
             raise ValueError(
-                f'{type(self).__name__}: CNN map {tuple(x.shape)} and Swin map '
+                f'{type(self).__name__}: CNN map {tuple(x.shape)} and Swin '
+                f'map '
                 f'{tuple(t.shape)} differ in spatial size')
         # the deformable conv runs in its weights' precision under autocast:
         # its bilinear gather has no fast reduced-precision path

@@ -28,14 +28,21 @@ class SpatialInteractionModule(BaseModule):
                  act_cfg: dict = dict(type='GELU'),
                  init_cfg=None):
         super().__init__(init_cfg)
-        self.reduce = ConvModule(
-            channels, channels // 2, 3, padding=2, dilation=2,
-            norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.expand = ConvModule(
-            channels // 2, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.reduce = ConvModule(channels,
+                                 channels // 2,
+                                 3,
+                                 padding=2,
+                                 dilation=2,
+                                 norm_cfg=norm_cfg,
+                                 act_cfg=act_cfg)
+        self.expand = ConvModule(channels // 2,
+                                 channels,
+                                 1,
+                                 norm_cfg=norm_cfg,
+                                 act_cfg=act_cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.reduce(x)
-        # (B, C/2, h, 1) @ (B, C/2, 1, w): outer product of row and column means
+        # (B, C/2, h, 1) @ (B, C/2, 1, w): outer product of row / column means
         s = s.mean(dim=3, keepdim=True) @ s.mean(dim=2, keepdim=True)
         return self.expand(s)

@@ -27,7 +27,7 @@ StateDict = Dict[str, torch.Tensor]
 
 
 def _strip(state_dict: StateDict) -> StateDict:
-    """Unwrap ``state_dict`` / ``model`` entries and drop 'module.' / 'backbone.'."""
+    """Unwrap ``state_dict`` / ``model``; drop 'module.' / 'backbone.'."""
     for key in ('state_dict', 'model'):
         if key in state_dict and isinstance(state_dict[key], dict):
             state_dict = state_dict[key]
@@ -40,15 +40,18 @@ def _strip(state_dict: StateDict) -> StateDict:
     return out
 
 
-def resize_rel_pos_table(table: torch.Tensor, window_size: int) -> torch.Tensor:
-    """((2*w0-1)^2, nH) -> ((2*w-1)^2, nH), bicubic (as MMSegmentation's Swin)."""
+def resize_rel_pos_table(table: torch.Tensor,
+                         window_size: int) -> torch.Tensor:
+    """((2*w0-1)^2, nH) -> ((2*w-1)^2, nH), bicubic (as mmseg's Swin)."""
     L1, nH = table.shape
     S1 = int(L1**0.5)
     S2 = 2 * window_size - 1
     if S1 == S2:
         return table
     t = table.t().reshape(1, nH, S1, S1)
-    t = F.interpolate(t.float(), size=(S2, S2), mode='bicubic',
+    t = F.interpolate(t.float(),
+                      size=(S2, S2),
+                      mode='bicubic',
                       align_corners=False)
     return t.reshape(nH, S2 * S2).t().to(table.dtype)
 
@@ -62,9 +65,11 @@ def _official_to_mm(k: str) -> str:
     return k
 
 
-def convert_swin_checkpoint(state_dict: StateDict, window_size: int,
-                            patch_size: int = 8,
-                            ) -> Tuple[StateDict, List[str]]:
+def convert_swin_checkpoint(
+    state_dict: StateDict,
+    window_size: int,
+    patch_size: int = 8,
+) -> Tuple[StateDict, List[str]]:
     """Map a Swin checkpoint onto ``SwinBranch`` keys.
 
     Returns:
@@ -84,7 +89,8 @@ def convert_swin_checkpoint(state_dict: StateDict, window_size: int,
         elif k.endswith('relative_position_bias_table'):
             out[k] = resize_rel_pos_table(v, window_size)
         elif k == 'patch_embed.projection.weight' and v.shape[-1] < patch_size:
-            # a p x p / p patch is the centre of our kernel (stride p, padding (k-p)/2)
+            # a p x p / p patch is the centre of our k x k kernel (stride p,
+            # padding (k - p) / 2)
             p = v.shape[-1]
             o = (patch_size - p) // 2
             w = v.new_zeros(v.shape[:2] + (patch_size, patch_size))
@@ -95,8 +101,8 @@ def convert_swin_checkpoint(state_dict: StateDict, window_size: int,
     return out, skipped
 
 
-def convert_resnetv2_checkpoint(state_dict: StateDict
-                                ) -> Tuple[StateDict, List[str]]:
+def convert_resnetv2_checkpoint(
+        state_dict: StateDict) -> Tuple[StateDict, List[str]]:
     """Map a timm ``ResNetV2`` checkpoint onto ``ResNetV2GN`` keys.
 
     Returns:
@@ -120,8 +126,8 @@ def convert_resnetv2_checkpoint(state_dict: StateDict
     return out, skipped
 
 
-def load_converted(module: nn.Module, converted: StateDict,
-                   skipped: List[str], name: str) -> Dict[str, List[str]]:
+def load_converted(module: nn.Module, converted: StateDict, skipped: List[str],
+                   name: str) -> Dict[str, List[str]]:
     """Load ``converted`` into ``module`` leniently and log what did not load.
 
     Keys whose shape differs are not loaded. Returns a dict with lists
@@ -136,12 +142,18 @@ def load_converted(module: nn.Module, converted: StateDict,
         else:
             loadable[k] = v
     res = module.load_state_dict(loadable, strict=False)
-    missing = [k for k in res.missing_keys
-               if not k.endswith('relative_position_index')]
-    report = dict(missing=missing, unexpected=list(res.unexpected_keys),
-                  mismatched=mismatched, skipped=skipped)
-    lines = [f'{name}: loaded {len(loadable) - len(res.unexpected_keys)} '
-             f'tensors']
+    missing = [
+        k for k in res.missing_keys
+        if not k.endswith('relative_position_index')
+    ]
+    report = dict(missing=missing,
+                  unexpected=list(res.unexpected_keys),
+                  mismatched=mismatched,
+                  skipped=skipped)
+    lines = [
+        f'{name}: loaded {len(loadable) - len(res.unexpected_keys)} '
+        f'tensors'
+    ]
     for what, keys in report.items():
         if keys:
             lines.append(f'{what} ({len(keys)}):\n    ' + '\n    '.join(keys))

@@ -143,6 +143,17 @@ def test_mmseg_heads_on_the_backbone(head):
     assert logits.shape == (1, 6, 64, 64)
 
 
+@pytest.mark.parametrize('bad, match', [
+    (dict(num_heads=(1, 1, 2)), 'num_heads'),
+    (dict(num_heads=(3, 1, 2, 2)), r'num_heads\[0\]=3'),
+    (dict(depths=(2, 1, 2, 2)), 'depth must be even'),
+    (dict(stage_blocks=(1, 1, 1)), 'stage_blocks'),
+])
+def test_bad_arguments_are_named(bad, match):
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(dict(SMALL_BACKBONE, **bad))
+
+
 def test_head_crops_the_overhang_of_odd_inputs():
     """Logits cover the input from its top-left corner: the overhang of an
     odd-sized input is cropped, not resized away."""

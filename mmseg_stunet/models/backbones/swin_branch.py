@@ -149,6 +149,15 @@ class SwinBranch(BaseModule):
                  act_cfg: dict = dict(type='GELU'),
                  init_cfg=None):
         super().__init__(init_cfg)
+        if len(num_heads) != len(depths):
+            raise ValueError(f'SwinBranch: num_heads {tuple(num_heads)} and '
+                             f'depths {tuple(depths)} differ in length')
+        for i, heads in enumerate(num_heads):
+            if (embed_dims * 2**i) % heads:
+                raise ValueError(
+                    f'SwinBranch: stage {i} width {embed_dims * 2**i} '
+                    f'(embed_dims={embed_dims} * 2^{i}) is not divisible by '
+                    f'num_heads[{i}]={heads}')
         # conv 8x8 / 4, padding 2, on an input padded to a multiple of 4
         self.patch_embed = PatchEmbed(in_channels,
                                       embed_dims,

@@ -341,25 +341,56 @@ def test_mmseg_resnet_with_dcn_trains_one_step():
     assert all(torch.isfinite(o).all() for o in outs2)
 
 
-def test_config_builds_dcn_deeplabv3plus():
+def test_config_builds_and_trains_dcn_deeplabv3plus():
+    """The R-50-DCN DeepLabV3+ config: 13 DCNs, two optimiser steps (the
+    first one reaches the blocks' last norms, zero-initialised in mmseg's
+    ResNet; the second the DCNs and their offset branches)."""
     from mmengine.config import Config
+    from mmengine.optim import OptimWrapper
     from mmengine.registry import init_default_scope
+    from mmengine.structures import PixelData
     from mmseg.registry import MODELS
+    from mmseg.structures import SegDataSample
     cfg = Config.fromfile(
         osp.join(REPO, 'configs', 'deeplabv3plus_r50-dcn_vaihingen.py'))
     assert cfg.model.backbone.dcn.type == 'DeformConvV2'
     init_default_scope('mmseg')
-    cfg.model.backbone.norm_cfg = dict(type='BN', requires_grad=True)
-    cfg.model.decode_head.norm_cfg = dict(type='BN', requires_grad=True)
-    cfg.model.auxiliary_head.norm_cfg = dict(type='BN', requires_grad=True)
-    model = MODELS.build(cfg.model)
+    bn = dict(type='BN', requires_grad=True)  # SyncBN needs a process group
+    cfg.model.backbone.norm_cfg = bn
+    cfg.model.decode_head.norm_cfg = bn
+    cfg.model.auxiliary_head.norm_cfg = bn
+    cfg.model.data_preprocessor.size = (32, 32)
+    model = MODELS.build(cfg.model)  # (init_weights: see the ResNet test)
     dcns = [m for m in model.backbone.modules() if isinstance(m, DeformConvV2)]
     assert len(dcns) == 13
+    assert all(not m.conv_offset.weight.any() for m in dcns)
     # stages 3 and 4 of R-50-D8 are dilated: the DCNs keep that geometry
     assert {m.dilation for m in dcns} == {(1, 1), (2, 2), (4, 4)}
-    x = torch.randn(1, 3, 32, 32)
-    feats = model.extract_feat(x)
-    assert feats[-1].shape == (1, 2048, 4, 4)
+
+    gen = torch.Generator().manual_seed(0)
+    inputs, samples = [], []
+    for _ in range(2):
+        inputs.append(
+            torch.randint(0,
+                          256, (3, 32, 32),
+                          dtype=torch.uint8,
+                          generator=gen))
+        sample = SegDataSample(gt_sem_seg=PixelData(
+            data=torch.randint(0, 6, (1, 32, 32), generator=gen)))
+        sample.set_metainfo(
+            dict(img_shape=(32, 32), ori_shape=(32, 32), pad_shape=(32, 32)))
+        samples.append(sample)
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
+    params = (model.decode_head.conv_seg.weight, dcns[0].weight,
+              dcns[-1].conv_offset.weight)
+    before = [p.detach().clone() for p in params]
+    for _ in range(2):
+        losses = model.train_step(dict(inputs=inputs, data_samples=samples),
+                                  optim)
+        assert {'decode.loss_ce', 'decode.loss_dice',
+                'aux.loss_ce'} <= set(losses)
+        assert all(torch.isfinite(v) for v in losses.values())
+    assert all(not torch.equal(b, p) for b, p in zip(before, params))
 
 
 @cuda

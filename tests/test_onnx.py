@@ -1,4 +1,5 @@
 """ONNX export with dynamic height/width: logits match PyTorch."""
+import os
 import os.path as osp
 import runpy
 import sys
@@ -126,14 +127,22 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
     cfg_path = str(tmp_path / 'cfg.py')
     small_cfg('fcn', in_channels=4).dump(cfg_path)
     out = str(tmp_path / 'fcn.onnx')
-    monkeypatch.setattr(sys, 'argv', [
+    argv = [
         'export_onnx.py', cfg_path, '--out', out, '--shape', '48', '48',
         '--check-sizes', '40', '56', '72', '32', '--repeats', '1'
-    ])
-    runpy.run_path(osp.join(ROOT, 'tools', 'export_onnx.py'),
-                   run_name='__main__')
+    ]
+    script = osp.join(ROOT, 'tools', 'export_onnx.py')
+    # A failed check writes nothing.
+    monkeypatch.setattr(sys, 'argv', argv + ['--atol', '-1'])
+    with pytest.raises(SystemExit, match='fcn.onnx not written'):
+        runpy.run_path(script, run_name='__main__')
+    assert sorted(os.listdir(tmp_path)) == ['cfg.py']
+
+    monkeypatch.setattr(sys, 'argv', argv)
+    runpy.run_path(script, run_name='__main__')
     printed = capsys.readouterr().out
     assert '40x56' in printed and '72x32' in printed
+    assert f'wrote {out}' in printed
     import onnxruntime as ort
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     logits = session.run(None, {'image': np.zeros((2, 4, 24, 40),

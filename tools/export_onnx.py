@@ -10,15 +10,18 @@ Batch, height and width are dynamic unless --static fixes the input to
 1 x C x --shape. After export, random images of each --check-sizes pair (only
 --shape with --static) run through onnxruntime and PyTorch; the maximum
 absolute logit difference and the median CPU time of both are printed, and
-the exit status is 1 if a difference exceeds --atol.
+the file is written only if no difference exceeds --atol (exit status 1
+otherwise).
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
 from mmengine.config import DictAction
 
 from mmseg_stunet.apis.onnx_export import check_onnx, export_onnx
+from mmseg_stunet.apis.raster_io import partial_path
 from mmseg_stunet.apis.scene_predictor import model_in_channels
 
 
@@ -57,25 +60,34 @@ def main():
         sys.exit('--repeats must be at least 1')
     model = init_model(args.config, args.checkpoint, 'cpu', args.cfg_options)
     channels = model_in_channels(model)
-    wrapper = export_onnx(model, args.out, channels, tuple(args.shape),
-                          args.opset, dynamic=not args.static)
-    print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB)')
     sizes = list(zip(args.check_sizes[::2], args.check_sizes[1::2]))
     if args.static:
         sizes = [tuple(args.shape)]
-    if not sizes:
-        return
-    results = check_onnx(wrapper, args.out, channels, sizes, args.repeats)
-    print(f'{"size":>11} {"max |diff|":>11} {"torch s":>9} {"onnx s":>9} '
-          f'{"speed-up":>9}')
-    for (h, w), r in results.items():
-        print(f'{h:>5}x{w:<5} {r["max_abs_diff"]:>11.2e} {r["torch_s"]:>9.3f}'
-              f' {r["onnx_s"]:>9.3f} {r["torch_s"] / r["onnx_s"]:>8.2f}x')
-    worst = max(r['max_abs_diff'] for r in results.values())
-    if worst > args.atol:
-        sys.exit(f'ONNX logits differ from PyTorch by {worst:.2e} > '
-                 f'{args.atol}')
-
+    tmp = partial_path(args.out)  # renamed once the check has passed
+    try:
+        wrapper = export_onnx(model, tmp, channels, tuple(args.shape),
+                              args.opset, dynamic=not args.static)
+        if sizes:
+            results = check_onnx(wrapper, tmp, channels, sizes, args.repeats)
+            print(f'{"size":>11} {"max |diff|":>11} {"torch s":>9} '
+                  f'{"onnx s":>9} {"speed-up":>9}')
+            for (h, w), r in results.items():
+                print(f'{h:>5}x{w:<5} {r["max_abs_diff"]:>11.2e} '
+                      f'{r["torch_s"]:>9.3f} {r["onnx_s"]:>9.3f} '
+                      f'{r["torch_s"] / r["onnx_s"]:>8.2f}x')
+            worst = max(r['max_abs_diff'] for r in results.values())
+            if worst > args.atol:
+                raise RuntimeError(
+                    f'ONNX logits differ from PyTorch by {worst:.2e} > '
+                    f'{args.atol}; if only sizes other than --shape fail, '
+                    'export with --static')
+        os.replace(tmp, args.out)
+    except RuntimeError as err:
+        sys.exit(f'{args.out} not written: {err}')
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB)')
 
 if __name__ == '__main__':
     main()

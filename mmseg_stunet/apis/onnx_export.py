@@ -104,11 +104,17 @@ def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
         feed = {'image': img.numpy()}
         with torch.no_grad():
             expected = wrapper(img).numpy()
-            got = session.run(None, feed)[0]
+            try:
+                got = session.run(None, feed)[0]
+            except Exception as err:  # onnxruntime's own exception types
+                raise RuntimeError(
+                    f'{path} fails in onnxruntime at {tuple(size)}: {err} '
+                    '(typically shape arithmetic traced as constants; '
+                    'export with dynamic=False at the size to run)') from err
             torch_s = _median_time(lambda: wrapper(img), repeats)
             onnx_s = _median_time(lambda: session.run(None, feed), repeats)
         if got.shape != expected.shape:
-            raise AssertionError(f'ONNX output shape {got.shape} differs '
+            raise RuntimeError(f'ONNX output shape {got.shape} differs '
                                  f'from PyTorch {expected.shape} at {size}')
         results[tuple(size)] = dict(
             max_abs_diff=float(np.abs(got - expected).max()),

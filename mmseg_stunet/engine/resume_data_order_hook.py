@@ -32,6 +32,8 @@ class ResumeDataOrderHook(Hook):
             copy.deepcopy(runner.cfg.train_dataloader),
             seed=runner.seed,
             diff_rank_seed=diff_rank_seed)
-        loop.dataloader_iterator = _InfiniteDataloaderIterator(loop.dataloader)
+        if hasattr(loop, 'dataloader_iterator'):  # iteration-based loops
+            loop.dataloader_iterator = _InfiniteDataloaderIterator(
+                loop.dataloader)
         runner.logger.info(f'rebuilt the training data loader with the '
                            f'resumed seed {runner.seed}')

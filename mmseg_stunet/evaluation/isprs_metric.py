@@ -85,6 +85,8 @@ class ISPRSMetric(BaseMetric):
             ISPRS colour PNG named after its image. Needs the dataset's
             ``palette``.
         format_only (bool): only write predictions, compute no scores.
+        **kwargs: ignored; takes ``keep_results``, which ``tools/test.py
+            --out`` sets for MMSegmentation's ``IoUMetric``.
     """
 
     def __init__(self,

@@ -13,17 +13,17 @@ Compared, at each (C, H=W) with a 3x3 kernel, C -> C channels:
                copy of the map per kernel tap and corner), fixed to centred
                taps with zeros outside the map.
 Every layer predicts its offsets with the same small random offset conv
-(offsets of a few pixels). Each (implementation, shape) runs in a fresh
-process: time is the best (and the median) of --repeat fwd+bwd passes after
-one warm-up, the best being the figure least disturbed by other jobs;
-memory is the process's peak RSS and its rise over the RSS just before the
-first pass (inputs and layer already allocated). An implementation that is not
-installed prints 'n/a'.
+(offsets of a few pixels). Time: after one warm-up, --repeat rounds that each
+run every implementation once (interleaved, so bursts of load from other jobs
+hit all alike); the best and the median per implementation are printed, the
+best being the least disturbed. Memory: each (implementation, shape) runs two
+passes in a fresh process; printed are its peak RSS and the rise over the RSS
+just before the first pass (layer and inputs already allocated). An
+implementation that is not installed prints 'n/a' and the reason.
 """
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -111,17 +111,25 @@ def build(impl: str, channels: int) -> nn.Module:
     return layer
 
 
+def peak_rss_bytes() -> int:
+    """VmHWM: this process's peak RSS (unlike ru_maxrss, not inherited from
+    the parent across fork + exec)."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError('no VmHWM in /proc/self/status')
+
+
 def rss_bytes() -> int:
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 
 
-def worker(impl, channels, size, batch, repeat, device):
+def make_step(impl, channels, size, batch, device):
+    """A fwd+bwd closure for ``impl``; raises if it cannot run."""
     torch.manual_seed(0)
-    try:
-        layer = build(impl, channels).to(device)
-    except (ImportError, RuntimeError) as e:
-        return dict(error=f'{type(e).__name__}: {e}')
+    layer = build(impl, channels).to(device)
     x = torch.randn(batch,
                     channels,
                     size,
@@ -129,6 +137,7 @@ def worker(impl, channels, size, batch, repeat, device):
                     device=device,
                     requires_grad=True)
     grad = torch.randn(batch, channels, size, size, device=device)
+    layer(x[:1, :, :4, :4].detach())  # fails fast if unsupported
 
     def step():
         layer.zero_grad(set_to_none=True)
@@ -137,28 +146,48 @@ def worker(impl, channels, size, batch, repeat, device):
         if device.type == 'cuda':
             torch.cuda.synchronize()
 
+    return step
+
+
+def time_shape(impls, channels, size, batch, repeat, device):
+    """Interleaved timing: every round runs each implementation once, so a
+    burst of load from other jobs hits all of them alike."""
+    steps, results = {}, {}
+    for impl in impls:
+        try:
+            steps[impl] = make_step(impl, channels, size, batch, device)
+            steps[impl]()  # warm-up
+        except (ImportError, RuntimeError) as e:
+            results[impl] = dict(
+                error=f'{type(e).__name__}: {e}'.splitlines()[0])
+    times = {impl: [] for impl in steps}
+    for _ in range(repeat):
+        for impl, step in steps.items():
+            t = time.perf_counter()
+            step()
+            times[impl].append(time.perf_counter() - t)
+    for impl, ts in times.items():
+        results[impl] = dict(time=min(ts), median=statistics.median(ts))
+    return results
+
+
+def memory_worker(impl, channels, size, batch, device):
+    """Peak memory of two fwd+bwd passes, run in a fresh process."""
     try:
-        layer(x[:1, :, :4, :4].detach())  # fails fast if unsupported
-    except RuntimeError as e:
-        return dict(error=f'RuntimeError: {e}'.splitlines()[0])
+        step = make_step(impl, channels, size, batch, device)
+    except (ImportError, RuntimeError) as e:
+        return dict(error=f'{type(e).__name__}: {e}'.splitlines()[0])
     base = rss_bytes()
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
     step()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
+    step()
     if device.type == 'cuda':
         peak = torch.cuda.max_memory_allocated()
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return dict(time=min(times),
-                median=statistics.median(times),
-                peak=peak,
-                rise=peak - base)
+        peak = peak_rss_bytes()
+    return dict(peak=peak, rise=peak - base)
 
 
 def check_gather_reference():
@@ -189,33 +218,39 @@ def main():
     device = torch.device(args.device)
     if args.worker:
         impl, shape = args.worker
-        c, s = map(int, shape.split('x'))
-        print(json.dumps(worker(impl, c, s, args.batch, args.repeat, device)))
+        c, h = map(int, shape.split('x'))
+        print(json.dumps(memory_worker(impl, c, h, args.batch, device)))
         return
 
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'device {device}, batch {args.batch}, 3x3 kernel, C -> C, '
-          f'{args.repeat} timed fwd+bwd passes')
+          f'{args.repeat} interleaved rounds of fwd+bwd')
     print(f'gather reference vs torch back-end, max abs diff (fp64): '
           f'{check_gather_reference():.2e}')
     results = {}
     for shape in args.shapes:
+        c, h = map(int, shape.split('x'))
+        for impl, r in time_shape(args.impls, c, h, args.batch, args.repeat,
+                                  device).items():
+            results[shape, impl] = r
+    for shape in args.shapes:
         for impl in args.impls:
+            if 'error' in results[shape, impl]:
+                continue
             cmd = [
                 sys.executable, __file__, '--worker', impl, shape, '--batch',
-                str(args.batch), '--repeat',
-                str(args.repeat), '--device', args.device
+                str(args.batch), '--device', args.device
             ]
             out = subprocess.run(cmd, capture_output=True, text=True)
             try:
-                results[shape,
-                        impl] = json.loads(out.stdout.strip().splitlines()[-1])
+                mem = json.loads(out.stdout.strip().splitlines()[-1])
             except (IndexError, json.JSONDecodeError):
-                results[shape, impl] = dict(
+                mem = dict(
                     error=(out.stderr.strip().splitlines() or ['?'])[-1])
+            results[shape, impl].update(mem)
 
     def cell(r, key, scale, fmt):
-        return fmt % (r[key] / scale) if 'time' in r else 'n/a'
+        return fmt % (r[key] / scale) if key in r else f'{"n/a":>11}'
 
     header = f'{"(C, H)":>11} ' + ' '.join(f'{i:>11}' for i in args.impls)
     mem_unit = 'GPU MB' if device.type == 'cuda' else 'RSS MB'

@@ -185,3 +185,25 @@ def test_nested_zip_and_missing_input(tmp_path):
     with pytest.raises(ic.ConversionError, match='no such file'):
         ic.convert_isprs('potsdam', str(tmp_path / 'nope.zip'),
                          str(tmp_path / 'o2'))
+
+
+def test_folder_names_decide_image_or_label(tmp_path):
+    raw = tmp_path / 'gts_user' / 'raw'  # 'gts' above the inputs is no hint
+    labels = write_vaihingen_archives(str(raw), areas=(5, ), size=(64, 64),
+                                      seed=8, eroded=False)
+    flat = tmp_path / 'gts_user' / 'flat'
+    for z in glob.glob(str(raw / '*.zip')):
+        with zipfile.ZipFile(z) as zf:
+            zf.extractall(flat / osp.basename(z)[:-4])
+    out = str(tmp_path / 'out')
+    ic.convert_isprs('vaihingen', str(flat), out, size=SIZE, progress=False)
+    ann = cv2.imread(osp.join(out, 'ann_dir', 'train', 'area5_0_0_64_64.png'),
+                     cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(ann, labels[5] + 1)
+    # Labels extracted into a folder without a ground-truth name look like
+    # a second image of the area: refused, not guessed.
+    os.rename(flat / 'ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE',
+              flat / 'labels')
+    with pytest.raises(ic.ConversionError, match='two image files'):
+        ic.convert_isprs('vaihingen', str(flat), str(tmp_path / 'o2'),
+                         size=SIZE, progress=False)

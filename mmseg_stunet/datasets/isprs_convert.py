@@ -89,6 +89,15 @@ class Source:
     def name(self):
         return ':'.join(self.chain)
 
+    @property
+    def context(self):
+        """Names of the zips and folders that hold the file (the parent
+        folder only, for a plain file)."""
+        if len(self.chain) == 1:
+            return osp.basename(osp.dirname(self.chain[0]))
+        return '/'.join([osp.basename(self.chain[0])] + list(self.chain[1:-1])
+                        + [osp.dirname(self.chain[-1])])
+
     def read(self):
         """Decode the file as OpenCV does (BGR / BGRA channel order)."""
         if len(self.chain) == 1:
@@ -146,7 +155,7 @@ def classify(dataset, source, modality='RGB'):
             return key, 'eroded'
         # Images and full labels share a file name; labels come in the
         # ground-truth archives (or the 'gts_for_participants' folder).
-        is_gt = re.search(r'ground_?truth|gts', source.name, re.IGNORECASE)
+        is_gt = re.search(r'ground_?truth|gts', source.context, re.IGNORECASE)
         return key, 'label' if is_gt else 'image'
     m = re.fullmatch(r'top_potsdam_(\d+_\d+)_(\w+?)\.tif', base)
     if m is None:
@@ -291,11 +300,17 @@ def convert_isprs(dataset, inputs, out_dir, size=256, stride=None,
         key, kind = found
         slot = groups.setdefault(key, {})
         old = slot.get(kind)
-        # The same file may come twice (the Vaihingen release's early
+        # Vaihingen labels come twice in the full release (the early
         # 'gts_for_participants' and the COMPLETE archive): keep COMPLETE.
-        if old is None or ('complete' in src.name.lower()
-                           and 'complete' not in old.name.lower()):
+        new_complete = 'complete' in src.context.lower()
+        if old is None or (new_complete
+                           and 'complete' not in old.context.lower()):
             slot[kind] = src
+        elif not ('complete' in old.context.lower() and not new_complete):
+            raise ConversionError(
+                f'two {kind} files for {dataset} {key}: {old.name} and '
+                f'{src.name}; pass one copy (Vaihingen labels must be in a '
+                'zip or folder named like *ground_truth* or *gts*)')
     if not groups:
         raise ConversionError(
             f'no {dataset} files found in {inputs}; expected the ISPRS zips '

@@ -245,3 +245,40 @@ def test_kill_while_saving_keeps_last_checkpoint_loadable(tmp_path):
         str(tmp_path / 'stock'),
         CheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1))
     assert osp.basename(last) == 'iter_2.pth' and not osp.exists(last)
+
+
+@pytest.mark.parametrize('name', [
+    'st_unet_vaihingen', 'st_unet_potsdam', 'st_unet_vaihingen_aug',
+    'st_unet_deeplabv3plus_vaihingen', 'deeplabv3plus_r50_vaihingen',
+    'st_unet_vaihingen_amp', 'st_unet_potsdam_amp',
+    'st_unet_deeplabv3plus_vaihingen_amp', 'deeplabv3plus_r50_vaihingen_amp'
+])
+def test_configs_follow_the_paper_protocol(name):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', f'{name}.py'))
+    assert cfg.custom_imports['imports'] == ['mmseg_stunet']
+    assert cfg.train_dataloader.batch_size == 8
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    assert cfg.train_cfg.max_epochs == 100
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.01,
+                                                                 0.9, 1e-4)
+    (poly, ) = cfg.param_scheduler
+    assert (poly.type, poly.power, poly.end, poly.eta_min) == ('PolyLR', 0.9,
+                                                               100, 0.0)
+    assert poly.convert_to_iter_based  # stepped every iteration
+    losses = cfg.model.decode_head.loss_decode
+    assert [(d.type, d.loss_weight) for d in losses] == [
+        ('CrossEntropyLoss', 0.5), ('DiceLoss', 0.5)]
+    assert cfg.model.get('pretrained') is None
+    assert cfg.test_evaluator.type == 'ISPRSMetric'
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'
+    assert cfg.model.data_preprocessor.size == (256, 256)
+    augmented = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+    if name.endswith('_aug'):
+        assert 'RandomFlip' in augmented and 'RandomCrop' in augmented
+    else:
+        assert augmented == ['LoadImageFromFile', 'LoadAnnotations',
+                             'PackSegInputs']
+    amp = cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert amp == name.endswith('_amp')

@@ -6,18 +6,17 @@ plugin loaded.
                          [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
-import os
 import os.path as osp
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.utils import build_runner, load_config
+from mmseg_stunet.utils import (add_runner_args, build_runner, load_config,
+                                parse_runner_args)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='directory for the metrics json')
     parser.add_argument(
         '--out', help='directory to save the predicted label maps')
     parser.add_argument('--show', action='store_true', help='show results')
@@ -27,20 +26,7 @@ def parse_args():
         '--wait-time', type=float, default=2, help='show interval (s)')
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=mmseg_stunet.utils.DictAction,
-        help='override settings in the config, key=value')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_args(add_runner_args(parser))
 
 
 def trigger_visualization_hook(cfg, args):

@@ -7,16 +7,15 @@
 continues from that checkpoint (iteration counter, optimizer, LR schedule).
 """
 import argparse
-import os
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.utils import build_runner, load_config
+from mmseg_stunet.utils import (add_runner_args, build_runner, load_config,
+                                parse_runner_args)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -26,21 +25,7 @@ def parse_args():
         'the given checkpoint')
     parser.add_argument(
         '--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=mmseg_stunet.utils.DictAction,
-        help='override settings in the config, key=value')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_runner_args(add_runner_args(parser))
 
 
 def main():

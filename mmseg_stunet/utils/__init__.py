@@ -1,10 +1,38 @@
 """Config and runner helpers shared by ``tools/train.py`` and ``tools/test.py``."""
+import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-__all__ = ['DictAction', 'load_config', 'build_runner']
+__all__ = ['add_runner_args', 'parse_runner_args', 'load_config', 'build_runner']
+
+
+def add_runner_args(parser):
+    """The options both tools share: ``--work-dir``, ``--cfg-options``,
+    ``--launcher`` and the ``--local-rank`` that launchers pass."""
+    parser.add_argument('--work-dir', help='the dir for logs, checkpoints '
+                        'and metrics')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings in the config, key=value')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def parse_runner_args(parser):
+    """Parse, and export ``LOCAL_RANK`` for mmengine if no launcher did."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(path, cfg_options=None, work_dir=None, launcher='none'):

@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import rasterio
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
@@ -99,7 +100,6 @@ class SceneReader:
     def read_overview(self, shape: Tuple[int, int],
                       bands: Sequence[int]) -> np.ndarray:
         """The whole scene resampled (bilinear) to ``shape``, as (c, h, w)."""
-        from rasterio.enums import Resampling
         return self._ds.read(list(bands), out_shape=(len(bands), *shape),
                              resampling=Resampling.bilinear)
 
@@ -181,7 +181,6 @@ class ClassMapWriter:
         if self.png:
             return cv2.resize(self._array, shape[::-1],
                               interpolation=cv2.INTER_NEAREST)
-        from rasterio.enums import Resampling
         return self._ds.read(1, out_shape=shape,
                              resampling=Resampling.nearest)
 

@@ -331,8 +331,8 @@ def test_predict_cli(tmp_path, monkeypatch):
         '--window', '64', '80', '--overlap', '16', '--batch-size', '3',
         '--palette', 'model', '--no-progress'
     ])
-    runpy.run_path(osp.join(ROOT, 'tools', 'predict.py'),
-                   run_name='__main__')
+    script = osp.join(ROOT, 'tools', 'predict.py')
+    runpy.run_path(script, run_name='__main__')
     api = ScenePredictor(model, window=(64, 80), overlap=16, preview=False,
                          progress=False).predict(src, str(tmp_path / 'api'))
     with rasterio.open(osp.join(out_dir, 'scene.tif')) as a, \
@@ -340,3 +340,26 @@ def test_predict_cli(tmp_path, monkeypatch):
         np.testing.assert_array_equal(a.read(), b.read())
         assert a.colormap(1)[2] == (80, 0, 0, 255)
     assert osp.isfile(osp.join(out_dir, 'scene_preview.png'))
+
+    # Bad input: a one-line error naming the file, nothing written.
+    missing = str(tmp_path / 'nope.tif')
+    monkeypatch.setattr(sys, 'argv', [
+        'predict.py', cfg_path, ckpt, missing, '--out-dir',
+        str(tmp_path / 'bad')
+    ])
+    with pytest.raises(SystemExit, match='error: input not found: .*nope'):
+        runpy.run_path(script, run_name='__main__')
+    assert listing(tmp_path / 'bad') == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_matches_cpu(tmp_path):
+    model = build('fcn')
+    src = write_tif(str(tmp_path / 'scene.tif'), scene(100, 130))
+    kw = dict(window=64, overlap=32, preview=False, progress=False)
+    cpu = ScenePredictor(model, **kw).predict(src, str(tmp_path / 'cpu'))
+    gpu = ScenePredictor(model.cuda(), **kw).predict(src,
+                                                     str(tmp_path / 'gpu'))
+    with rasterio.open(cpu[0]['classes']) as a, \
+            rasterio.open(gpu[0]['classes']) as b:
+        assert (a.read() == b.read()).mean() > 0.999

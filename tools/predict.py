@@ -9,6 +9,7 @@ table); PNG/JPEG in gives a PNG. ``<name>_preview.png`` overlays the classes
 on the image. Memory is bounded by batch size x window, not by the scene.
 """
 import argparse
+import sys
 
 from mmengine.config import DictAction
 
@@ -47,14 +48,18 @@ def parse_args():
 
 def main():
     args = parse_args()
-    predictor = ScenePredictor.from_config(
-        args.config, args.checkpoint, args.device, args.cfg_options,
-        window=args.window, overlap=args.overlap,
-        batch_size=args.batch_size, flip=args.flip, bands=args.bands,
-        palette=args.palette, preview=not args.no_preview,
-        preview_size=args.preview_size, opacity=args.opacity,
-        progress=not args.no_progress)
-    for out in predictor.predict(args.inputs, args.out_dir):
+    try:
+        predictor = ScenePredictor.from_config(
+            args.config, args.checkpoint, args.device, args.cfg_options,
+            window=args.window, overlap=args.overlap,
+            batch_size=args.batch_size, flip=args.flip, bands=args.bands,
+            palette=args.palette, preview=not args.no_preview,
+            preview_size=args.preview_size, opacity=args.opacity,
+            progress=not args.no_progress)
+        outputs = predictor.predict(args.inputs, args.out_dir)
+    except (OSError, ValueError) as err:  # bad input: message, no traceback
+        sys.exit(f'error: {err}')
+    for out in outputs:
         print(' '.join(out.values()))
 
 

@@ -16,9 +16,11 @@ setup(
         'mmsegmentation>=1.2.0,<1.3',
         'mmpretrain>=1.0.0',
         'numpy',
+        'rasterio',  # GeoTIFF in/out of the scene predictor
     ],
     extras_require={
-        'tests': ['pytest', 'onnx', 'onnxruntime', 'rasterio', 'openmim'],
+        'export': ['onnx', 'onnxruntime'],
+        'tests': ['pytest', 'onnx', 'onnxruntime', 'openmim'],
     },
     license='Apache-2.0',
 )

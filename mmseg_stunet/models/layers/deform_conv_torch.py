@@ -135,15 +135,11 @@ def _scatter_rows(src: Tensor, index: Tensor, weight: Tensor,
     Sorting the (N * 4) targets turns the scatter-add into a CSR matrix
     ``(num_rows, N)`` times ``src`` -- a parallel, deterministic kernel.
     """
-    flat = index.reshape(-1)
-    if num_rows < 2**31 and flat.numel() < 2**31:
-        flat = flat.int()  # 32-bit sort is several times faster
-    rows, order = torch.sort(flat)
+    rows, order = torch.sort(index.reshape(-1))
     counts = torch.bincount(rows, minlength=num_rows)
-    crow = torch.zeros(num_rows + 1, dtype=flat.dtype, device=flat.device)
+    crow = torch.zeros(num_rows + 1, dtype=rows.dtype, device=rows.device)
     torch.cumsum(counts, 0, out=crow[1:])
-    cols = torch.div(order, index.shape[1],
-                     rounding_mode='floor').to(flat.dtype)
+    cols = torch.div(order, index.shape[1], rounding_mode='floor')
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter('ignore', UserWarning)
         matrix = torch.sparse_csr_tensor(crow,

@@ -1,2 +1,4 @@
-# Each module below registers itself on import; add one line per module.
+"""Whole-scene prediction (GeoTIFF/PNG) and ONNX export.
+
+Importing a module registers its classes in the registries."""
 from .scene_predictor import ScenePredictor  # noqa: F401

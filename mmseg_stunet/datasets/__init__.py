@@ -1,1 +1,2 @@
-# Each module below registers itself on import; add one line per module.
+"""ISPRS converters and the synthetic raw-ISPRS generator (plain functions,
+nothing to register)."""

@@ -1,2 +1,4 @@
-# Each module below registers itself on import; add one line per module.
+"""ISPRS metric (OA, per-class IoU/F1, mIoU/mF1 without clutter).
+
+Importing a module registers its classes in the registries."""
 from .isprs_metric import ISPRSMetric  # noqa: F401

@@ -1,2 +1,4 @@
-# Each module below registers itself on import; add one line per module.
+"""ST-UNet dual encoder.
+
+Importing a module registers its classes in the registries."""
 from .stunet import STUNetBackbone  # noqa: F401

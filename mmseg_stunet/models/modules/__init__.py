@@ -1,4 +1,6 @@
-# Each module below registers itself on import; add one line per module.
+"""ST-UNet's SIM, FCM and RAM.
+
+Importing a module registers its classes in the registries."""
 from .sim import SpatialInteractionModule  # noqa: F401
 from .fcm import FeatureCompressionModule  # noqa: F401
 from .ram import RelationalAggregationModule  # noqa: F401

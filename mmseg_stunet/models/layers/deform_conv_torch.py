@@ -71,11 +71,21 @@ def _bilinear_taps(offset: Tensor, mask: Tensor, in_size: Tuple[int, int],
             wo.view(1, Wo, 1) + tx.view(1, 1, K)), -1).view(Ho, Wo, K, 1, 2)
     # Same rounding as mmcv (integer base + offset in one addition).
     # Clamping keeps far-away points (all corners outside) in int range.
-    p = (off + base.to(off.dtype)).clamp(-2, max(H, W) + 1).reshape(-1, 1, 2)
+    p = off + base.to(off.dtype)
+    if isinstance(H, Tensor):
+        # Traced (jit.trace, ONNX export): the sizes are 0-dim tensors that
+        # the tracer records; build everything that depends on them with
+        # tensor ops, or the traced size would be frozen into the graph.
+        size = torch.stack((H, W)).to(dev)
+        p = torch.minimum(p.clamp(min=-2),
+                          (torch.maximum(H, W) + 1).to(p))
+    else:
+        size = torch.tensor([H, W], device=dev)
+        p = p.clamp(-2, max(H, W) + 1)
+    p = p.reshape(-1, 1, 2)
     p0 = p.detach().floor()
     frac = p - p0
     # corner c = 0, 1 along each coordinate: (N, 2, 2) as [n, c, y/x]
-    size = torch.tensor([H, W], device=dev)
     corner = p0.long() + torch.arange(2, device=dev).view(1, 2, 1)
     inside = (corner >= 0) & (corner < size)
     w = torch.cat((1 - frac, frac), 1) * inside

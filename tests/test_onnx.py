@@ -109,19 +109,37 @@ def test_deform_conv_dynamic_export(tmp_path):
         assert np.abs(got - expected).max() <= 1e-3, shape
 
 
+STUNET_TINY = (
+    dict(base_channels=8, stage_blocks=(1, 1, 1, 1), num_groups=4,
+         embed_dims=8, num_heads=(1, 1, 2, 2), window_size=4),
+    dict(in_channels=(32, 64, 128, 256), decoder_channels=(32, 16, 16, 8),
+         channels=4))
+
+
 def test_stunet_static_export(tmp_path):
     """ST-UNet (tiny widths, DCN with non-zero offsets) exported at a fixed
     window size."""
-    model = shrunk(
-        'st_unet_vaihingen.py',
-        dict(base_channels=8, stage_blocks=(1, 1, 1, 1), num_groups=4,
-             embed_dims=8, num_heads=(1, 1, 2, 2), window_size=4),
-        dict(in_channels=(32, 64, 128, 256), decoder_channels=(32, 16, 16, 8),
-             channels=4))
+    model = shrunk('st_unet_vaihingen.py', *STUNET_TINY)
     path = str(tmp_path / 'stunet.onnx')
     wrapper = export_onnx(model, path, 3, (64, 64), dynamic=False)
     results = check_onnx(wrapper, path, 3, [(64, 64)], repeats=0)
     assert results[(64, 64)]['max_abs_diff'] <= 1e-3
+
+
+def test_stunet_dynamic_export(tmp_path):
+    """ST-UNet (tiny widths, DCN with non-zero offsets) exported with
+    dynamic H/W at 64x64 -- where no Swin stage or SoftPool pads -- matches
+    PyTorch at sizes where the windows, the shift mask and the pools need
+    padding and the window counts differ."""
+    model = shrunk('st_unet_vaihingen.py', *STUNET_TINY)
+    path = str(tmp_path / 'stunet.onnx')
+    wrapper = export_onnx(model, path, 3, (64, 64))
+    dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims] == ['batch', '', 'height', 'width']
+    results = check_onnx(wrapper, path, 3, SIZES + [(100, 70)], repeats=0)
+    assert set(results) == set(SIZES + [(100, 70)])
+    for r in results.values():
+        assert r['max_abs_diff'] <= 1e-3
 
 
 def test_export_cli(tmp_path, monkeypatch, capsys):

@@ -3,9 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_stunet.models.backbones.swin_branch import (FusedWindowMSA,
-                                                       map_to_tokens,
-                                                       tokens_to_map)
+from mmseg_stunet.models.backbones.swin_branch import (
+    FusedWindowMSA, TraceableShiftWindowMSA, map_to_tokens, tokens_to_map)
 from mmseg_stunet.models.layers.soft_pool import (SoftPool2d,
                                                   global_soft_pool2d)
 from mmseg_stunet.models.layers.std_conv import StdConv2d
@@ -162,6 +161,28 @@ def test_fused_window_attention_matches_mmseg(shift):
                                ref(x, (7, 10)),
                                rtol=1e-4,
                                atol=1e-5)
+
+
+@pytest.mark.parametrize('fused', [False, True])
+@pytest.mark.parametrize('shift', [False, True])
+@pytest.mark.parametrize('hw', [(7, 10), (8, 8), (4, 4), (3, 5), (12, 9)])
+def test_traceable_shift_window_msa_matches_mmseg(shift, fused, hw):
+    """The trace-friendly window padding, shift mask and window merge give
+    mmseg's ShiftWindowMSA result (exactly with mmseg's WindowMSA), with
+    and without padding, one window or several."""
+    from mmseg.models.backbones.swin import ShiftWindowMSA
+    torch.manual_seed(0)
+    ref = ShiftWindowMSA(16, 2, 4, shift_size=2 if shift else 0)
+    torch.nn.init.normal_(ref.w_msa.relative_position_bias_table)
+    got = TraceableShiftWindowMSA(16, 2, 4, shift_size=2 if shift else 0)
+    if fused:
+        got.w_msa = FusedWindowMSA(16, 2, (4, 4))
+    got.load_state_dict(ref.state_dict())
+    x = torch.randn(2, hw[0] * hw[1], 16)
+    torch.testing.assert_close(got(x, hw),
+                               ref(x, hw),
+                               rtol=1e-4 if fused else 0,
+                               atol=1e-5 if fused else 0)
 
 
 def test_token_layout_is_a_permute():

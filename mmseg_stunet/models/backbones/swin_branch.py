@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
-from mmseg.models.backbones.swin import SwinBlock, WindowMSA
+from mmseg.models.backbones.swin import (ShiftWindowMSA, SwinBlock,
+                                         WindowMSA)
 from mmseg.models.utils import PatchEmbed
 from ..modules.fcm import FeatureCompressionModule
 from ..modules.sim import SpatialInteractionModule
@@ -46,6 +47,71 @@ class FusedWindowMSA(WindowMSA):
             scale=self.scale)
         x = x.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x))
+
+
+class TraceableShiftWindowMSA(ShiftWindowMSA):
+    """mmseg's ``ShiftWindowMSA`` whose sizes survive tracing.
+
+    Same parameters and result in eager mode. mmseg's version builds the
+    shift mask by slice assignment, skips the crop when nothing was padded
+    and recovers the batch with ``int(...)``: the tracer (ONNX export)
+    freezes all of that at the traced size. Here the window padding, the
+    crop, the shift mask (from ``arange`` over the padded size) and the
+    window merge use only shape arithmetic that the tracer records, so a
+    model exported with dynamic H/W works at other sizes.
+    Shapes: (B, H*W, C), hw_shape (H, W) -> (B, H*W, C).
+    """
+
+    def forward(self, query: torch.Tensor, hw_shape) -> torch.Tensor:
+        B, L, C = query.shape
+        H, W = hw_shape
+        ws = self.window_size
+        query = query.view(B, H, W, C)
+        pad_r = (ws - W % ws) % ws
+        pad_b = (ws - H % ws) % ws
+        query = F.pad(query, (0, 0, 0, pad_r, 0, pad_b))
+        H_pad, W_pad = query.shape[1], query.shape[2]
+        if self.shift_size > 0:
+            query = torch.roll(query,
+                               shifts=(-self.shift_size, -self.shift_size),
+                               dims=(1, 2))
+            attn_mask = self.shift_mask(H_pad, W_pad, query.device)
+        else:
+            attn_mask = None
+        windows = self.window_partition(query).view(-1, ws * ws, C)
+        windows = self.w_msa(windows, mask=attn_mask).view(-1, ws, ws, C)
+        x = self.window_reverse(windows, H_pad, W_pad)
+        if self.shift_size > 0:
+            x = torch.roll(x,
+                           shifts=(self.shift_size, self.shift_size),
+                           dims=(1, 2))
+        if torch.jit.is_tracing() or pad_r > 0 or pad_b > 0:
+            x = x[:, :H, :W, :].contiguous()
+        return self.drop(x.view(B, H * W, C))
+
+    def shift_mask(self, H_pad, W_pad, device) -> torch.Tensor:
+        """(nW, ws*ws, ws*ws) additive mask, 0 or -100, of mmseg's SW-MSA.
+
+        Regions along each axis: [0, n - ws), [n - ws, n - shift),
+        [n - shift, n); region id = 3 * row region + column region.
+        """
+        ws, shift = self.window_size, self.shift_size
+
+        def regions(n):
+            idx = torch.arange(n, device=device)
+            return (idx >= n - ws).long() + (idx >= n - shift).long()
+
+        img = (regions(H_pad)[:, None] * 3 + regions(W_pad)[None, :]).float()
+        windows = img.view(H_pad // ws, ws, W_pad // ws, ws).permute(
+            0, 2, 1, 3).reshape(-1, ws * ws)
+        mask = windows.unsqueeze(1) - windows.unsqueeze(2)
+        return mask.masked_fill(mask != 0, -100.0)
+
+    def window_reverse(self, windows, H, W):
+        """(nW*B, ws, ws, C) -> (B, H, W, C)."""
+        ws, C = self.window_size, windows.shape[-1]
+        x = windows.view(-1, H // ws, W // ws, ws, ws, C)
+        return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, H, W, C)
 
 
 def tokens_to_map(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
@@ -95,6 +161,14 @@ class SwinStage(BaseModule):
                               shift=i % 2 == 1,
                               qkv_bias=qkv_bias,
                               drop_path_rate=drop_path_rates[i])
+            block.attn = TraceableShiftWindowMSA(
+                embed_dims,
+                num_heads,
+                window_size,
+                shift_size=window_size // 2 if i % 2 else 0,
+                qkv_bias=qkv_bias,
+                dropout_layer=dict(type='DropPath',
+                                   drop_prob=drop_path_rates[i]))
             block.attn.w_msa = FusedWindowMSA(embed_dims,
                                               num_heads,
                                               (window_size, window_size),

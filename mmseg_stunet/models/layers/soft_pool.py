@@ -25,7 +25,8 @@ def soft_pool2d(x: torch.Tensor, kernel_size: int = 2) -> torch.Tensor:
     B, C, H, W = x.shape
     pad_h, pad_w = -H % k, -W % k
     logits = x
-    if pad_h or pad_w:
+    # always pad while tracing: a skipped pad would be frozen into the graph
+    if torch.jit.is_tracing() or pad_h or pad_w:
         # padded pixels get weight exp(-inf) = 0 and value 0
         logits = F.pad(x, (0, pad_w, 0, pad_h), value=float('-inf'))
         x = F.pad(x, (0, pad_w, 0, pad_h))

@@ -55,9 +55,11 @@ def export_onnx(segmentor: nn.Module, path: str, in_channels: int,
     (deformable convolution included) into standard ONNX operators. With
     ``dynamic``, batch, height and width are dynamic axes; that is only
     correct for models whose shape arithmetic is traced as tensor operations
-    (DeepLabV3+ without DCN, for one); ``dynamic=False`` fixes the input to
-    (1, in_channels, *sample_size), e.g. the window size of the scene
-    predictor. See docs/inference.md for which models work which way.
+    (the project's configs, DCN and ST-UNet included, are; a layer that
+    turns sizes into Python values is frozen at ``sample_size`` -- check
+    with :func:`check_onnx` at other sizes); ``dynamic=False`` fixes the
+    input to (1, in_channels, *sample_size), e.g. the window size of the
+    scene predictor. See docs/inference.md for which models work which way.
 
     Returns:
         nn.Module: the exported wrapper (:class:`SegmentorLogits`).

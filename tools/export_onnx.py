@@ -14,15 +14,14 @@ the file is written only if no difference exceeds --atol (exit status 1
 otherwise).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 from mmengine.config import DictAction
 
 from mmseg_stunet.apis.onnx_export import check_onnx, export_onnx
-from mmseg_stunet.apis.raster_io import partial_path
 from mmseg_stunet.apis.scene_predictor import model_in_channels
+from mmseg_stunet.utils.atomic import atomic_write
 
 
 def parse_args():
@@ -63,31 +62,30 @@ def main():
     sizes = list(zip(args.check_sizes[::2], args.check_sizes[1::2]))
     if args.static:
         sizes = [tuple(args.shape)]
-    tmp = partial_path(args.out)  # renamed once the check has passed
     try:
-        wrapper = export_onnx(model, tmp, channels, tuple(args.shape),
-                              args.opset, dynamic=not args.static)
-        if sizes:
-            results = check_onnx(wrapper, tmp, channels, sizes, args.repeats)
-            print(f'{"size":>11} {"max |diff|":>11} {"torch s":>9} '
-                  f'{"onnx s":>9} {"speed-up":>9}')
-            for (h, w), r in results.items():
-                print(f'{h:>5}x{w:<5} {r["max_abs_diff"]:>11.2e} '
-                      f'{r["torch_s"]:>9.3f} {r["onnx_s"]:>9.3f} '
-                      f'{r["torch_s"] / r["onnx_s"]:>8.2f}x')
-            worst = max(r['max_abs_diff'] for r in results.values())
-            if worst > args.atol:
-                raise RuntimeError(
-                    f'ONNX logits differ from PyTorch by {worst:.2e} > '
-                    f'{args.atol}; if only sizes other than --shape fail, '
-                    'export with --static')
-        os.replace(tmp, args.out)
+        # moved onto --out only once the check has passed
+        with atomic_write(args.out) as tmp:
+            wrapper = export_onnx(model, tmp, channels, tuple(args.shape),
+                                  args.opset, dynamic=not args.static)
+            if sizes:
+                results = check_onnx(wrapper, tmp, channels, sizes,
+                                     args.repeats)
+                print(f'{"size":>11} {"max |diff|":>11} {"torch s":>9} '
+                      f'{"onnx s":>9} {"speed-up":>9}')
+                for (h, w), r in results.items():
+                    print(f'{h:>5}x{w:<5} {r["max_abs_diff"]:>11.2e} '
+                          f'{r["torch_s"]:>9.3f} {r["onnx_s"]:>9.3f} '
+                          f'{r["torch_s"] / r["onnx_s"]:>8.2f}x')
+                worst = max(r['max_abs_diff'] for r in results.values())
+                if worst > args.atol:
+                    raise RuntimeError(
+                        f'ONNX logits differ from PyTorch by {worst:.2e} > '
+                        f'{args.atol}; if only sizes other than --shape fail, '
+                        'export with --static')
     except RuntimeError as err:
         sys.exit(f'{args.out} not written: {err}')
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
     print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB)')
+
 
 if __name__ == '__main__':
     main()

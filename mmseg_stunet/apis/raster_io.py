@@ -18,6 +18,8 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
+from ..utils.atomic import partial_path
+
 IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
 PLAIN_IMAGE_DRIVERS = ('PNG', 'JPEG')
 # GDAL's block cache would otherwise grow to 5% of RAM with the scene size.
@@ -111,12 +113,6 @@ class SceneReader:
 
     def __exit__(self, *exc):
         self.close()
-
-
-def partial_path(path: str) -> str:
-    """Hidden temporary name next to ``path`` keeping its extension."""
-    head, tail = osp.split(path)
-    return osp.join(head, f'.{tail}.partial{osp.splitext(tail)[1]}')
 
 
 class ClassMapWriter:

@@ -9,6 +9,7 @@ is bounded by ``batch_size x window`` and not by the scene.
 """
 import os
 import os.path as osp
+from contextlib import nullcontext
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -19,8 +20,9 @@ from mmengine.utils import ProgressBar
 from mmseg.structures import SegDataSample
 
 from .preview import ISPRS_PALETTE, draw_preview
+from ..utils.atomic import atomic_write
 from .raster_io import (GDAL_CACHE_MB, ClassMapWriter, SceneReader,
-                        list_images, partial_path)
+                        list_images)
 from .tiling import Tile, scene_tiles
 
 FLIP_DIMS = {'horizontal': -1, 'vertical': -2}
@@ -215,20 +217,15 @@ class ScenePredictor:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
                 SceneReader(path, self.bands, self.in_channels) as reader:
             out = self.output_paths(path, out_dir, reader.is_plain_image)
-            preview_tmp = partial_path(out['preview']) if self.preview \
-                else None
-            try:
-                with ClassMapWriter(out['classes'], reader,
-                                    self.palette) as writer:
-                    self._predict_tiles(reader, writer)
-                    if self.preview:
-                        self._write_preview(reader, writer, preview_tmp)
-                    writer.commit()
+            # The preview moves into place after the class map is committed.
+            preview = atomic_write(out['preview']) if self.preview \
+                else nullcontext()
+            with preview as preview_tmp, ClassMapWriter(
+                    out['classes'], reader, self.palette) as writer:
+                self._predict_tiles(reader, writer)
                 if self.preview:
-                    os.replace(preview_tmp, out['preview'])
-            finally:
-                if preview_tmp is not None and osp.exists(preview_tmp):
-                    os.remove(preview_tmp)
+                    self._write_preview(reader, writer, preview_tmp)
+                writer.commit()
         return out
 
     def _predict_tiles(self, reader: SceneReader, writer: ClassMapWriter):

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..utils.atomic import atomic_write, is_partial
+
 ISPRS_CLASSES = ('impervious_surface', 'building', 'low_vegetation', 'tree',
                  'car', 'clutter')
 # RGB colour of label value 0 (boundary) and of the classes 1..6.
@@ -134,7 +136,8 @@ def find_sources(inputs):
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 for f in sorted(files):
-                    yield from find_sources([osp.join(root, f)])
+                    if not is_partial(f):  # an unfinished atomic_write
+                        yield from find_sources([osp.join(root, f)])
         elif path.lower().endswith('.zip'):
             with zipfile.ZipFile(path) as zf:
                 yield from _zip_sources(zf, (path, ))
@@ -221,15 +224,8 @@ def atomic_write_png(path, array):
 
 
 def atomic_write_bytes(path, data):
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.partial')
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
 
 
 @dataclass

@@ -7,29 +7,7 @@ from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_replace(tmp, path):
-    """Flush ``tmp`` to disk and rename it to ``path`` in one step."""
-    with open(tmp, 'rb+') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(osp.dirname(osp.abspath(path)))
-
-
-def atomic_write_text(path, text):
-    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.partial')
-    with open(tmp, 'w') as f:
-        f.write(text)
-    atomic_replace(tmp, path)
+from ..utils.atomic import atomic_write
 
 
 @HOOKS.register_module()
@@ -41,16 +19,16 @@ class AtomicCheckpointHook(CheckpointHook):
     with ``max_keep_ckpts``, deletes the oldest checkpoint before the new one
     exists, so a kill while saving can leave ``last_checkpoint`` naming a
     truncated or deleted file and ``--resume`` fails. Here the checkpoint is
-    written to a hidden ``.iter_N.pth.partial`` beside it, flushed and renamed,
-    then ``last_checkpoint`` is replaced the same way, and only then are
-    old checkpoints removed. Takes the arguments of ``CheckpointHook``;
+    written to a hidden ``.iter_N.pth.partial.pth`` beside it, flushed and
+    renamed, then ``last_checkpoint`` is replaced the same way, and only then
+    are old checkpoints removed. Takes the arguments of ``CheckpointHook``;
     non-local back-ends (object stores) fall back to its behaviour.
     """
 
     def before_train(self, runner):
         super().before_train(runner)
         if is_main_process() and isinstance(self.file_backend, LocalBackend):
-            for stale in glob.glob(osp.join(self.out_dir, '.*.partial')):
+            for stale in glob.glob(osp.join(self.out_dir, '.*.partial*')):
                 os.remove(stale)  # left by a run killed while saving
 
     def _save_checkpoint_with_step(self, runner, step, meta):
@@ -67,22 +45,23 @@ class AtomicCheckpointHook(CheckpointHook):
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = osp.join(self.out_dir, ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        tmp_filename = f'.{ckpt_filename}.partial'
-        runner.save_checkpoint(
-            self.out_dir,
-            tmp_filename,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
         if not is_main_process():
-            return
-        atomic_replace(osp.join(self.out_dir, tmp_filename), self.last_ckpt)
-        atomic_write_text(
-            osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
+            return  # Runner.save_checkpoint writes on the main process only
+        with atomic_write(self.last_ckpt, durable=True) as tmp:
+            runner.save_checkpoint(
+                self.out_dir,
+                osp.basename(tmp),
+                self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args)
+        with atomic_write(osp.join(runner.work_dir, 'last_checkpoint'),
+                          durable=True) as tmp:
+            with open(tmp, 'w') as f:
+                f.write(self.last_ckpt)
         if drop is not None:
             old = osp.join(self.out_dir, self.filename_tmpl.format(drop))
             if osp.isfile(old):

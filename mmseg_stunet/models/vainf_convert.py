@@ -14,12 +14,13 @@ import copy
 import os
 import os.path as osp
 import re
-import tempfile
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+
+from ..utils.atomic import atomic_write
 
 
 class VainFConversionError(ValueError):
@@ -300,24 +301,6 @@ def dataset_meta(cfg, num_classes):
         palette=[list(c) for c in meta.get('palette', [])])
 
 
-def _atomic_write(path, write):
-    """Call ``write(tmp_path)`` and move the result onto ``path``."""
-    dirname = osp.dirname(osp.abspath(path))
-    os.makedirs(dirname, exist_ok=True)
-    suffix = osp.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(suffix=suffix, dir=dirname, prefix='.tmp-')
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        return tmp
-    except BaseException:
-        os.remove(tmp)
-        raise
-
-
 def convert_vainf_checkpoint(src,
                              dst,
                              config=None,
@@ -403,14 +386,10 @@ def convert_vainf_checkpoint(src,
     if classes:
         meta['dataset_meta'] = classes
     out_config = out_config or osp.splitext(dst)[0] + '.py'
-    tmp_cfg = _atomic_write(out_config, cfg.dump)
-    try:
-        tmp_ckpt = _atomic_write(
-            dst, lambda p: torch.save(dict(meta=meta, state_dict=converted),
-                                      p))
-    except BaseException:
-        os.remove(tmp_cfg)
-        raise
-    os.replace(tmp_cfg, out_config)
-    os.replace(tmp_ckpt, dst)
+    for path in (out_config, dst):
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    # Both files are written before either is moved into place.
+    with atomic_write(out_config) as tmp_cfg, atomic_write(dst) as tmp_ckpt:
+        cfg.dump(tmp_cfg)
+        torch.save(dict(meta=meta, state_dict=converted), tmp_ckpt)
     return dst, out_config

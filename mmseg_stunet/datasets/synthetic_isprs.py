@@ -20,6 +20,7 @@ import zipfile
 import cv2
 import numpy as np
 
+from ..utils.atomic import atomic_write
 from .isprs_convert import ISPRS_PALETTE
 
 # Class indices of the label map returned by ``make_scene`` (ISPRS order).
@@ -95,7 +96,6 @@ def make_scene(height, width, rng):
             _paint(img, m, _PAVEMENT[0], rng, 6)
             label[m] = IMPERVIOUS
             occupied |= m
-    roads = label == IMPERVIOUS
     for _ in range(rng.integers(1, 4)):
         rh, rw = min(int(rng.integers(20, 60)), h // 2), \
             min(int(rng.integers(20, 60)), w // 2)
@@ -226,11 +226,10 @@ def _tif_bytes(rgb_or_rgbn):
 
 
 def _write_zip(path, members):
-    tmp = path + '.partial'
-    with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf:
+    with atomic_write(path) as tmp, \
+            zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf:
         for name, data in members:
             zf.writestr(name, data)
-    os.replace(tmp, path)
 
 
 def write_vaihingen_archives(out_dir, areas, size=(512, 512), seed=0,

@@ -3,16 +3,16 @@
 mmengine 0.10.7 assumes CUDA in two places of a ``--launcher pytorch`` run:
 ``_init_dist_pytorch`` calls ``torch.cuda.set_device`` (an AttributeError on
 CPU builds of torch) and the runner passes ``device_ids=[LOCAL_RANK]`` to
-DDP (a ValueError for CPU modules). ``CPUDistributedDataParallel`` drops the
-device ids for CPU modules; :func:`patch_init_dist_for_cpu` initialises the
-process group without touching CUDA when CUDA is absent. Machines with CUDA
-take mmengine's own path unchanged.
+DDP (a ValueError for CPU modules). :func:`patch_init_dist_for_cpu`
+initialises the process group with gloo, without touching CUDA, when CUDA is
+absent; :func:`use_cpu_ddp` points a config at ``CPUDistributedDataParallel``,
+which drops the device ids for CPU modules. Machines with CUDA take
+mmengine's own path unchanged.
 """
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
 from mmengine.model import MMDistributedDataParallel
-from mmengine.registry import MODEL_WRAPPERS as ROOT_MODEL_WRAPPERS
 from mmseg.registry import MODEL_WRAPPERS
 
 _cuda_init_dist_pytorch = dist_utils._init_dist_pytorch
@@ -30,9 +30,6 @@ def patch_init_dist_for_cpu():
     dist_utils._init_dist_pytorch = _init_dist_pytorch
 
 
-# The runner checks the type in mmengine's root registry and builds it in the
-# default scope's (mmseg) registry, so it is registered in both.
-@ROOT_MODEL_WRAPPERS.register_module()
 @MODEL_WRAPPERS.register_module()
 class CPUDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that accepts CPU modules."""
@@ -41,6 +38,18 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
         if next(module.parameters()).device.type == 'cpu':
             device_ids = None
         super().__init__(module=module, device_ids=device_ids, **kwargs)
+
+
+def use_cpu_ddp(cfg):
+    """Wrap the model of ``cfg`` in ``CPUDistributedDataParallel``.
+
+    The type is scope-qualified: the runner checks it in mmengine's root
+    registry and builds it in the default scope's (mmseg) registry.
+    """
+    wrapper = cfg.get('model_wrapper_cfg') or {}
+    wrapper['type'] = 'mmseg.CPUDistributedDataParallel'
+    cfg.model_wrapper_cfg = wrapper
+    return cfg
 
 
 patch_init_dist_for_cpu()

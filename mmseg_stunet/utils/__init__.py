@@ -1,11 +1,14 @@
-"""Config and runner helpers shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Config and runner helpers shared by ``tools/train.py`` and
+``tools/test.py``."""
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-__all__ = ['add_runner_args', 'parse_runner_args', 'load_config', 'build_runner']
+__all__ = [
+    'add_runner_args', 'parse_runner_args', 'load_config', 'build_runner'
+]
 
 
 def add_runner_args(parser):
@@ -39,8 +42,9 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
     """Read ``path`` the way MMSegmentation's tools do and apply the CLI.
 
     The work dir defaults to ``./work_dirs/<config name>``. Without CUDA a
-    distributed launch uses the gloo backend and a DDP wrapper for CPU
-    modules, so ``dist_train.sh`` runs on CPU-only machines.
+    distributed launch uses a DDP wrapper for CPU modules (and, through
+    :mod:`mmseg_stunet.engine.cpu_distributed`, gloo), so ``dist_train.sh``
+    runs on CPU-only machines.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
@@ -55,13 +59,10 @@ def load_config(path, cfg_options=None, work_dir=None, launcher='none'):
                                 osp.splitext(osp.basename(path))[0])
     if launcher != 'none':
         import torch
+
+        from ..engine.cpu_distributed import use_cpu_ddp
         if not torch.cuda.is_available():
-            env_cfg = cfg.setdefault('env_cfg', {})
-            env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-            wrapper = cfg.get('model_wrapper_cfg') or {}
-            # scoped: mmengine's runner looks wrappers up in its root registry
-            wrapper['type'] = 'mmseg.CPUDistributedDataParallel'
-            cfg.model_wrapper_cfg = wrapper
+            use_cpu_ddp(cfg)
     return cfg
 
 

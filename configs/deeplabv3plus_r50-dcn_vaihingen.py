@@ -1,13 +1,2 @@
-# DeepLabV3+ R-50-D8 with modulated deformable convolutions (DCNv2) on the 3x3
-# conv of every bottleneck in ResNet stages 2-4 (the usual "R-50-DCN"
-# placement), otherwise identical to deeplabv3plus_r50_vaihingen.py: ISPRS
-# Vaihingen, 256 tiles, batch 8, SGD 0.01 poly, 100 epochs, no pretraining.
-# DeformConvV2 is this package's layer (mmseg_stunet/models/layers/dcn.py);
-# backend 'auto' uses mmcv's compiled op on CUDA and the pure-PyTorch kernel
-# on CPU. Its offset branch starts at zero, so training starts from a plain
-# R-50 whose stage 2-4 3x3 convs see a 0.5 modulation mask.
-_base_ = './deeplabv3plus_r50_vaihingen.py'
-custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
-model = dict(backbone=dict(dcn=dict(
-    type='DeformConvV2', deform_groups=1, fallback_on_stride=False),
-                           stage_with_dcn=(False, True, True, True)))
+# Kept for paths users copied: the config now lives in deeplabv3plus/deeplabv3plus_r50-d8-dcn_1xb8-100e_vaihingen-256x256.py.
+_base_ = './deeplabv3plus/deeplabv3plus_r50-d8-dcn_1xb8-100e_vaihingen-256x256.py'

@@ -1,4 +1,2 @@
-# deeplabv3plus_r50_vaihingen.py with automatic mixed precision (CUDA only): fp16 autocast and
-# dynamic loss scaling.
-_base_ = './deeplabv3plus_r50_vaihingen.py'
-optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')
+# Kept for paths users copied: the config now lives in deeplabv3plus/deeplabv3plus_r50-d8_1xb8-amp-100e_vaihingen-256x256.py.
+_base_ = './deeplabv3plus/deeplabv3plus_r50-d8_1xb8-amp-100e_vaihingen-256x256.py'

@@ -1,16 +1,2 @@
-# ST-UNet on ISPRS Potsdam at the paper's protocol (see st_unet_vaihingen.py).
-# Data: python tools/dataset_converters/potsdam.py RAW... -o data/potsdam
-# (RGB tiles by default; --modality IRRG gives the Vaihingen band order).
-_base_ = [
-    './_base_/models/st_unet.py', './_base_/datasets/potsdam_256.py',
-    'mmseg::_base_/default_runtime.py', './_base_/schedules/schedule_100e.py'
-]
-custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
-crop_size = (256, 256)
-# Potsdam RGB: ImageNet statistics in place of the Vaihingen IRRG ones.
-data_preprocessor = dict(
-    size=crop_size,
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375])
-model = dict(data_preprocessor=data_preprocessor)
-log_processor = dict(by_epoch=True)  # the schedule counts epochs
+# Kept for paths users copied: the config now lives in st_unet/st-unet_1xb8-100e_potsdam-256x256.py.
+_base_ = './st_unet/st-unet_1xb8-100e_potsdam-256x256.py'

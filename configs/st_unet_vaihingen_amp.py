@@ -1,4 +1,2 @@
-# st_unet_vaihingen.py with automatic mixed precision (CUDA only): fp16 autocast and
-# dynamic loss scaling.
-_base_ = './st_unet_vaihingen.py'
-optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')
+# Kept for paths users copied: the config now lives in st_unet/st-unet_1xb8-amp-100e_vaihingen-256x256.py.
+_base_ = './st_unet/st-unet_1xb8-amp-100e_vaihingen-256x256.py'

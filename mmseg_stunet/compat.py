@@ -15,7 +15,11 @@ few non-tensor objects besides tensors and builtins:
 * numpy scalars and arrays (metric values, ``HistoryBuffer`` state), which
   pickle through ``numpy.core.multiarray._reconstruct`` / ``scalar`` and the
   dtype classes (``numpy._core`` on numpy 2; both spellings are listed so
-  checkpoints move between numpy 1 and 2).
+  checkpoints move between numpy 1 and 2);
+* an empty array (e.g. the state of an empty ``HistoryBuffer``) pickles its
+  data as ``bytes()``, i.e. the global ``builtins.bytes`` called with no
+  argument: that name resolves to :func:`empty_bytes`, which returns
+  ``b''`` and refuses any argument (``bytes(n)`` would allocate n bytes).
 
 Importing this module allow-lists exactly those types with
 :func:`torch.serialization.add_safe_globals`. ``weights_only`` stays on:
@@ -29,11 +33,11 @@ from mmengine.logging import HistoryBuffer
 
 __all__ = [
     'MMENGINE_SAFE_GLOBALS', 'allow_mmengine_checkpoints',
-    'history_buffer_getattr'
+    'history_buffer_getattr', 'empty_bytes'
 ]
 
 
-def history_buffer_getattr(obj, name):
+def history_buffer_getattr(obj: object, name: str) -> object:
     """``getattr`` restricted to the public methods of ``HistoryBuffer``."""
     if ((obj is HistoryBuffer or isinstance(obj, HistoryBuffer))
             and not name.startswith('_')
@@ -44,6 +48,16 @@ def history_buffer_getattr(obj, name):
         'public HistoryBuffer methods are allowed')
 
 
+def empty_bytes(*args: object) -> bytes:
+    """``bytes()`` as protocol-2 pickles of empty arrays call it; any
+    argument is refused."""
+    if args:
+        raise pickle.UnpicklingError(
+            f'checkpoint asks for bytes{args!r}; only bytes() (the data of '
+            'an empty numpy array) is allowed')
+    return b''
+
+
 def _numpy_multiarray():
     try:  # numpy >= 2
         from numpy._core import multiarray
@@ -52,7 +66,7 @@ def _numpy_multiarray():
     return multiarray
 
 
-def _safe_globals():
+def _safe_globals() -> list:
     multiarray = _numpy_multiarray()
     # numpy 1 pickles name ``numpy.core.multiarray.*``, numpy 2 pickles
     # ``numpy._core.multiarray.*``; accept both for the same callables.
@@ -62,7 +76,8 @@ def _safe_globals():
         entries += [(fn, f'numpy.core.multiarray.{name}'),
                     (fn, f'numpy._core.multiarray.{name}')]
     entries += [np.ndarray, np.dtype, HistoryBuffer,
-                (history_buffer_getattr, 'builtins.getattr')]
+                (history_buffer_getattr, 'builtins.getattr'),
+                (empty_bytes, 'builtins.bytes')]
     # numpy >= 1.25 pickles a dtype through its class, e.g. Float64DType.
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
@@ -77,7 +92,7 @@ def _safe_globals():
 MMENGINE_SAFE_GLOBALS = _safe_globals()
 
 
-def allow_mmengine_checkpoints():
+def allow_mmengine_checkpoints() -> None:
     """Allow-list the globals mmengine writes into its checkpoints."""
     torch.serialization.add_safe_globals(MMENGINE_SAFE_GLOBALS)
 

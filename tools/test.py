@@ -9,8 +9,8 @@ import argparse
 import os.path as osp
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.utils import (add_runner_args, build_runner, load_config,
-                                parse_runner_args)
+from mmseg_stunet.engine.runner import (add_runner_args, build_runner,
+                                        load_config, parse_runner_args)
 
 
 def parse_args():

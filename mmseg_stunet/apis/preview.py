@@ -6,11 +6,9 @@ import mmcv
 import numpy as np
 import torch
 from mmengine.structures import PixelData
-from mmseg.datasets import ISPRSDataset
 from mmseg.structures import SegDataSample
 from mmseg.visualization import SegLocalVisualizer
 
-ISPRS_PALETTE = [list(c) for c in ISPRSDataset.METAINFO['palette']]
 _instances = itertools.count()
 STRIP_PIXELS = 2**18
 

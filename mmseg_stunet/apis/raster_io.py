@@ -3,9 +3,7 @@
 Inputs are opened with rasterio, so GeoTIFFs (any band count and dtype) and
 PNG/JPEG files go through the same windowed reads. GeoTIFF (or any raster
 with georeferencing) in gives a tiled GeoTIFF out with the same CRS, transform
-and size, written window by window; PNG/JPEG in gives a PNG out. Outputs are
-written to a hidden temporary file next to the target and renamed only when
-everything succeeded, so a failure never leaves a half-written file.
+and size, written window by window; PNG/JPEG in gives a PNG out.
 """
 import os
 import os.path as osp
@@ -18,12 +16,12 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from ..utils.atomic import partial_path
-
 IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
 PLAIN_IMAGE_DRIVERS = ('PNG', 'JPEG')
 # GDAL's block cache would otherwise grow to 5% of RAM with the scene size.
 GDAL_CACHE_MB = 32
+#: class value of pixels that are not classified (nodata) in the outputs
+NODATA_CLASS = 255
 
 
 class SceneReader:
@@ -105,50 +103,58 @@ class SceneReader:
         return self._ds.read(list(bands), out_shape=(len(bands), *shape),
                              resampling=Resampling.bilinear)
 
-    def close(self):
+    def close(self) -> None:
         self._ds.close()
 
-    def __enter__(self):
+    def __enter__(self) -> 'SceneReader':
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc) -> None:
         self.close()
 
 
 class ClassMapWriter:
-    """Collects a class-index map window by window and writes it atomically.
+    """Collects a class-index map window by window into ``path``.
 
     GeoTIFF output is a tiled, deflate-compressed uint8 GeoTIFF with the
     reference's CRS, transform and size, written directly to disk window by
-    window (memory bounded by the window) and carrying the palette as its
-    colour table. PNG output keeps the (uint8, one byte per pixel) map in
-    memory and encodes it at the end.
+    window (memory bounded by the window), carrying the palette as its
+    colour table and declaring ``nodata`` (pixels that were not
+    classified). PNG output keeps the (uint8, one byte per pixel) map in
+    memory and encodes it in :meth:`close`.
 
-    Use as a context manager; :meth:`commit` renames the temporary file to
-    ``path``, leaving the context without committing deletes it.
+    Write through :func:`mmseg_stunet.utils.atomic.atomic_write` for an
+    all-or-nothing file: ``with atomic_write(out) as tmp, ClassMapWriter(tmp,
+    ...) as writer: ...; writer.close()``. Leaving the context without
+    :meth:`close` releases the file without finishing it.
     """
 
-    def __init__(self, path: str, reader: SceneReader,
-                 palette: Optional[List[Sequence[int]]] = None):
+    def __init__(self,
+                 path: str,
+                 reader: SceneReader,
+                 palette: Optional[List[Sequence[int]]] = None,
+                 nodata: int = NODATA_CLASS):
         self.path = path
-        self.tmp = partial_path(path)
         self.png = path.lower().endswith('.png')
+        self.nodata = nodata
         self._palette = palette
         self._ds = None
         self._array = None
         if self.png:
-            self._array = np.zeros((reader.height, reader.width), np.uint8)
+            self._array = np.full((reader.height, reader.width), nodata,
+                                  np.uint8)
         else:
             src = reader.profile
             profile = dict(
                 driver='GTiff', height=src['height'], width=src['width'],
                 count=1, dtype='uint8', crs=src.get('crs'),
-                transform=src.get('transform'), nodata=None,
+                transform=src.get('transform'), nodata=nodata,
                 compress='deflate', tiled=True, blockxsize=256,
                 blockysize=256)
-            self._ds = rasterio.open(self.tmp, 'w+', **profile)
+            self._ds = rasterio.open(path, 'w+', **profile)
 
-    def write(self, window: Tuple[int, int, int, int], classes: np.ndarray):
+    def write(self, window: Tuple[int, int, int, int],
+              classes: np.ndarray) -> None:
         """Store (h, w) class indices at ``(col_off, row_off, width,
         height)``."""
         col, row, width, height = window
@@ -158,10 +164,12 @@ class ClassMapWriter:
             self._ds.write(classes.astype(np.uint8), 1,
                            window=Window(col, row, width, height))
 
-    def commit(self):
+    def close(self) -> None:
+        """Finish the file: colour table and close (GeoTIFF) or encode
+        (PNG)."""
         if self.png:
-            if not cv2.imwrite(self.tmp, self._array):
-                raise OSError(f'could not write {self.tmp}')
+            if not cv2.imwrite(self.path, self._array):
+                raise OSError(f'could not write {self.path}')
         else:
             if self._palette is not None:
                 self._ds.write_colormap(1, {
@@ -169,25 +177,22 @@ class ClassMapWriter:
                     for i, rgb in enumerate(self._palette)
                 })
             self._ds.close()
-        os.replace(self.tmp, self.path)
 
     def read_overview(self, shape: Tuple[int, int]) -> np.ndarray:
         """The class map resampled (nearest) to ``shape``; call before
-        :meth:`commit` for a GeoTIFF."""
+        :meth:`close` for a GeoTIFF."""
         if self.png:
             return cv2.resize(self._array, shape[::-1],
                               interpolation=cv2.INTER_NEAREST)
         return self._ds.read(1, out_shape=shape,
                              resampling=Resampling.nearest)
 
-    def __enter__(self):
+    def __enter__(self) -> 'ClassMapWriter':
         return self
 
-    def __exit__(self, exc_type, *exc):
+    def __exit__(self, *exc) -> None:
         if self._ds is not None and not self._ds.closed:
             self._ds.close()
-        if osp.exists(self.tmp):
-            os.remove(self.tmp)
 
 
 def list_images(inputs: Sequence[str]) -> List[str]:

@@ -19,8 +19,9 @@ import torch.nn as nn
 from mmengine.utils import ProgressBar
 from mmseg.structures import SegDataSample
 
-from .preview import ISPRS_PALETTE, draw_preview
+from ..datasets.isprs import ISPRS_PALETTE
 from ..utils.atomic import atomic_write
+from .preview import draw_preview
 from .raster_io import (GDAL_CACHE_MB, ClassMapWriter, SceneReader,
                         list_images)
 from .tiling import Tile, scene_tiles
@@ -217,15 +218,18 @@ class ScenePredictor:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
                 SceneReader(path, self.bands, self.in_channels) as reader:
             out = self.output_paths(path, out_dir, reader.is_plain_image)
-            # The preview moves into place after the class map is committed.
+            # Both files move into place when everything succeeded, the
+            # preview after the class map.
             preview = atomic_write(out['preview']) if self.preview \
                 else nullcontext()
-            with preview as preview_tmp, ClassMapWriter(
-                    out['classes'], reader, self.palette) as writer:
+            with preview as preview_tmp, \
+                    atomic_write(out['classes']) as classes_tmp, \
+                    ClassMapWriter(classes_tmp, reader,
+                                   self.palette) as writer:
                 self._predict_tiles(reader, writer)
                 if self.preview:
                     self._write_preview(reader, writer, preview_tmp)
-                writer.commit()
+                writer.close()
         return out
 
     def _predict_tiles(self, reader: SceneReader, writer: ClassMapWriter):

@@ -1,2 +1,8 @@
-"""ISPRS converters and the synthetic raw-ISPRS generator (plain functions,
-nothing to register)."""
+"""ISPRS Vaihingen / Potsdam: facts (classes, colours, splits), data sets
+that refuse empty folders, and a label check that names the file.
+
+Importing a module registers its classes in the registries."""
+from .isprs import ISPRSPotsdamDataset, ISPRSVaihingenDataset
+from .transforms import CheckSegMap
+
+__all__ = ['ISPRSVaihingenDataset', 'ISPRSPotsdamDataset', 'CheckSegMap']

@@ -1,6 +1,11 @@
-"""Hooks and runner pieces: atomic checkpoints, resume data order, CPU DDP.
+"""Training and testing parts: hooks, the CPU DDP wrapper, runner helpers.
 
-Importing a module registers its classes in the registries."""
-from . import cpu_distributed  # noqa: F401
-from .atomic_checkpoint_hook import AtomicCheckpointHook  # noqa: F401
-from .resume_data_order_hook import ResumeDataOrderHook  # noqa: F401
+Importing this package registers the hooks and the wrapper; the runner
+helpers (``mmseg_stunet.engine.runner``) are imported by the tools."""
+from .cpu_distributed import CPUDistributedDataParallel
+from .hooks import AtomicCheckpointHook, ResumeDataOrderHook
+
+__all__ = [
+    'AtomicCheckpointHook', 'ResumeDataOrderHook',
+    'CPUDistributedDataParallel'
+]

@@ -11,22 +11,28 @@ mmengine's own path unchanged.
 """
 import torch
 import torch.distributed as torch_dist
+from mmengine.config import Config
 from mmengine.dist import utils as dist_utils
 from mmengine.model import MMDistributedDataParallel
 from mmseg.registry import MODEL_WRAPPERS
+from torch import nn
 
 _cuda_init_dist_pytorch = dist_utils._init_dist_pytorch
 
 
-def _init_dist_pytorch(backend, init_backend='torch', **kwargs):
+def _init_dist_pytorch(backend: str, init_backend: str = 'torch',
+                       **kwargs) -> None:
     if torch.cuda.is_available() or init_backend != 'torch':
         return _cuda_init_dist_pytorch(
             backend, init_backend=init_backend, **kwargs)
     torch_dist.init_process_group(backend='gloo', **kwargs)
 
 
-def patch_init_dist_for_cpu():
-    """Route mmengine's pytorch launcher to gloo when CUDA is absent."""
+def patch_init_dist_for_cpu() -> None:
+    """Route mmengine's pytorch launcher to gloo when CUDA is absent.
+
+    Called by :func:`mmseg_stunet.engine.runner.load_config` for a
+    distributed launch on a machine without CUDA, not at import."""
     dist_utils._init_dist_pytorch = _init_dist_pytorch
 
 
@@ -34,13 +40,13 @@ def patch_init_dist_for_cpu():
 class CPUDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that accepts CPU modules."""
 
-    def __init__(self, module, device_ids=None, **kwargs):
+    def __init__(self, module: nn.Module, device_ids=None, **kwargs):
         if next(module.parameters()).device.type == 'cpu':
             device_ids = None
         super().__init__(module=module, device_ids=device_ids, **kwargs)
 
 
-def use_cpu_ddp(cfg):
+def use_cpu_ddp(cfg: Config) -> Config:
     """Wrap the model of ``cfg`` in ``CPUDistributedDataParallel``.
 
     The type is scope-qualified: the runner checks it in mmengine's root
@@ -50,6 +56,3 @@ def use_cpu_ddp(cfg):
     wrapper['type'] = 'mmseg.CPUDistributedDataParallel'
     cfg.model_wrapper_cfg = wrapper
     return cfg
-
-
-patch_init_dist_for_cpu()

@@ -1,4 +1,6 @@
 """ISPRS metric (OA, per-class IoU/F1, mIoU/mF1 without clutter).
 
 Importing a module registers its classes in the registries."""
-from .isprs_metric import ISPRSMetric  # noqa: F401
+from .metrics import ISPRSMetric
+
+__all__ = ['ISPRSMetric']

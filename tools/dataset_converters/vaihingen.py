@@ -1,11 +1,11 @@
 """Convert the ISPRS Vaihingen archives into MMSegmentation's layout.
 
     python tools/dataset_converters/vaihingen.py RAW_ZIPS_OR_FOLDERS... -o data/vaihingen \
-        [--size 256] [--stride 256] [--split paper|mmseg]
+        [--size 256] [--stride 256] [--split paper|mmseg] [--allow-missing]
 
-See docs/data.md; the logic lives in mmseg_stunet/datasets/isprs_convert.py.
+See docs/data.md; the conversion is mmseg_stunet/converters/isprs.py.
 """
-from mmseg_stunet.datasets.isprs_convert import main
+from isprs_cli import main
 
 if __name__ == '__main__':
     main('vaihingen')

@@ -11,18 +11,15 @@ then comes from --output-stride or from ``os8``/``os16`` in SRC's name.
 Nothing is written when the checkpoint does not fit.
 """
 import argparse
-import os.path as osp
 import sys
+from typing import List, Optional
 
-from mmseg_stunet.models.vainf_convert import (VainFConversionError,
-                                               convert_vainf_checkpoint)
-
-CONFIG_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
-    'vainf')
+from mmseg_stunet.converters.vainf import (VainFConversionError,
+                                           convert_vainf_checkpoint)
+from mmseg_stunet.utils.paths import config_path
 
 
-def parse_args(argv=None):
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('src', help='VainF checkpoint')
     parser.add_argument('dst', help='output MMSegmentation checkpoint')
@@ -43,7 +40,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     try:
         dst, config = convert_vainf_checkpoint(
@@ -52,7 +49,7 @@ def main(argv=None):
             config=args.config,
             output_stride=args.output_stride,
             out_config=args.out_config,
-            config_dir=CONFIG_DIR,
+            config_dir=None if args.config else config_path('vainf'),
             trust=args.trust)
     except VainFConversionError as e:
         print(f'vainf2mmseg: error: {e}', file=sys.stderr)

@@ -1,19 +1,28 @@
 # ISPRS Vaihingen at the ST-UNet paper's protocol (He et al. 2022): 256x256
-# tiles from tools/dataset_converters/vaihingen.py (defaults: size 256,
+# patches from tools/dataset_converters/vaihingen.py (defaults: size 256,
 # stride 256, paper split, val = the paper's test areas), batch 8, no
-# augmentation, whole-tile testing, ISPRS scores. Pipelines and dataset are
-# MMSegmentation's (ISPRSDataset, reduce_zero_label: boundary 0 -> ignored).
+# augmentation, ISPRS scores. Tiles of another size (e.g. MMSegmentation's
+# 512 tiles) are cropped to 256 for training and evaluated as 256 windows
+# (the model's test_cfg); on 256 tiles both are no-ops.
+# Labels: full ground truth (ann_dir); MMSegmentation's own converter writes
+# the *eroded* labels there, see docs/data.md.
 # Eroded-boundary scores: test on seg_map_path='ann_dir_eroded/val'.
 _base_ = 'mmseg::_base_/datasets/vaihingen.py'
+dataset_type = 'ISPRSVaihingenDataset'  # ISPRSDataset, empty folders refused
+data_root = 'data/vaihingen'
 crop_size = (256, 256)
+num_classes = 6
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='CheckSegMap', num_classes=num_classes),
+    dict(type='RandomCrop', crop_size=crop_size),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='CheckSegMap', num_classes=num_classes),
     dict(type='PackSegInputs')
 ]
 # Epoch-based: the paper trains 100 epochs of the split, whatever its size.
@@ -22,8 +31,11 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+    dataset=dict(
+        type=dataset_type, data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(
+        type=dataset_type, data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='ISPRSMetric')
 test_evaluator = val_evaluator

@@ -1,8 +1,11 @@
 # ST-UNet (He et al., IEEE TGRS 2022) at the paper's setting: CNN width
 # factor 0.5 (w = 32), Swin-T branch with window 8, UNet decoder, loss
-# 0.5 * cross-entropy + 0.5 * soft Dice, six ISPRS classes. Every backbone and
-# head argument is spelled out so derived configs can shrink the model.
-custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
+# 0.5 * cross-entropy + 0.5 * the authors' class-wise soft Dice, six ISPRS
+# classes, tested as 256x256 windows. Every backbone and head argument is
+# spelled out so derived configs can shrink the model.
+# The project's runtime base (../default_runtime.py) imports mmseg_stunet;
+# a config that uses this file without it needs
+#   custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
 
 norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN for multi-GPU runs
 data_preprocessor = dict(
@@ -48,12 +51,14 @@ model = dict(
                      norm_cfg=norm_cfg,
                      align_corners=False,
                      loss_decode=[
+                         # = torch's cross_entropy (mean over labelled px)
                          dict(type='CrossEntropyLoss',
                               use_sigmoid=False,
+                              avg_non_ignore=True,
                               loss_weight=0.5),
-                         dict(type='DiceLoss',
-                              use_sigmoid=False,
-                              loss_weight=0.5)
+                         dict(type='ClassWiseDiceLoss', loss_weight=0.5)
                      ]),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    # the paper evaluates 256x256 patches: larger tiles are cut into 256
+    # windows without overlap (one window, i.e. whole, on 256 tiles)
+    test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(256, 256)))

@@ -1,6 +1,9 @@
 # The ST-UNet paper's schedule: SGD lr 0.01, momentum 0.9, weight decay 1e-4,
 # poly decay (power 0.9, to 0) stepped every iteration, 100 epochs of the
 # training split (with batch 8: 100 * ceil(tiles / 8) iterations).
+# Inherits the project's runtime, so that the epoch-based logging below
+# overrides MMSegmentation's iteration-based default in one place.
+_base_ = '../default_runtime.py'
 optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4)
 optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
 param_scheduler = [
@@ -16,6 +19,7 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+log_processor = dict(by_epoch=True)  # the schedule counts epochs
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),

@@ -5,10 +5,9 @@
 # poly 0.9 over 30k iterations, backbone lr x0.1.
 _base_ = [
     'mmseg::_base_/datasets/pascal_voc12_aug.py',
-    'mmseg::_base_/default_runtime.py',
+    '../../_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_40k.py'
 ]
-custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
 
 crop_size = (513, 513)
 # VOC images are at most 500 px long, so scale (500, 500) with keep_ratio

@@ -1,5 +1,6 @@
 """ST-UNet dual encoder (He et al., "Swin Transformer Embedding UNet for
 Remote Sensing Image Semantic Segmentation", IEEE TGRS 2022)."""
+from functools import partial
 from typing import List, Optional, Sequence
 
 import torch
@@ -8,11 +9,11 @@ from mmengine.runner import CheckpointLoader
 from torch import nn
 
 from mmseg.registry import MODELS
-from ..modules.ram import RelationalAggregationModule
-from ..utils.stunet_ckpt import (convert_resnetv2_checkpoint,
-                                 convert_swin_checkpoint, load_converted)
-from .resnetv2_gn import ResNetV2GN
-from .swin_branch import SwinBranch
+from ..utils.ckpt_convert import (convert_resnetv2_checkpoint,
+                                  convert_swin_checkpoint, load_converted)
+from ..utils.ram import RelationalAggregationModule
+from .stunet_cnn import ResNetV2GN
+from .stunet_swin import SwinBranch
 
 
 @MODELS.register_module()
@@ -69,7 +70,7 @@ class STUNetBackbone(BaseModule):
                  out_indices: Sequence[int] = (0, 1, 2, 3, 4),
                  swin_pretrained: Optional[str] = None,
                  cnn_pretrained: Optional[str] = None,
-                 init_cfg=None):
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         if len(stage_blocks) != len(depths):
             raise ValueError(
@@ -89,7 +90,7 @@ class STUNetBackbone(BaseModule):
             for c, t in zip(self.cnn.out_channels, self.swin.out_channels)
         ])
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         super().init_weights()
         if self.swin_pretrained:
             ckpt = CheckpointLoader.load_checkpoint(self.swin_pretrained,
@@ -106,10 +107,6 @@ class STUNetBackbone(BaseModule):
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         swin_maps = self.swin(x)
-        f0 = self.cnn.stem(x)
-        outs = [f0]
-        y = self.cnn.pool(f0)
-        for stage, ram, t in zip(self.cnn.stages, self.rams, swin_maps):
-            y = ram(stage(y), t)
-            outs.append(y)
+        fusers = [partial(ram, t=t) for ram, t in zip(self.rams, swin_maps)]
+        outs = self.cnn(x, fusers)
         return [outs[i] for i in self.out_indices]

@@ -1,5 +1,5 @@
 """ST-UNet decoder: cascaded UNet up-sampling over the fused encoder maps."""
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from mmcv.cnn import ConvModule
@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
+from ..utils.weight_init import TorchDefaultInitMixin
 
 
 class DecoderBlock(nn.Module):
@@ -18,7 +19,8 @@ class DecoderBlock(nn.Module):
     """
 
     def __init__(self, in_channels: int, skip_channels: int, out_channels: int,
-                 conv_cfg, norm_cfg, act_cfg):
+                 conv_cfg: Optional[dict], norm_cfg: Optional[dict],
+                 act_cfg: Optional[dict]):
         super().__init__()
         self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, 2)
         cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
@@ -33,7 +35,7 @@ class DecoderBlock(nn.Module):
                                 padding=1,
                                 **cfg)
 
-    def forward(self, x: Tensor, skip: Tensor = None) -> Tensor:
+    def forward(self, x: Tensor, skip: Optional[Tensor] = None) -> Tensor:
         x = self.up(x)
         if skip is not None:
             # the up-sampled map may overhang odd-sized skips by one pixel
@@ -42,13 +44,20 @@ class DecoderBlock(nn.Module):
 
 
 @MODELS.register_module()
-class STUNetHead(BaseDecodeHead):
-    """UNet-style cascaded decoder of ST-UNet (spec section 4).
+class STUNetHead(TorchDefaultInitMixin, BaseDecodeHead):
+    """UNet-style cascaded decoder of ST-UNet.
 
     Bottom 3x3 conv-BN-ReLU on the deepest map; one ``DecoderBlock`` per
     entry of ``decoder_channels``, taking the other selected maps as skips
     from deep to shallow (blocks beyond the skips have none); a final
-    ConvTranspose 2x2/2 to ``channels`` and a 3x3 classifier.
+    ConvTranspose 2x2/2 to ``channels`` and a 3x3 classifier. At the paper's
+    setting: blocks 1024 -> 512 -> 256 -> 128 -> 64 with the fused stages 3,
+    2, 1 as skips, then 64 -> 16 channels at full resolution.
+
+    Every convolution, the classifier included, keeps PyTorch's default
+    initialisation as in the authors' code (``BaseDecodeHead`` would draw the
+    classifier from Normal(0, 0.01) and ``ConvModule`` its convs from Kaiming
+    normal) unless an ``init_cfg`` is given.
 
     Args:
         in_channels (Sequence[int]): channels of the selected maps, shallow to
@@ -70,11 +79,13 @@ class STUNetHead(BaseDecodeHead):
                  channels: int = 16,
                  decoder_channels: Sequence[int] = (512, 256, 128, 64),
                  in_index: Sequence[int] = (1, 2, 3, 4),
+                 init_cfg: Optional[dict] = None,
                  **kwargs):
         super().__init__(in_channels,
                          channels,
                          in_index=list(in_index),
                          input_transform='multiple_select',
+                         init_cfg=init_cfg,
                          **kwargs)
         cfg = dict(conv_cfg=self.conv_cfg,
                    norm_cfg=self.norm_cfg,
@@ -93,6 +104,7 @@ class STUNetHead(BaseDecodeHead):
             in_ch = out_ch
         self.up = nn.ConvTranspose2d(in_ch, channels, 2, 2)
         self.conv_seg = nn.Conv2d(channels, self.out_channels, 3, padding=1)
+        self.torch_default_init()
 
     def forward(self, inputs: List[Tensor]) -> Tensor:
         feats = self._transform_inputs(inputs)
@@ -103,7 +115,7 @@ class STUNetHead(BaseDecodeHead):
         return self.cls_seg(self.up(x))
 
     @staticmethod
-    def _crop(seg_logits: Tensor, size) -> Tensor:
+    def _crop(seg_logits: Tensor, size: Sequence[int]) -> Tensor:
         return seg_logits[..., :size[0], :size[1]]
 
     def loss_by_feat(self, seg_logits: Tensor,

@@ -1,0 +1,7 @@
+# MMSegmentation's runtime (hooks, logging, visualiser, environment) with
+# this package imported: every config of the project inherits it, so
+# tools/train.py, tools/test.py and `mim train/test mmseg` register the
+# project's models, hooks, datasets and metric, and mmengine checkpoints load
+# under torch's weights_only default.
+_base_ = 'mmseg::_base_/default_runtime.py'
+custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)

@@ -1,0 +1,52 @@
+# Reduced-width ST-UNet for the CPU demo (tools/demo.py) and the end-to-end
+# tests: same architecture and loss as st-unet_1xb8-100e_vaihingen-256x256.py,
+# about 1/8 of the widths, one CNN unit and two Swin blocks per stage, 128x128
+# tiles of the synthetic raw-ISPRS data set, an iteration-based poly schedule.
+_base_ = './st-unet_1xb8-100e_vaihingen-256x256.py'
+data_root = 'work_dirs/demo/data'
+crop_size = (128, 128)
+max_iters = 600
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    test_cfg=dict(crop_size=crop_size, stride=crop_size),
+    backbone=dict(
+        base_channels=8,
+        stage_blocks=(1, 1, 1, 1),
+        num_groups=4,
+        embed_dims=16,
+        depths=(2, 2, 2, 2),
+        num_heads=(1, 2, 4, 8),
+        window_size=8,
+        drop_path_rate=0.0),
+    decode_head=dict(
+        in_channels=(32, 64, 128, 256),
+        decoder_channels=(128, 64, 32, 16),
+        channels=8))
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(data_root=data_root))
+val_dataloader = dict(num_workers=1, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+optimizer = dict(lr=0.05)
+optim_wrapper = dict(optimizer=optimizer)
+param_scheduler = [
+    dict(
+        type='PolyLR',
+        eta_min=0.0,
+        power=0.9,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
+]
+train_cfg = dict(
+    _delete_=True,
+    type='IterBasedTrainLoop',
+    max_iters=max_iters,
+    val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(
+        by_epoch=False, interval=200, max_keep_ckpts=1, save_best=None))
+log_processor = dict(by_epoch=False)

@@ -1,0 +1,172 @@
+"""ONNX export with dynamic height/width: logits match PyTorch."""
+import os
+import os.path as osp
+import runpy
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip('mmseg')
+onnx = pytest.importorskip('onnx')
+pytest.importorskip('onnxruntime')
+
+from mmengine.config import Config  # noqa: E402
+from mmseg.apis import init_model  # noqa: E402
+
+from mmseg_stunet.apis.onnx_export import (SegmentorLogits,  # noqa: E402
+                                           check_onnx, export_onnx)
+from mmseg_stunet.apis.scene_predictor import model_in_channels  # noqa: E402
+
+from mmseg_stunet.testing import build_small as build  # noqa: E402
+from mmseg_stunet.testing import small_cfg  # noqa: E402
+from mmseg_stunet.utils.paths import config_path, project_root  # noqa: E402
+
+ROOT = project_root()
+
+SIZES = [(64, 96), (80, 48)]
+
+
+def test_wrapper_matches_mmseg_pipeline():
+    """Folded pre-processing + forward equals data_preprocessor +
+    encode_decode on raw BGR pixels."""
+    model = build('deeplabv3plus')
+    img = torch.rand(2, 3, 50, 70) * 255
+    data = model.data_preprocessor(dict(inputs=list(img)), False)
+    metas = [dict(img_shape=(50, 70))] * 2
+    with torch.no_grad():
+        ref = model.encode_decode(data['inputs'], metas)
+        got = SegmentorLogits(model, 3).eval()(img)
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-5)
+
+
+def shrunk(config, backbone, head, aux=None):
+    """A project config with every width cut down, random weights, BN
+    statistics calibrated on random images (so that activations keep a
+    trained network's scale) and, with DCN, non-zero offsets."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', config))
+    cfg.model.backbone.update(backbone)
+    cfg.model.decode_head.update(head)
+    if aux is not None:
+        cfg.model.auxiliary_head.update(aux)
+    torch.manual_seed(0)
+    model = init_model(cfg, None, 'cpu')
+    for name, param in model.named_parameters():
+        if 'conv_offset' in name:
+            torch.nn.init.normal_(param, std=0.05)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):
+            img = torch.rand(2, 3, 64, 64) * 255
+            model.extract_feat(model.data_preprocessor(
+                dict(inputs=list(img)), False)['inputs'])
+    return model.eval()
+
+
+def test_deeplabv3plus_config_dynamic_two_sizes(tmp_path):
+    # the config's ResNet-D8, DeepLabV3+ head and FCN auxiliary head at
+    # depth 18 and 1/8 width, to keep the export fast
+    model = shrunk('deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py',
+                   dict(depth=18, stem_channels=8, base_channels=8),
+                   dict(in_channels=64, c1_in_channels=8, channels=16,
+                        c1_channels=8),
+                   dict(in_channels=32, channels=8))
+    path = str(tmp_path / 'dlv3p.onnx')
+    wrapper = export_onnx(model, path, model_in_channels(model), (64, 64))
+    dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims] == ['batch', '', 'height', 'width']
+    results = check_onnx(wrapper, path, 3, SIZES, repeats=0)
+    assert set(results) == set(SIZES)
+    for r in results.values():
+        assert r['max_abs_diff'] <= 1e-3
+
+
+def test_deform_conv_dynamic_export(tmp_path):
+    """The pure-PyTorch DCNv2 exported with dynamic H/W at 16x16 matches
+    PyTorch at other sizes, larger, smaller and non-square (offsets large
+    enough that samples leave the map, so the border handling depends on
+    the size)."""
+    from mmseg_stunet.models.layers.dcn import DeformConvV2
+    torch.manual_seed(0)
+    layer = DeformConvV2(4, 4, 3, padding=1).eval()
+    torch.nn.init.normal_(layer.conv_offset.weight, std=0.3)
+    path = str(tmp_path / 'dcn.onnx')
+    axes = {2: 'height', 3: 'width'}
+    torch.onnx.export(layer, (torch.rand(1, 4, 16, 16), ), path,
+                      dynamo=False, input_names=['image'],
+                      output_names=['logits'],
+                      dynamic_axes=dict(image=axes, logits=axes))
+    import onnxruntime as ort
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    for shape in [(1, 4, 24, 20), (1, 4, 9, 13), (1, 4, 40, 40)]:
+        img = torch.randn(*shape)
+        with torch.no_grad():
+            expected = layer(img).numpy()
+        got = session.run(None, {'image': img.numpy()})[0]
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() <= 1e-3, shape
+
+
+STUNET_TINY = (
+    dict(base_channels=8, stage_blocks=(1, 1, 1, 1), num_groups=4,
+         embed_dims=8, num_heads=(1, 1, 2, 2), window_size=4),
+    dict(in_channels=(32, 64, 128, 256), decoder_channels=(32, 16, 16, 8),
+         channels=4))
+
+
+def test_stunet_static_export(tmp_path):
+    """ST-UNet (tiny widths, DCN with non-zero offsets) exported at a fixed
+    window size."""
+    model = shrunk('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py', *STUNET_TINY)
+    path = str(tmp_path / 'stunet.onnx')
+    wrapper = export_onnx(model, path, 3, (64, 64), dynamic=False)
+    results = check_onnx(wrapper, path, 3, [(64, 64)], repeats=0)
+    assert results[(64, 64)]['max_abs_diff'] <= 1e-3
+
+
+def test_stunet_dynamic_export(tmp_path):
+    """ST-UNet (tiny widths, DCN with non-zero offsets) exported with
+    dynamic H/W at 64x64 -- where no Swin stage or SoftPool pads -- matches
+    PyTorch at sizes where the windows, the shift mask and the pools need
+    padding and the window counts differ."""
+    model = shrunk('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py', *STUNET_TINY)
+    path = str(tmp_path / 'stunet.onnx')
+    wrapper = export_onnx(model, path, 3, (64, 64))
+    dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims] == ['batch', '', 'height', 'width']
+    results = check_onnx(wrapper, path, 3, SIZES + [(100, 70)], repeats=0)
+    assert set(results) == set(SIZES + [(100, 70)])
+    for r in results.values():
+        assert r['max_abs_diff'] <= 1e-3
+
+
+def test_export_cli(tmp_path, monkeypatch, capsys):
+    cfg_path = str(tmp_path / 'cfg.py')
+    small_cfg('fcn', in_channels=4).dump(cfg_path)
+    out = str(tmp_path / 'fcn.onnx')
+    argv = [
+        'export_onnx.py', cfg_path, '--out', out, '--shape', '48', '48',
+        '--check-sizes', '40', '56', '72', '32', '--repeats', '1'
+    ]
+    script = osp.join(ROOT, 'tools', 'export_onnx.py')
+    # A failed check writes nothing.
+    monkeypatch.setattr(sys, 'argv', argv + ['--atol', '-1'])
+    with pytest.raises(SystemExit, match='fcn.onnx not written'):
+        runpy.run_path(script, run_name='__main__')
+    assert sorted(os.listdir(tmp_path)) == ['cfg.py']
+
+    monkeypatch.setattr(sys, 'argv', argv)
+    runpy.run_path(script, run_name='__main__')
+    printed = capsys.readouterr().out
+    assert '40x56' in printed and '72x32' in printed
+    assert f'wrote {out}' in printed
+    import onnxruntime as ort
+    session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
+    logits = session.run(None, {'image': np.zeros((2, 4, 24, 40),
+                                                  np.float32)})[0]
+    assert logits.shape == (2, 6, 24, 40)

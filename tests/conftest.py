@@ -1,6 +1,18 @@
-"""Fixtures shared by all tests (helpers live in ``mmseg_stunet.testing``)."""
+"""Fixtures and settings shared by all tests (helpers live in
+``mmseg_stunet.testing``)."""
+import functools
+
 import pytest
+from mmengine.config import utils as config_utils
 from mmengine.registry import init_default_scope
+
+from mmseg_stunet.utils.notices import filterwarnings_lines
+
+
+def pytest_configure(config):
+    # the known third-party notices, by message (one list with the tools')
+    for line in filterwarnings_lines():
+        config.addinivalue_line('filterwarnings', line)
 
 
 @pytest.fixture(autouse=True)
@@ -8,3 +20,14 @@ def mmseg_default_scope():
     """Build from MMSegmentation's registries in every test, whatever scope
     an earlier test's runner left as the current one."""
     init_default_scope('mmseg')
+
+
+@pytest.fixture(autouse=True, scope='session')
+def cached_metafile_reads():
+    """mmengine resolves every ``mmseg::`` base by parsing MMSegmentation's
+    106 metafiles (pure-Python YAML, 0.6 s); the files do not change during
+    a test session, so read each once."""
+    read = config_utils.load
+    config_utils.load = functools.lru_cache(None)(read)
+    yield
+    config_utils.load = read

@@ -103,3 +103,33 @@ def test_getattr_is_only_allowed_on_history_buffer(tmp_path):
     torch.save({'hb': HistoryBuffer([1.0], [1])}, buf)
     buf.seek(0)
     assert torch.load(buf)['hb'].mean() == 1.0
+
+
+def test_empty_array_and_empty_history_buffer_round_trip(tmp_path):
+    """Protocol-2 pickles of empty numpy arrays call ``bytes()``; only that
+    call is allowed."""
+    path = str(tmp_path / 'empty.pth')
+    hub = MessageHub.get_instance('compat-empty')
+    hub.update_scalar('train/empty', 1.0)
+    ckpt = dict(state_dict={}, meta=dict(empty=np.zeros((0, 3)),
+                                         buffer=HistoryBuffer()),
+                message_hub=hub.state_dict())
+    save_checkpoint(ckpt, path)
+    loaded = torch.load(path, map_location='cpu')  # weights_only default
+    assert loaded['meta']['empty'].shape == (0, 3)
+    assert len(loaded['meta']['buffer'].data[0]) == 0
+    np.testing.assert_array_equal(
+        loaded['message_hub']['log_scalars']['train/empty'].data[0], [1.0])
+
+
+def test_bytes_with_an_argument_is_refused(tmp_path):
+
+    class Allocates:
+
+        def __reduce__(self):
+            return bytes, (10**10, )  # would allocate 10 GB
+
+    path = str(tmp_path / 'bytes.pth')
+    torch.save({'x': Allocates()}, path)
+    with pytest.raises(pickle.UnpicklingError, match=r'bytes\(10000000000'):
+        torch.load(path, map_location='cpu')

@@ -2,18 +2,25 @@
 plugin loaded.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
-                         [--show-dir DIR] [--tta] [--cfg-options k=v ...]
+                         [--show-dir DIR] [--tta] [--amp] [--allow-partial]
+                         [--cfg-options k=v ...]
                          [--launcher none|pytorch|slurm|mpi]
+
+A checkpoint that does not fit the config's model (weights missing or of
+another shape) is refused unless ``--allow-partial``.
 """
 import argparse
-import os.path as osp
+import sys
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.engine.runner import (add_runner_args, build_runner,
-                                        load_config, parse_runner_args)
+from mmseg_stunet.engine.runner import (USER_ERRORS, ConfigError,
+                                        add_runner_args, build_runner,
+                                        enable_amp, load_config,
+                                        parse_runner_args)
+from mmseg_stunet.utils.notices import silence_known_notices
 
 
-def parse_args():
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -21,45 +28,63 @@ def parse_args():
         '--out', help='directory to save the predicted label maps')
     parser.add_argument('--show', action='store_true', help='show results')
     parser.add_argument(
-        '--show-dir', help='directory to save colour-coded predictions')
+        '--show-dir',
+        help='directory to save colour-coded predictions of every test '
+        'image')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='show interval (s)')
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed-precision inference (fp16 on CUDA, bf16 on CPU)')
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='load the weights of the checkpoint that fit the model when '
+        'others are missing or have another shape (default: refuse)')
     return parse_runner_args(add_runner_args(parser))
 
 
-def trigger_visualization_hook(cfg, args):
+def trigger_visualization_hook(cfg, args: argparse.Namespace) -> None:
+    """Draw every test image (MMSegmentation's hook draws every 50th)."""
     hook = cfg.default_hooks.get('visualization')
     if hook is None:
-        raise KeyError(f'{args.config}: --show/--show-dir need '
-                       '`default_hooks.visualization` in the config')
+        raise ConfigError(f'{args.config}: --show/--show-dir need '
+                          '`default_hooks.visualization` in the config')
     hook['draw'] = True
+    hook['interval'] = 1
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
     if args.show_dir:
         cfg.visualizer['save_dir'] = args.show_dir
-    return cfg
 
 
-def main():
+def main() -> None:
+    silence_known_notices()
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg = load_config(args.config, args.cfg_options, args.work_dir,
-                      args.launcher)
-    cfg.load_from = args.checkpoint
-    if args.show or args.show_dir:
-        cfg = trigger_visualization_hook(cfg, args)
-    if args.tta:
-        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-        cfg.tta_model.module = cfg.model
-        cfg.model = cfg.tta_model
-    if args.out is not None:
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
-    build_runner(cfg).test()
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                          args.launcher)
+        cfg.load_from = args.checkpoint
+        if args.allow_partial:
+            cfg.allow_partial_checkpoint = True
+        if args.show or args.show_dir:
+            trigger_visualization_hook(cfg, args)
+        if args.tta:
+            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+            cfg.tta_model.module = cfg.model
+            cfg.model = cfg.tta_model
+        if args.amp:
+            enable_amp(cfg)
+        if args.out is not None:
+            cfg.test_evaluator['output_dir'] = args.out
+            cfg.test_evaluator['keep_results'] = True
+        build_runner(cfg).test()
+    except USER_ERRORS as err:  # bad input: one line, no traceback
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

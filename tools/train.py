@@ -1,19 +1,27 @@
-"""Train a segmentor: MMSegmentation's ``tools/train.py`` with this plugin loaded.
+"""Train a segmentor: MMSegmentation's ``tools/train.py`` with this plugin.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
-``--resume`` alone continues from ``WORK_DIR/last_checkpoint``; ``--resume CKPT``
-continues from that checkpoint (iteration counter, optimizer, LR schedule).
+``--resume`` alone continues from ``WORK_DIR/last_checkpoint`` (an error if
+there is none; ``resume = True`` in a config starts afresh when there is
+nothing to resume); ``--resume CKPT`` continues from that checkpoint
+(iteration counter, optimizer, LR schedule). ``--amp``: mixed precision,
+fp16 with loss scaling on CUDA, bf16 on CPU.
 """
 import argparse
+import sys
+
+from mmengine.runner import find_latest_checkpoint
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.engine.runner import (add_runner_args, build_runner,
-                                        load_config, parse_runner_args)
+from mmseg_stunet.engine.runner import (USER_ERRORS, add_runner_args,
+                                        build_runner, enable_amp, load_config,
+                                        parse_runner_args)
+from mmseg_stunet.utils.notices import silence_known_notices
 
 
-def parse_args():
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
@@ -24,23 +32,33 @@ def parse_args():
         help='resume from the latest checkpoint in the work dir, or from '
         'the given checkpoint')
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (fp16 on CUDA, bf16 on CPU)')
     return parse_runner_args(add_runner_args(parser))
 
 
-def main():
+def main() -> None:
+    silence_known_notices()
     args = parse_args()
-    cfg = load_config(args.config, args.cfg_options, args.work_dir,
-                      args.launcher)
-    if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
-        cfg.resume = True
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-    build_runner(cfg).train()
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                          args.launcher)
+        if args.amp:
+            enable_amp(cfg)
+        if args.resume == 'auto':
+            if find_latest_checkpoint(cfg.work_dir) is None:
+                raise FileNotFoundError(
+                    f'--resume: no checkpoint to resume from in {cfg.work_dir}'
+                    ' (no last_checkpoint); train without --resume, or pass '
+                    '--resume CKPT')
+            cfg.resume = True
+        elif args.resume is not None:
+            cfg.resume = True
+            cfg.load_from = args.resume
+        build_runner(cfg).train()
+    except USER_ERRORS as err:  # bad input: one line, no traceback
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

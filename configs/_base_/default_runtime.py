@@ -5,3 +5,6 @@
 # under torch's weights_only default.
 _base_ = 'mmseg::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
+# mmengine's Runner, refusing unreadable checkpoints and, when testing or
+# resuming, checkpoints that do not fit the model (mmseg_stunet.engine.runner)
+runner_type = 'CheckedRunner'

@@ -1,5 +1,9 @@
-# st-unet_1xb8-100e_vaihingen-256x256.py with automatic mixed precision: fp16
-# autocast and dynamic loss scaling on CUDA, bf16 autocast on CPU
-# (mmseg_stunet's MixedPrecisionOptimWrapper, see docs/model.md).
+# st-unet_1xb8-100e_vaihingen-256x256.py with mixed precision (what tools/train.py --amp does):
+# float16 autocast and dynamic loss scaling on CUDA, bfloat16 autocast on a
+# CPU with bfloat16 instructions (mmseg_stunet's MixedPrecisionOptimWrapper),
+# autocast in validation and testing, channels-last weights.
 _base_ = './st-unet_1xb8-100e_vaihingen-256x256.py'
 optim_wrapper = dict(type='MixedPrecisionOptimWrapper')
+val_cfg = dict(fp16=True)
+test_cfg = dict(fp16=True)
+channels_last = True

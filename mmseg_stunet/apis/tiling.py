@@ -1,6 +1,8 @@
 """Window layout for overlap-tile inference on scenes larger than a window."""
 from typing import Iterator, List, NamedTuple, Tuple
 
+from ..utils.tiling import window_starts
+
 
 class Span(NamedTuple):
     """One window along one axis.
@@ -58,10 +60,7 @@ def axis_spans(length: int, window: int, overlap: int) -> List[Span]:
                          f'window={window}, overlap={overlap}')
     if length <= window:
         return [Span(0, length, 0, length)]
-    stride = window - overlap
-    starts = list(range(0, length - window + 1, stride))
-    if starts[-1] + window < length:
-        starts.append(length - window)
+    starts = window_starts(length, window, window - overlap)
     cuts = [(nxt + cur + window) // 2 for cur, nxt in zip(starts, starts[1:])]
     bounds = [0] + cuts + [length]
     return [Span(s, window, lo, hi)

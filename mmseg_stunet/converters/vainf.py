@@ -308,15 +308,25 @@ def check_config(info: VainFModelInfo, cfg: Config, config_path: str) -> None:
 
 
 def check_against_model(state: StateDict, model: torch.nn.Module) -> None:
-    """Load ``state`` strictly into ``model`` (mmengine's
-    ``load_state_dict``, which names missing, unexpected and shape-mismatched
-    keys); on a meta-device model this checks names and shapes only."""
-    from mmengine.runner.checkpoint import load_state_dict
-    try:
-        load_state_dict(model, state, strict=True)
-    except RuntimeError as err:
+    """Refuse converted weights that do not match ``model`` key for key and
+    shape for shape (names and shapes only: ``model`` may live on the meta
+    device)."""
+    from ..engine.checkpoint import checkpoint_fit
+    missing, mismatched, unexpected = checkpoint_fit(
+        model, dict(state_dict=state), revise_keys=())
+    problems = []
+    if missing:
+        problems.append(f'{len(missing)} missing key(s) {missing[:5]}')
+    if unexpected:
+        problems.append(f'{len(unexpected)} unexpected key(s) '
+                        f'{unexpected[:5]}')
+    if mismatched:
+        problems.append(f'{len(mismatched)} shape mismatch(es) '
+                        f'{mismatched[:5]}')
+    if problems:
         raise VainFConversionError(
-            f'converted weights do not fit the config model: {err}') from err
+            'converted weights do not fit the config model: ' +
+            '; '.join(problems))
 
 
 def dataset_meta(cfg: Config, num_classes: int) -> Optional[dict]:

@@ -1,11 +1,18 @@
-"""Training and testing parts: hooks, the CPU DDP wrapper, runner helpers.
+"""Training and testing parts: the checked runner, hooks, the CPU DDP
+wrapper, the mixed-precision optimiser wrapper, checkpoint reading.
 
-Importing this package registers the hooks and the wrapper; the runner
-helpers (``mmseg_stunet.engine.runner``) are imported by the tools."""
+Importing this package registers them; the tools import the runner helpers
+of ``mmseg_stunet.engine.runner``."""
+from .checkpoint import load_model_checkpoint, read_checkpoint
 from .cpu_distributed import CPUDistributedDataParallel
+from .errors import CheckpointError, ConfigError
 from .hooks import AtomicCheckpointHook, ResumeDataOrderHook
+from .optim_wrapper import MixedPrecisionOptimWrapper
+from .runner import CheckedRunner
 
 __all__ = [
     'AtomicCheckpointHook', 'ResumeDataOrderHook',
-    'CPUDistributedDataParallel'
+    'CPUDistributedDataParallel', 'MixedPrecisionOptimWrapper',
+    'CheckedRunner', 'CheckpointError', 'ConfigError',
+    'load_model_checkpoint', 'read_checkpoint'
 ]

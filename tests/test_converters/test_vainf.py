@@ -271,9 +271,11 @@ def r50_plus(tmp_path_factory):
 
 
 # ---- conversion gives the same logits ----
-@pytest.mark.parametrize('output_stride', [16, 8])
-def test_converted_deeplabv3plus_r50_matches_vainf_at_513(
-        r50_plus, tmp_path, output_stride):
+@pytest.mark.parametrize('output_stride, size', [(16, 513), (8, 321)])
+def test_converted_deeplabv3plus_r50_matches_vainf(r50_plus, tmp_path,
+                                                   output_stride, size):
+    """Equal logits at VainF's 513 crop (OS 16) and at an odd 321 (OS 8,
+    four times the compute per pixel)."""
     dst = str(tmp_path / f'r50_os{output_stride}.pth')
     dst, config = convert(
         r50_plus, dst, output_stride=output_stride)
@@ -290,11 +292,12 @@ def test_converted_deeplabv3plus_r50_matches_vainf_at_513(
                    weights_only=False)['model_state'])
     ref.eval()
     model = build_converted(dst, config)
-    x = torch.randn(1, 3, 513, 513, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(1, 3, size, size,
+                    generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = ref(x)
         got = mmseg_logits(model, x)
-    assert got.shape == expected.shape == (1, 21, 513, 513)
+    assert got.shape == expected.shape == (1, 21, size, size)
     assert expected.std() > 0.1  # a comparison of non-trivial logits
     assert (got - expected).abs().max() <= 1e-4
 
@@ -421,7 +424,7 @@ def test_refuses_missing_unexpected_keys_and_unknown_stride(
     src = tmp_path / 'missing_os8.pth'
     torch.save(ckpt, src)
     with pytest.raises(VainFConversionError,
-                       match=r'missing keys.*layer2\.1\.bn2\.running_var'):
+                       match=r'1 missing key.*layer2\.1\.bn2\.running_var'):
         convert(str(src), str(tmp_path / 'out.pth'))
 
     with pytest.raises(VainFConversionError, match='output stride'):

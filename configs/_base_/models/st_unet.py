@@ -38,6 +38,9 @@ model = dict(
         # RAM deformable conv (mmseg_stunet's DCNv2; mmcv's 'DCNv2' works too)
         dcn_cfg=dict(type='DeformConvV2'),
         norm_cfg=norm_cfg,
+        # eval-mode bound of SIM's standardised product: inactive on
+        # in-distribution data, keeps blank / nodata input finite
+        sim_clip_z=20.,
         out_indices=(0, 1, 2, 3, 4),
         swin_pretrained=None,  # paper: no pretraining
         cnn_pretrained=None),

@@ -43,6 +43,9 @@ class STUNetBackbone(BaseModule):
         dcn_cfg (dict): deformable conv of the RAMs, built with
             ``build_conv_layer``. Default: ``dict(type='DeformConvV2')``.
         norm_cfg (dict): BatchNorm-like norm of SIM, FCM and RAM.
+        sim_clip_z (float, optional): eval-mode bound of the SIMs'
+            standardised product, which keeps blank and nodata input finite
+            (see ``SpatialInteractionModule``); None: unbounded. Default: 20.
         out_indices (Sequence[int]): which of (F0 stem, fused stage 1..4) to
             return. Default: (0, 1, 2, 3, 4).
         swin_pretrained (str, optional): Swin checkpoint (mmpretrain, mmseg or
@@ -67,6 +70,7 @@ class STUNetBackbone(BaseModule):
                  drop_path_rate: float = 0.1,
                  dcn_cfg: dict = dict(type='DeformConvV2'),
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 sim_clip_z: Optional[float] = 20.,
                  out_indices: Sequence[int] = (0, 1, 2, 3, 4),
                  swin_pretrained: Optional[str] = None,
                  cnn_pretrained: Optional[str] = None,
@@ -84,7 +88,7 @@ class STUNetBackbone(BaseModule):
                               num_groups)
         self.swin = SwinBranch(in_channels, embed_dims, depths, num_heads,
                                window_size, mlp_ratio, True, drop_path_rate,
-                               norm_cfg)
+                               norm_cfg, sim_clip_z=sim_clip_z)
         self.rams = nn.ModuleList([
             RelationalAggregationModule(c, t, dcn_cfg, norm_cfg=norm_cfg)
             for c, t in zip(self.cnn.out_channels, self.swin.out_channels)

@@ -300,6 +300,7 @@ class SwinStage(BaseModule):
                  with_fcm: bool,
                  norm_cfg: dict,
                  act_cfg: dict,
+                 sim_clip_z: Optional[float] = 20.,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         if depth % 2:
@@ -316,8 +317,8 @@ class SwinStage(BaseModule):
             for i in range(depth)
         ])
         self.sims = nn.ModuleList([
-            SpatialInteractionModule(embed_dims, norm_cfg, act_cfg)
-            for _ in range(depth // 2)
+            SpatialInteractionModule(embed_dims, norm_cfg, act_cfg,
+                                     sim_clip_z) for _ in range(depth // 2)
         ])
         self.fcm = FeatureCompressionModule(embed_dims, 2 *
                                             embed_dims, norm_cfg,
@@ -348,6 +349,9 @@ class SwinBranch(BaseModule):
             linearly from 0 over all blocks. Default: 0.1.
         norm_cfg (dict): norm of SIM and FCM convs. Default: BN.
         act_cfg (dict): activation of SIM and FCM. Default: GELU.
+        sim_clip_z (float, optional): eval-mode bound of the SIMs'
+            standardised product (``SpatialInteractionModule.clip_z``).
+            Default: 20.
 
     Shapes: (B, in, H, W) -> [T_i (B, C*2^i, ceil(H/2^(i+2)), ...)], i=0..3.
     """
@@ -363,6 +367,7 @@ class SwinBranch(BaseModule):
                  drop_path_rate: float = 0.1,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='GELU'),
+                 sim_clip_z: Optional[float] = 20.,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         if len(num_heads) != len(depths):
@@ -389,8 +394,8 @@ class SwinBranch(BaseModule):
             dims = embed_dims * 2**i
             self.stages.append(
                 SwinStage(dims, depth, num_heads[i], window_size, mlp_ratio,
-                          qkv_bias, dpr[sum(depths[:i]):sum(depths[:i + 1])], i
-                          < len(depths) - 1, norm_cfg, act_cfg))
+                          qkv_bias, dpr[sum(depths[:i]):sum(depths[:i + 1])],
+                          i < len(depths) - 1, norm_cfg, act_cfg, sim_clip_z))
             self.out_channels.append(dims)
 
     def forward(self, x: Tensor) -> List[Tensor]:

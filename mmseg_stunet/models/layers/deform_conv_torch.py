@@ -167,6 +167,35 @@ def _use_fused(x: Tensor) -> bool:
             and not torch.is_autocast_enabled(x.device.type))
 
 
+def _check_shapes(input: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
+                  groups: int, deform_groups: int, out_size: Tuple[int, int],
+                  stride: Tuple[int, int], padding: Tuple[int, int],
+                  dilation: Tuple[int, int]) -> None:
+    """Raise ``ValueError`` naming the argument whose shape does not fit."""
+    B, C = input.shape[:2]
+    C_out, C_g, kh, kw = weight.shape
+    K = kh * kw
+    Ho, Wo = out_size
+    if Ho <= 0 or Wo <= 0:
+        raise ValueError(f'DCNv2 input of shape {tuple(input.shape)} is too '
+                         f'small for kernel {(kh, kw)}, padding {padding}, '
+                         f'dilation {dilation}')
+    if C_g * groups != C or C_out % groups:
+        raise ValueError(f'DCNv2 weight {tuple(weight.shape)} does not fit '
+                         f'{C} input channels with groups={groups}')
+    if C % deform_groups:
+        raise ValueError(f'DCNv2 input channels {C} not divisible by '
+                         f'deform_groups={deform_groups}')
+    if tuple(offset.shape) != (B, 2 * deform_groups * K, Ho, Wo):
+        raise ValueError(f'DCNv2 offset must have shape '
+                         f'{(B, 2 * deform_groups * K, Ho, Wo)}, got '
+                         f'{tuple(offset.shape)}')
+    if tuple(mask.shape) != (B, deform_groups * K, Ho, Wo):
+        raise ValueError(f'DCNv2 mask must have shape '
+                         f'{(B, deform_groups * K, Ho, Wo)}, got '
+                         f'{tuple(mask.shape)}')
+
+
 def modulated_deform_conv2d_torch(input: Tensor,
                                   offset: Tensor,
                                   mask: Tensor,
@@ -198,24 +227,16 @@ def modulated_deform_conv2d_torch(input: Tensor,
     K = kh * kw
     Ho, Wo = deform_conv_output_size((H, W), (kh, kw), stride, padding,
                                      dilation)
-    if Ho <= 0 or Wo <= 0:
-        raise ValueError(f'DCNv2 input of shape {tuple(input.shape)} is too '
-                         f'small for kernel {(kh, kw)}, padding {padding}, '
-                         f'dilation {dilation}')
-    if C_g * groups != C or C_out % groups:
-        raise ValueError(f'DCNv2 weight {tuple(weight.shape)} does not fit '
-                         f'{C} input channels with groups={groups}')
-    if C % deform_groups:
-        raise ValueError(f'DCNv2 input channels {C} not divisible by '
-                         f'deform_groups={deform_groups}')
-    if tuple(offset.shape) != (B, 2 * deform_groups * K, Ho, Wo):
-        raise ValueError(f'DCNv2 offset must have shape '
-                         f'{(B, 2 * deform_groups * K, Ho, Wo)}, got '
-                         f'{tuple(offset.shape)}')
-    if tuple(mask.shape) != (B, deform_groups * K, Ho, Wo):
-        raise ValueError(f'DCNv2 mask must have shape '
-                         f'{(B, deform_groups * K, Ho, Wo)}, got '
-                         f'{tuple(mask.shape)}')
+    if not torch.jit.is_tracing():  # checked in eager mode; sizes are
+        # tensors while traced and Python checks would freeze them
+        _check_shapes(input, offset, mask, weight, groups, deform_groups,
+                      (Ho, Wo), stride, padding, dilation)
+        if B == 0:
+            # nothing to sample: an empty result that still connects every
+            # input to autograd (zero gradients), as nn.Conv2d's does
+            out = F.conv2d(input, weight, bias, stride, padding, dilation,
+                           groups)
+            return out + (offset.sum() + mask.sum()).to(out.dtype) * 0
 
     out_dtype = input.dtype
     fused = _use_fused(input)

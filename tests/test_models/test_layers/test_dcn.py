@@ -423,3 +423,20 @@ def test_cuda_layer_under_autocast():
     assert rel_err(out.float(), ref) < 3e-2
     out.float().sum().backward()
     assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize('backend', ['torch', 'mmcv'])
+def test_empty_batch_forward_and_backward(backend):
+    """A batch of size 0 gives an empty result and zero gradients, as
+    nn.Conv2d does."""
+    torch.manual_seed(0)
+    layer = DeformConvV2(4, 6, 3, padding=1, backend=backend)
+    x = torch.randn(0, 4, 9, 7, requires_grad=True)
+    out = layer(x)
+    assert out.shape == (0, 6, 9, 7)
+    out.sum().backward()
+    assert x.grad.shape == x.shape
+    for name, p in layer.named_parameters():
+        assert p.grad is not None and not p.grad.any(), name
+    ref = nn.Conv2d(4, 6, 3, padding=1)(torch.randn(0, 4, 9, 7))
+    assert ref.shape == out.shape

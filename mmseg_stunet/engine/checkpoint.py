@@ -1,0 +1,148 @@
+"""Reading checkpoints with errors that name the file, and refusing a
+checkpoint that does not fit the model it is meant for.
+
+Used by :class:`~mmseg_stunet.engine.runner.CheckedRunner` (training,
+resuming, ``tools/test.py``, ``mim test``) and by the scene predictor and
+the ONNX export.
+"""
+import pickle
+import re
+import zipfile
+from collections import OrderedDict
+from typing import Callable, Dict, List, Sequence, Tuple, Union
+
+import torch
+from mmengine.runner.checkpoint import (CheckpointLoader,
+                                        _load_checkpoint_to_model)
+from torch import nn
+
+from .errors import CheckpointError
+
+__all__ = [
+    'CheckpointError', 'read_checkpoint', 'checkpoint_fit',
+    'check_checkpoint_fits', 'load_model_checkpoint'
+]
+
+RevisedKeys = Sequence[Tuple[str, str]]
+DEFAULT_REVISE_KEYS: RevisedKeys = ((r'^module\.', ''), )
+_READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError,
+                zipfile.BadZipFile, ValueError, AttributeError, ImportError)
+
+
+def read_checkpoint(filename: str,
+                    map_location: Union[str, Callable] = 'cpu') -> dict:
+    """``mmengine``'s ``CheckpointLoader.load_checkpoint`` (files, URLs,
+    ``torchvision://`` ...) with one-line errors that name ``filename``.
+
+    A checkpoint holding a Python object outside the ``weights_only``
+    allow-list (:mod:`mmseg_stunet.compat`) is refused naming that object;
+    the error does not suggest ``weights_only=False``, which would run
+    whatever code the file carries.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: truncated, corrupted or unsafe file.
+    """
+    try:
+        return CheckpointLoader.load_checkpoint(filename, map_location)
+    except FileNotFoundError:
+        raise
+    except _READ_ERRORS as err:
+        text = str(err)
+        unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', text)
+        if unsafe:
+            reason = (f'it holds the Python object {unsafe.group(1)}, which '
+                      'is not among the types a checkpoint may carry '
+                      '(tensors, numbers, strings, numpy arrays, mmengine '
+                      'log buffers); it is refused rather than executed')
+        elif 'central directory' in text or isinstance(
+                err, (EOFError, zipfile.BadZipFile)):
+            reason = ('it is truncated or not a PyTorch checkpoint '
+                      f'({text.splitlines()[0] if text else type(err)})')
+        else:
+            reason = text.splitlines()[0] if text else type(err).__name__
+        raise CheckpointError(f'{filename}: cannot be read: {reason}') \
+            from None
+
+
+def _state_dict(checkpoint: dict,
+                revise_keys: RevisedKeys) -> Dict[str, torch.Tensor]:
+    """The weights of ``checkpoint`` with ``revise_keys`` applied, as
+    mmengine's ``_load_checkpoint_to_model`` sees them."""
+    state = checkpoint.get('state_dict', checkpoint)
+    for pattern, repl in revise_keys:
+        state = OrderedDict((re.sub(pattern, repl, k), v)
+                            for k, v in state.items())
+    return state
+
+
+def checkpoint_fit(
+        model: nn.Module,
+        checkpoint: dict,
+        revise_keys: RevisedKeys = DEFAULT_REVISE_KEYS
+) -> Tuple[List[str], List[str], List[str]]:
+    """``(missing, mismatched, unexpected)`` keys of ``checkpoint`` for
+    ``model``: weights the model has and the checkpoint lacks, weights of
+    another shape (``'key: checkpoint (a, b) vs model (c, d)'``), and keys
+    the model does not have.
+
+    mmengine's ``load_state_dict`` reports the same as log text only; a
+    decision needs the lists.
+    """
+    state = _state_dict(checkpoint, revise_keys)
+    own = model.state_dict()
+    missing = [
+        k for k in own
+        if k not in state and not k.endswith('num_batches_tracked')
+    ]
+    mismatched = [
+        f'{k}: checkpoint {tuple(state[k].shape)} vs model '
+        f'{tuple(own[k].shape)}' for k in own
+        if k in state and hasattr(state[k], 'shape')
+        and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    unexpected = [k for k in state if k not in own]
+    return missing, mismatched, unexpected
+
+
+def check_checkpoint_fits(
+        model: nn.Module,
+        checkpoint: dict,
+        filename: str,
+        revise_keys: RevisedKeys = DEFAULT_REVISE_KEYS) -> List[str]:
+    """Raise :class:`CheckpointError` (one line: counts and a few keys) if
+    weights of ``model`` are missing from ``checkpoint`` or have another
+    shape. Returns the unexpected keys (extra weights are not an error)."""
+    missing, mismatched, unexpected = checkpoint_fit(model, checkpoint,
+                                                     revise_keys)
+    if missing or mismatched:
+        total = sum(1 for k in model.state_dict()
+                    if not k.endswith('num_batches_tracked'))
+        parts = []
+        if missing:
+            parts.append(f'{len(missing)} of the model\'s {total} weights '
+                         f'missing (e.g. {", ".join(missing[:3])})')
+        if mismatched:
+            parts.append(f'{len(mismatched)} of another shape (e.g. '
+                         f'{"; ".join(mismatched[:2])})')
+        if unexpected:
+            parts.append(f'{len(unexpected)} not in the model (e.g. '
+                         f'{", ".join(unexpected[:3])})')
+        raise CheckpointError(
+            f'{filename} does not fit the model: ' + '; '.join(parts) +
+            '. Check the config, or load what fits with --allow-partial '
+            '(config: allow_partial_checkpoint=True)')
+    return unexpected
+
+
+def load_model_checkpoint(model: nn.Module,
+                          filename: str,
+                          allow_partial: bool = False,
+                          map_location: Union[str, Callable] = 'cpu') -> dict:
+    """Read ``filename`` (:func:`read_checkpoint`), refuse it unless it fits
+    ``model`` (:func:`check_checkpoint_fits`, skipped with
+    ``allow_partial``) and load it with mmengine. Returns the checkpoint."""
+    checkpoint = read_checkpoint(filename, map_location)
+    if not allow_partial:
+        check_checkpoint_fits(model, checkpoint, filename)
+    return _load_checkpoint_to_model(model, checkpoint)

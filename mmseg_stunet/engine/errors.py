@@ -1,0 +1,15 @@
+"""Errors of bad input that the tools report in one line."""
+
+__all__ = ['CheckpointError', 'ConfigError', 'USER_ERRORS']
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read, or does not fit its model."""
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work here; the message says what to do."""
+
+
+#: what ``tools/train.py`` and ``tools/test.py`` print as one line and exit 1
+USER_ERRORS = (CheckpointError, ConfigError, FileNotFoundError)

@@ -1,0 +1,102 @@
+"""Checkpoint reading names the file and never advises weights_only=False;
+a checkpoint that does not fit its model is refused with counts and keys."""
+import os.path as osp
+import pickle
+
+import pytest
+import torch
+from mmengine.runner import save_checkpoint
+
+from mmseg_stunet.engine.checkpoint import (CheckpointError,
+                                            check_checkpoint_fits,
+                                            checkpoint_fit,
+                                            load_model_checkpoint,
+                                            read_checkpoint)
+
+
+class Foreign:
+    """A class no allow-list knows."""
+
+
+def _model():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                               torch.nn.Conv2d(4, 2, 1))
+
+
+@pytest.fixture
+def good(tmp_path):
+    path = str(tmp_path / 'good.pth')
+    save_checkpoint(dict(state_dict=_model().state_dict(), meta=dict(iter=3)),
+                    path)
+    return path
+
+
+def test_truncated_and_corrupted_files_are_named(good, tmp_path):
+    data = open(good, 'rb').read()
+    cut = str(tmp_path / 'cut.pth')
+    with open(cut, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with pytest.raises(CheckpointError) as e:
+        read_checkpoint(cut)
+    msg = str(e.value)
+    assert msg.startswith(f'{cut}: cannot be read: it is truncated')
+    assert '\n' not in msg and 'weights_only' not in msg
+    noise = str(tmp_path / 'noise.pth')
+    with open(noise, 'wb') as f:
+        f.write(b'not a checkpoint at all' * 10)
+    with pytest.raises(CheckpointError, match=r'noise\.pth: cannot be read'):
+        read_checkpoint(noise)
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        read_checkpoint(str(tmp_path / 'missing.pth'))
+
+
+def test_unsafe_object_is_refused_without_advising_weights_only(tmp_path):
+    path = str(tmp_path / 'unsafe.pth')
+    torch.save(dict(state_dict={}, meta=dict(x=Foreign())), path)
+    with pytest.raises(CheckpointError) as e:
+        read_checkpoint(path)
+    msg = str(e.value)
+    assert path in msg and 'Foreign' in msg and 'refused' in msg
+    assert 'weights_only' not in msg and '\n' not in msg
+    assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
+def test_fit_lists_missing_mismatched_and_unexpected(good):
+    ckpt = torch.load(good)
+    model = _model()
+    assert checkpoint_fit(model, ckpt) == ([], [], [])
+    sd = ckpt['state_dict']
+    del sd['1.running_var']
+    sd['2.weight'] = torch.zeros(3, 4, 1, 1)
+    sd['extra.weight'] = torch.zeros(1)
+    missing, mismatched, unexpected = checkpoint_fit(model, ckpt)
+    assert missing == ['1.running_var']
+    assert mismatched == ['2.weight: checkpoint (3, 4, 1, 1) vs model '
+                          '(2, 4, 1, 1)']
+    assert unexpected == ['extra.weight']
+    with pytest.raises(CheckpointError) as e:
+        check_checkpoint_fits(model, ckpt, 'x.pth')
+    msg = str(e.value)
+    assert msg.startswith('x.pth does not fit the model: 1 of the model\'s '
+                          '8 weights missing (e.g. 1.running_var); 1 of '
+                          'another shape')
+    assert '--allow-partial' in msg and '\n' not in msg
+
+
+def test_load_model_checkpoint(good, tmp_path):
+    model = _model()
+    load_model_checkpoint(model, good)
+    ref = torch.load(good)['state_dict']
+    torch.testing.assert_close(model[0].weight, ref['0.weight'])
+    # weights the model lacks alone are no error
+    other = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
+    load_model_checkpoint(other, good)
+    torch.testing.assert_close(other[0].weight, ref['0.weight'])
+    bigger = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3),
+                                 torch.nn.Conv2d(4, 4, 1),
+                                 torch.nn.Conv2d(4, 2, 1))
+    with pytest.raises(CheckpointError, match='does not fit'):
+        load_model_checkpoint(bigger, good)
+    # allow_partial loads what fits
+    load_model_checkpoint(bigger, good, allow_partial=True)
+    torch.testing.assert_close(bigger[2].weight, ref['2.weight'])

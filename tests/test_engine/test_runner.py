@@ -1,0 +1,93 @@
+"""CheckedRunner: refuses checkpoints that do not fit when testing, names
+unreadable ones, and answers iter/epoch without the training data."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.model import BaseModel
+from mmengine.runner import save_checkpoint
+
+from mmseg_stunet.engine import CheckedRunner, CheckpointError
+
+
+class ToyModel(BaseModel):
+
+    def __init__(self, width=4):
+        super().__init__()
+        self.fc = torch.nn.Linear(width, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        out = self.fc(torch.stack(inputs))
+        if mode == 'loss':
+            return dict(loss=out.pow(2).mean())
+        return [dict(pred=o) for o in out]
+
+
+class CountMetric(BaseMetric):
+
+    def process(self, data_batch, data_samples):
+        self.results.extend(float(s['pred']) for s in data_samples)
+
+    def compute_metrics(self, results):
+        return dict(count=len(results))
+
+
+def runner(work, checkpoint, width=4, **cfg):
+    loader = dict(dataset=[dict(inputs=torch.ones(4))] * 3,
+                  sampler=dict(type='DefaultSampler', shuffle=False),
+                  batch_size=1, collate_fn=dict(type='pseudo_collate'))
+    return CheckedRunner(
+        model=ToyModel(width), work_dir=work,
+        # a training loader that cannot be built (no such data set)
+        train_dataloader=dict(dataset=dict(type='NoSuchDataset'),
+                              sampler=dict(type='DefaultSampler'),
+                              batch_size=1),
+        train_cfg=dict(by_epoch=False, max_iters=1),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        test_dataloader=loader, test_cfg=dict(type='TestLoop'),
+        test_evaluator=CountMetric(), load_from=checkpoint,
+        default_scope='mmengine', cfg=dict(cfg),
+        experiment_name=f'checked_{osp.basename(work)}')
+
+
+@pytest.fixture
+def ckpt(tmp_path):
+    path = str(tmp_path / 'toy.pth')
+    save_checkpoint(dict(state_dict=ToyModel().state_dict(), meta={}), path)
+    return path
+
+
+def test_test_loads_a_fitting_checkpoint(ckpt, tmp_path):
+    r = runner(str(tmp_path / 'ok'), ckpt)
+    assert r.iter == 0 and r.epoch == 0  # no training loader was built
+    assert r.test() == dict(count=3)
+    torch.testing.assert_close(r.model.fc.weight,
+                               torch.load(ckpt)['state_dict']['fc.weight'])
+
+
+def test_test_refuses_a_checkpoint_that_does_not_fit(ckpt, tmp_path):
+    r = runner(str(tmp_path / 'bad'), ckpt, width=6)
+    with pytest.raises(CheckpointError,
+                       match=r'toy\.pth does not fit the model: 1 of '
+                       r'another shape \(e\.g\. fc\.weight: checkpoint '
+                       r'\(1, 4\) vs model \(1, 6\)\)'):
+        r.test()
+    lacking = str(tmp_path / 'lacking.pth')
+    save_checkpoint(dict(state_dict={'fc.weight': torch.ones(1, 4)}),
+                    lacking)
+    with pytest.raises(CheckpointError, match=r"1 of the model's 2 weights "
+                       r'missing \(e\.g\. fc\.bias\)'):
+        runner(str(tmp_path / 'lacking'), lacking).test()
+    r = runner(str(tmp_path / 'partial'), lacking,
+               allow_partial_checkpoint=True)
+    assert r.test() == dict(count=3)
+    assert torch.equal(r.model.fc.weight, torch.ones(1, 4))
+
+
+def test_unreadable_checkpoint_is_named(tmp_path):
+    bad = str(tmp_path / 'broken.pth')
+    with open(bad, 'wb') as f:
+        f.write(b'PK\x03\x04 half a checkpoint')
+    with pytest.raises(CheckpointError, match=r'broken\.pth: cannot be read'):
+        runner(str(tmp_path / 'w'), bad).test()

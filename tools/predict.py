@@ -1,12 +1,16 @@
 """Predict class maps for whole scenes (GeoTIFF, PNG, JPEG) with a trained model.
 
     python tools/predict.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir DIR \
-        [--window 512] [--overlap 128] [--batch-size 4] [--flip horizontal vertical]
+        [--window H [W]] [--overlap N [M]] [--nodata V] [--batch-size 4]
+        [--flip horizontal vertical]
 
 Each INPUT is an image or a folder of images. GeoTIFF in gives a uint8
 GeoTIFF of class indices out (same CRS, transform and size, ISPRS colour
 table); PNG/JPEG in gives a PNG. ``<name>_preview.png`` overlays the classes
 on the image. Memory is bounded by batch size x window, not by the scene.
+Windows default to what the config evaluates with (its ``slide`` test crop
+and stride, or its training crop). Nodata pixels (the file's nodata value,
+mask or alpha band, or --nodata) are not classified and come out as 255.
 """
 import argparse
 import sys
@@ -14,18 +18,27 @@ import sys
 from mmengine.config import DictAction
 
 from mmseg_stunet.apis import ScenePredictor
+from mmseg_stunet.engine.errors import USER_ERRORS
+from mmseg_stunet.utils.notices import silence_known_notices
 
 
-def parse_args():
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='model config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('inputs', nargs='+', help='images and/or folders')
     parser.add_argument('--out-dir', required=True, help='output folder')
-    parser.add_argument('--window', type=int, nargs='+', default=[512],
-                        help='window size: one value or height width')
-    parser.add_argument('--overlap', type=int, nargs='+', default=[128],
-                        help='minimum window overlap: one value or two')
+    parser.add_argument('--window', type=int, nargs='+',
+                        help='window size: one value or height width '
+                        '(default: the config\'s test crop or training crop)')
+    parser.add_argument('--overlap', type=int, nargs='+',
+                        help='minimum window overlap: one value or two '
+                        '(default: the config\'s test crop minus its stride, '
+                        '0 with --window)')
+    parser.add_argument('--nodata', type=float,
+                        help='pixel value that marks nodata when all bands '
+                        'have it (the file\'s own nodata value, mask or alpha '
+                        'band are always used)')
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--flip', nargs='*', default=[],
                         choices=['horizontal', 'vertical'],
@@ -41,24 +54,29 @@ def parse_args():
                         help='longest side of the preview in pixels')
     parser.add_argument('--opacity', type=float, default=0.5)
     parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--allow-partial', action='store_true',
+                        help='use a checkpoint whose weights do not all fit '
+                        'the model (default: refuse it)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
     return parser.parse_args()
 
 
-def main():
+def main() -> None:
+    silence_known_notices()
     args = parse_args()
     try:
         predictor = ScenePredictor.from_config(
             args.config, args.checkpoint, args.device, args.cfg_options,
-            window=args.window, overlap=args.overlap,
-            batch_size=args.batch_size, flip=args.flip, bands=args.bands,
-            palette=args.palette, preview=not args.no_preview,
-            preview_size=args.preview_size, opacity=args.opacity,
-            progress=not args.no_progress)
+            allow_partial=args.allow_partial, window=args.window,
+            overlap=args.overlap, batch_size=args.batch_size,
+            flip=args.flip, bands=args.bands, palette=args.palette,
+            preview=not args.no_preview, preview_size=args.preview_size,
+            opacity=args.opacity, progress=not args.no_progress,
+            nodata=args.nodata)
         outputs = predictor.predict(args.inputs, args.out_dir)
-    except (OSError, ValueError) as err:  # bad input: message, no traceback
-        sys.exit(f'error: {err}')
+    except USER_ERRORS + (OSError, ValueError, FloatingPointError) as err:
+        sys.exit(f'error: {err}')  # bad input: one line, no traceback
     for out in outputs:
         print(' '.join(out.values()))
 

@@ -5,6 +5,13 @@
 # under torch's weights_only default.
 _base_ = 'mmseg::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
-# mmengine's Runner, refusing unreadable checkpoints and, when testing or
-# resuming, checkpoints that do not fit the model (mmseg_stunet.engine.runner)
+# mmengine's Runner with the training step and channels_last repaired
+# (mmseg_stunet.engine.runner)
 runner_type = 'CheckedRunner'
+custom_hooks = [
+    # unreadable checkpoints, and when testing or resuming, checkpoints that
+    # do not fit the model, stop the run naming the file
+    dict(type='CheckpointCheckHook'),
+    # --resume trains on the same sample order as the interrupted run
+    dict(type='ResumeDataOrderHook')
+]

@@ -1,4 +1,8 @@
 """Whole-scene prediction (GeoTIFF/PNG) and ONNX export.
 
-Importing a module registers its classes in the registries."""
-from .scene_predictor import ScenePredictor  # noqa: F401
+Not imported by ``import mmseg_stunet`` (it loads rasterio and the
+visualiser): import ``mmseg_stunet.apis`` where it is used."""
+from .inference import init_segmentor, model_in_channels
+from .scene_predictor import ScenePredictor
+
+__all__ = ['ScenePredictor', 'init_segmentor', 'model_in_channels']

@@ -1,7 +1,8 @@
 """ONNX export of MMSegmentation segmentors with dynamic height and width,
 and a check of the exported graph against PyTorch with onnxruntime."""
 import time
-from typing import Dict, Optional, Sequence, Tuple
+import warnings
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -45,9 +46,12 @@ class SegmentorLogits(nn.Module):
             align_corners=self.segmentor.align_corners)
 
 
-def export_onnx(segmentor: nn.Module, path: str, in_channels: int,
+def export_onnx(segmentor: nn.Module,
+                path: str,
+                in_channels: int,
                 sample_size: Tuple[int, int] = (512, 512),
-                opset: int = 17, dynamic: bool = True) -> nn.Module:
+                opset: int = 17,
+                dynamic: bool = True) -> nn.Module:
     """Export ``segmentor`` (eval mode, on CPU) to ``path``.
 
     The TorchScript-based exporter (``dynamo=False``) is used: it needs no
@@ -67,7 +71,12 @@ def export_onnx(segmentor: nn.Module, path: str, in_channels: int,
     wrapper = SegmentorLogits(segmentor, in_channels).eval()
     sample = torch.rand(1, in_channels, *sample_size) * 255
     axes = {0: 'batch', 2: 'height', 3: 'width'}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch's GroupNorm checks its batch size in Python; the traced
+        # graph does not depend on it
+        warnings.filterwarnings('ignore',
+                                category=torch.jit.TracerWarning,
+                                module=r'torch\.nn\.functional')
         torch.onnx.export(
             wrapper, (sample, ), path, dynamo=False, opset_version=opset,
             input_names=['image'], output_names=['logits'],
@@ -75,7 +84,7 @@ def export_onnx(segmentor: nn.Module, path: str, in_channels: int,
     return wrapper
 
 
-def _median_time(fn, repeats: int) -> Optional[float]:
+def _median_time(fn: Callable[[], object], repeats: int) -> Optional[float]:
     if repeats < 1:
         return None
     fn()  # warm-up
@@ -96,6 +105,10 @@ def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
         dict: per (H, W), ``max_abs_diff`` between the logits and median
         seconds per image over ``repeats`` runs after a warm-up, ``torch_s``
         and ``onnx_s`` (CPU; None with ``repeats=0``).
+
+    Raises:
+        RuntimeError: onnxruntime fails at a size, or either side gives
+            non-finite logits (a difference of NaN is no agreement).
     """
     import onnxruntime as ort
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
@@ -117,7 +130,13 @@ def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
             onnx_s = _median_time(lambda: session.run(None, feed), repeats)
         if got.shape != expected.shape:
             raise RuntimeError(f'ONNX output shape {got.shape} differs '
-                                 f'from PyTorch {expected.shape} at {size}')
+                               f'from PyTorch {expected.shape} at {size}')
+        for name, logits in (('PyTorch', expected), ('onnxruntime', got)):
+            if not np.isfinite(logits).all():
+                raise RuntimeError(
+                    f'{name} gives non-finite logits at {tuple(size)} '
+                    f'({int((~np.isfinite(logits)).sum())} values) on a '
+                    'random image: the model or checkpoint is broken')
         results[tuple(size)] = dict(
             max_abs_diff=float(np.abs(got - expected).max()),
             torch_s=torch_s, onnx_s=onnx_s)

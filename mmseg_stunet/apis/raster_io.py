@@ -7,13 +7,14 @@ and size, written window by window; PNG/JPEG in gives a PNG out.
 """
 import os
 import os.path as osp
+import warnings
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import rasterio
-from rasterio.enums import Resampling
-from rasterio.errors import RasterioIOError
+from rasterio.enums import MaskFlags, Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
 IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
@@ -34,18 +35,31 @@ class SceneReader:
         in_channels (int, optional): channels the model expects; a different
             number of (selected) bands raises ``ValueError``.
 
+        nodata (float, optional): pixel value that marks nodata when all
+            selected bands have it, in addition to the file's own nodata
+            value, mask or alpha band.
+
     A 3-band selection is handed over reversed (B, G, R for an RGB file), as
     ``mmcv.imread`` and MMSegmentation's ``LoadImageFromFile`` give it and as
     configs with ``bgr_to_rgb=True`` expect; other band counts keep their
     order, as ``LoadSingleRSImageFromFile`` gives them.
+
+    A pixel is nodata (:meth:`valid_mask` False) where every selected band
+    is masked by the file (its nodata value, internal mask or alpha band, as
+    rasterio's ``read_masks`` reports them) or equals ``nodata``.
     """
 
-    def __init__(self, path: str, bands: Optional[Sequence[int]] = None,
-                 in_channels: Optional[int] = None):
+    def __init__(self,
+                 path: str,
+                 bands: Optional[Sequence[int]] = None,
+                 in_channels: Optional[int] = None,
+                 nodata: Optional[float] = None):
         if not osp.isfile(path):
             raise FileNotFoundError(f'input image not found: {path}')
         try:
-            self._ds = rasterio.open(path)
+            with warnings.catch_warnings():  # PNG/JPEG carry no geo-reference
+                warnings.simplefilter('ignore', NotGeoreferencedWarning)
+                self._ds = rasterio.open(path)
         except RasterioIOError as err:
             raise OSError(f'cannot read {path} as a raster image: {err}') \
                 from err
@@ -66,6 +80,9 @@ class SceneReader:
                     f'with --bands')
             self.order = (self.bands[::-1]
                           if len(self.bands) == 3 else self.bands)
+            self.nodata = nodata
+            flags = [self._ds.mask_flag_enums[b - 1] for b in self.bands]
+            self.file_masks = any(MaskFlags.all_valid not in f for f in flags)
         except Exception:
             self._ds.close()
             raise
@@ -96,6 +113,31 @@ class SceneReader:
             raise OSError(f'cannot read window {window} of {self.path}: '
                           f'{err}') from err
         return data.astype(np.float32, copy=False)
+
+    @property
+    def has_nodata(self) -> bool:
+        """Whether any pixel can be nodata (file mask or ``nodata``)."""
+        return self.file_masks or self.nodata is not None
+
+    def valid_mask(self, window: Tuple[int, int, int, int],
+                   pixels: np.ndarray) -> Optional[np.ndarray]:
+        """(h, w) bool, False where ``pixels`` (this window's :meth:`read`)
+        are nodata; None when the scene has no nodata at all."""
+        if not self.has_nodata:
+            return None
+        valid = np.zeros(pixels.shape[1:], bool)
+        if self.file_masks:
+            try:
+                masks = self._ds.read_masks(self.order, window=Window(*window))
+            except RasterioIOError as err:
+                raise OSError(f'cannot read the nodata mask of window '
+                              f'{window} of {self.path}: {err}') from err
+            valid |= (masks > 0).any(axis=0)
+        else:
+            valid[:] = True
+        if self.nodata is not None:
+            valid &= (pixels != self.nodata).any(axis=0)
+        return valid
 
     def read_overview(self, shape: Tuple[int, int],
                       bands: Sequence[int]) -> np.ndarray:

@@ -2,13 +2,21 @@
 
 MMSegmentation's ``MMSegInferencer`` and ``slide`` test mode load the whole
 image and keep logits for the whole image, so memory grows with the scene.
-:class:`ScenePredictor` instead reads one batch of windows at a time from
-disk, runs the segmentor's ``encode_decode`` on it and writes the central
-(core) part of each window's class map straight to the output file, so memory
-is bounded by ``batch_size x window`` and not by the scene.
+Its remote-sensing ``RSInferencer`` (``mmseg/apis/remote_sense_inferencer.py``)
+reads windows through GDAL's Python bindings (``osgeo``, not installable from
+PyPI wheels), writes each window's full prediction so that overlapping
+windows overwrite each other's borders, ignores nodata and has no
+test-time flips. :class:`ScenePredictor` reads one batch of windows at a
+time through rasterio (a wheel), runs the segmentor's ``encode_decode`` on it
+and writes only the central (core) part of each window's class map (the
+overlap-tile strategy: every pixel comes from the window where it lies
+farthest from a border) straight to the output file, so memory is bounded by
+``batch_size x window`` and not by the scene; nodata pixels are left out and
+written as nodata, windows of nodata only are skipped.
 """
 import os
 import os.path as osp
+import warnings
 from contextlib import nullcontext
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -21,21 +29,14 @@ from mmseg.structures import SegDataSample
 
 from ..datasets.isprs import ISPRS_PALETTE
 from ..utils.atomic import atomic_write
+from .inference import (default_window, init_segmentor, model_in_channels,
+                        neutral_pixel)
 from .preview import draw_preview
-from .raster_io import (GDAL_CACHE_MB, ClassMapWriter, SceneReader,
-                        list_images)
+from .raster_io import (GDAL_CACHE_MB, NODATA_CLASS, ClassMapWriter,
+                        SceneReader, list_images)
 from .tiling import Tile, scene_tiles
 
 FLIP_DIMS = {'horizontal': -1, 'vertical': -2}
-
-
-def model_in_channels(model: nn.Module) -> int:
-    """Input channels of a segmentor: those of its backbone's first conv."""
-    for module in model.backbone.modules():
-        if isinstance(module, nn.Conv2d):
-            return module.in_channels
-    raise ValueError(f'{type(model.backbone).__name__} has no Conv2d; '
-                     'cannot tell how many input channels it expects')
 
 
 def _pair(value: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
@@ -53,12 +54,20 @@ class ScenePredictor:
         model (nn.Module): an MMSegmentation segmentor in eval mode (e.g. from
             ``mmseg.apis.init_model``) with ``encode_decode`` and a
             ``data_preprocessor``.
-        window (int | tuple[int, int]): window height and width in pixels.
-        overlap (int | tuple[int, int]): minimum overlap of neighbouring
-            windows. Each pixel is taken from the window in which it lies at
-            least ``overlap // 2`` px from a window border (scene borders
-            excepted), so a model whose receptive field radius is at most
-            ``overlap // 2`` gives exactly its whole-image prediction.
+        window (int | tuple[int, int], optional): window height and width in
+            pixels. Default: what the model is evaluated with
+            (:func:`~.inference.default_window`: the ``slide`` crop of its
+            ``test_cfg``, else its training crop), 512 if its config states
+            neither. Models with global context (ST-UNet's SIM and RAM,
+            DeepLabV3+'s image pooling) predict differently in windows of
+            another size.
+        overlap (int | tuple[int, int], optional): minimum overlap of
+            neighbouring windows. Each pixel is taken from the window in
+            which it lies at least ``overlap // 2`` px from a window border
+            (scene borders excepted), so a model whose receptive field radius
+            is at most ``overlap // 2`` gives exactly its whole-image
+            prediction. Default: the ``slide`` crop minus its stride, 0 for
+            a training crop, 128 with the 512 fallback.
         batch_size (int): windows per forward pass.
         flip (Sequence[str]): test-time flips, any of ``'horizontal'``,
             ``'vertical'``; softmax scores of the original and flipped
@@ -73,12 +82,24 @@ class ScenePredictor:
             resampled to fit, keeping memory bounded.
         opacity (float): class-colour opacity in the preview.
         progress (bool): show a progress bar over windows.
+        nodata (float, optional): pixel value that marks nodata when every
+            selected band has it, besides each file's own nodata value, mask
+            or alpha band (which are always honoured).
+
+    Nodata pixels are not classified: they are written as
+    :data:`~.raster_io.NODATA_CLASS` (255, declared as the GeoTIFF's nodata
+    value); windows of nodata only are skipped; in the other windows nodata
+    pixels are filled with the data preprocessor's mean
+    (:func:`~.inference.neutral_pixel`), which the network sees as zero
+    input, like padding. Non-finite logits raise ``FloatingPointError``
+    naming the window. Where a scene declares no nodata but a sizeable part
+    of it is 0 in every band, a warning suggests ``nodata=0``.
     """
 
     def __init__(self,
                  model: nn.Module,
-                 window: Union[int, Sequence[int]] = 512,
-                 overlap: Union[int, Sequence[int]] = 128,
+                 window: Optional[Union[int, Sequence[int]]] = None,
+                 overlap: Optional[Union[int, Sequence[int]]] = None,
                  batch_size: int = 4,
                  flip: Sequence[str] = (),
                  bands: Optional[Sequence[int]] = None,
@@ -86,10 +107,16 @@ class ScenePredictor:
                  preview: bool = True,
                  preview_size: int = 2048,
                  opacity: float = 0.5,
-                 progress: bool = True):
+                 progress: bool = True,
+                 nodata: Optional[float] = None):
         self.model = model.eval()
-        self.window = _pair(window, 'window')
-        self.overlap = _pair(overlap, 'overlap')
+        from_model = default_window(model) or ((512, 512), (128, 128))
+        self.window = _pair(window, 'window') if window is not None \
+            else from_model[0]
+        if overlap is not None:
+            self.overlap = _pair(overlap, 'overlap')
+        else:
+            self.overlap = from_model[1] if window is None else (0, 0)
         for w, o in zip(self.window, self.overlap):
             if w < 1 or not 0 <= o < w:
                 raise ValueError('need window >= 1 and 0 <= overlap < window,'
@@ -111,23 +138,35 @@ class ScenePredictor:
         if palette == 'isprs':
             palette = ISPRS_PALETTE
         elif palette == 'model':
-            palette = model.dataset_meta['palette']
+            meta = getattr(model, 'dataset_meta', None) or {}
+            if 'palette' not in meta:
+                raise ValueError('the model carries no dataset_meta palette '
+                                 '(its checkpoint has none); use the ISPRS '
+                                 'palette or give one')
+            palette = meta['palette']
         self.palette = self._full_palette(palette)
         self.preview = preview
         self.preview_size = preview_size
         self.opacity = opacity
         self.progress = progress
+        self.nodata = nodata
+        self.fill = neutral_pixel(model, self.in_channels)
 
     @classmethod
-    def from_config(cls, config: str, checkpoint: Optional[str] = None,
-                    device: str = 'cpu', cfg_options: Optional[dict] = None,
+    def from_config(cls,
+                    config: str,
+                    checkpoint: Optional[str] = None,
+                    device: str = 'cpu',
+                    cfg_options: Optional[dict] = None,
+                    allow_partial: bool = False,
                     **kwargs) -> 'ScenePredictor':
-        """Build the model with ``mmseg.apis.init_model`` and wrap it."""
-        from mmseg.apis import init_model
+        """Build the model with :func:`~.inference.init_segmentor` (the
+        checkpoint must fit it unless ``allow_partial``) and wrap it."""
         for path in (config, checkpoint):
             if isinstance(path, str) and not osp.isfile(path):
                 raise FileNotFoundError(f'file not found: {path}')
-        model = init_model(config, checkpoint, device, cfg_options)
+        model = init_segmentor(config, checkpoint, device, cfg_options,
+                               allow_partial)
         return cls(model, **kwargs)
 
     def _full_palette(self, palette) -> List[Tuple[int, int, int]]:
@@ -188,7 +227,7 @@ class ScenePredictor:
         """
         files = list_images([inputs] if isinstance(inputs, str) else inputs)
         for path in files:
-            with SceneReader(path, self.bands, self.in_channels):
+            with SceneReader(path, self.bands, self.in_channels, self.nodata):
                 pass
         names = [osp.splitext(osp.basename(p))[0] for p in files]
         if len(set(names)) != len(names):
@@ -216,7 +255,8 @@ class ScenePredictor:
     def predict_scene(self, path: str, out_dir: str) -> Dict[str, str]:
         """Predict one scene window by window; see :meth:`predict`."""
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
-                SceneReader(path, self.bands, self.in_channels) as reader:
+                SceneReader(path, self.bands, self.in_channels,
+                            self.nodata) as reader:
             out = self.output_paths(path, out_dir, reader.is_plain_image)
             # Both files move into place when everything succeeded, the
             # preview after the class map.
@@ -226,35 +266,75 @@ class ScenePredictor:
                     atomic_write(out['classes']) as classes_tmp, \
                     ClassMapWriter(classes_tmp, reader,
                                    self.palette) as writer:
-                self._predict_tiles(reader, writer)
+                zeros = self._predict_tiles(reader, writer)
                 if self.preview:
                     self._write_preview(reader, writer, preview_tmp)
                 writer.close()
+        share = zeros / (reader.height * reader.width)
+        if share >= 0.01:
+            warnings.warn(
+                f'{path}: {share:.0%} of the pixels are 0 in every band and '
+                'were classified, since the file declares no nodata; if they '
+                'are nodata, pass nodata=0 (--nodata 0)')
         return out
 
-    def _predict_tiles(self, reader: SceneReader, writer: ClassMapWriter):
+    def _predict_tiles(self, reader: SceneReader,
+                       writer: ClassMapWriter) -> int:
+        """Predict every window; returns the count of pixels that are 0 in
+        every band where the scene declares no nodata (else 0)."""
         tiles = list(
             scene_tiles(reader.height, reader.width, self.window,
                         self.overlap))
         bar = ProgressBar(len(tiles)) if self.progress else None
+        zeros = 0
         for i in range(0, len(tiles), self.batch_size):
             batch = tiles[i:i + self.batch_size]
-            self._predict_batch(reader, writer, batch)
+            zeros += self._predict_batch(reader, writer, batch)
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
             print()
+        return zeros
 
     def _predict_batch(self, reader: SceneReader, writer: ClassMapWriter,
-                       tiles: List[Tile]):
-        batch = np.stack([reader.read(t.read_window) for t in tiles])
-        classes = self.predict_windows(batch).argmax(dim=1)
-        classes = classes.to(torch.uint8).cpu().numpy()
-        for tile, cls in zip(tiles, classes):
+                       tiles: List[Tile]) -> int:
+        pixels, masks, todo = [], [], []
+        zeros = 0
+        for tile in tiles:
+            window = reader.read(tile.read_window)
+            valid = reader.valid_mask(tile.read_window, window)
+            if valid is None:
+                zeros += int((window[:, tile.core_slices[0],
+                                     tile.core_slices[1]] == 0).all(0).sum())
+            elif not valid[tile.core_slices].any():
+                writer.write(tile.core_window,
+                             np.full(valid[tile.core_slices].shape,
+                                     NODATA_CLASS, np.uint8))
+                continue  # nodata only: nothing to classify
+            elif not valid.all():
+                window[:, ~valid] = self.fill[:, None]
+            pixels.append(window)
+            masks.append(valid)
+            todo.append(tile)
+        if not todo:
+            return zeros
+        scores = self.predict_windows(np.stack(pixels))
+        if not torch.isfinite(scores).all():
+            bad = [t.read_window for t, sc in zip(todo, scores)
+                   if not torch.isfinite(sc).all()]
+            raise FloatingPointError(
+                f'{reader.path}: the model gave non-finite scores in window(s) '
+                f'{bad} (col, row, width, height); the input may be far from '
+                'the training data, or the checkpoint broken')
+        classes = scores.argmax(dim=1).to(torch.uint8).cpu().numpy()
+        for tile, cls, valid in zip(todo, classes, masks):
+            if valid is not None:
+                cls[~valid] = NODATA_CLASS
             writer.write(tile.core_window, cls[tile.core_slices])
+        return zeros
 
     def _write_preview(self, reader: SceneReader, writer: ClassMapWriter,
-                       path: str):
+                       path: str) -> None:
         scale = min(1.0, self.preview_size / max(reader.height, reader.width))
         shape = (max(1, round(reader.height * scale)),
                  max(1, round(reader.width * scale)))

@@ -6,12 +6,13 @@ of ``mmseg_stunet.engine.runner``."""
 from .checkpoint import load_model_checkpoint, read_checkpoint
 from .cpu_distributed import CPUDistributedDataParallel
 from .errors import CheckpointError, ConfigError
-from .hooks import AtomicCheckpointHook, ResumeDataOrderHook
+from .hooks import (AtomicCheckpointHook, CheckpointCheckHook,
+                    ResumeDataOrderHook)
 from .optim_wrapper import MixedPrecisionOptimWrapper
 from .runner import CheckedRunner
 
 __all__ = [
-    'AtomicCheckpointHook', 'ResumeDataOrderHook',
+    'AtomicCheckpointHook', 'CheckpointCheckHook', 'ResumeDataOrderHook',
     'CPUDistributedDataParallel', 'MixedPrecisionOptimWrapper',
     'CheckedRunner', 'CheckpointError', 'ConfigError',
     'load_model_checkpoint', 'read_checkpoint'

@@ -1,15 +1,16 @@
 """Reading checkpoints with errors that name the file, and refusing a
 checkpoint that does not fit the model it is meant for.
 
-Used by :class:`~mmseg_stunet.engine.runner.CheckedRunner` (training,
-resuming, ``tools/test.py``, ``mim test``) and by the scene predictor and
-the ONNX export.
+Used by :class:`~mmseg_stunet.engine.hooks.CheckpointCheckHook` (resuming,
+``tools/test.py``, ``mim test``), the scene predictor and the ONNX export.
 """
+import os.path as osp
 import pickle
 import re
 import zipfile
 from collections import OrderedDict
-from typing import Callable, Dict, List, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
 import torch
 from mmengine.runner.checkpoint import (CheckpointLoader,
@@ -19,7 +20,7 @@ from torch import nn
 from .errors import CheckpointError
 
 __all__ = [
-    'CheckpointError', 'read_checkpoint', 'checkpoint_fit',
+    'CheckpointError', 'read_checkpoint', 'check_readable', 'checkpoint_fit',
     'check_checkpoint_fits', 'load_model_checkpoint'
 ]
 
@@ -43,8 +44,27 @@ def read_checkpoint(filename: str,
         FileNotFoundError: no such file.
         CheckpointError: truncated, corrupted or unsafe file.
     """
-    try:
+    with _named_errors(filename):
         return CheckpointLoader.load_checkpoint(filename, map_location)
+
+
+def check_readable(filename: str) -> None:
+    """Raise as :func:`read_checkpoint` would for a local ``filename``,
+    without reading its tensors (the file is memory-mapped: the zip
+    directory and the pickled structure are checked, the allow-list
+    included)."""
+    with _named_errors(filename):
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        # the legacy (pre-zip) format cannot be memory-mapped: read it
+        torch.load(filename, map_location='cpu',
+                   mmap=zipfile.is_zipfile(filename))
+
+
+@contextmanager
+def _named_errors(filename: str) -> Iterator[None]:
+    try:
+        yield
     except FileNotFoundError:
         raise
     except _READ_ERRORS as err:

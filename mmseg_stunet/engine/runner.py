@@ -4,16 +4,13 @@ plugin's checks)."""
 import argparse
 import os
 import os.path as osp
-from typing import Callable, Optional, Union
+from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, Runner
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmseg.registry import RUNNERS
 
-from .checkpoint import check_checkpoint_fits, read_checkpoint
 from .errors import USER_ERRORS, ConfigError  # noqa: F401  (for the tools)
 from .optim_wrapper import check_cpu_bf16
 
@@ -25,38 +22,22 @@ __all__ = [
 
 @RUNNERS.register_module()
 class CheckedRunner(Runner):
-    """mmengine's ``Runner`` that fails loudly where it would go on quietly.
+    """mmengine's ``Runner`` with two repairs for this project's tools.
 
-    * Checkpoints are read with :func:`~.checkpoint.read_checkpoint`: a
-      truncated, corrupted or unsafe file is a one-line
-      :class:`~.checkpoint.CheckpointError` naming it.
-    * Testing, validating and resuming refuse a checkpoint that does not fit
-      the model (weights missing or of another shape): mmengine loads what
-      fits and logs the rest, so a DeepLabV3+ checkpoint tested with the
-      ST-UNet config scores random weights with exit code 0. The config key
-      ``allow_partial_checkpoint=True`` (``tools/test.py --allow-partial``)
-      loads what fits. ``load_from`` for training (fine-tuning) stays
-      lenient, as in mmengine.
     * ``iter`` and ``epoch`` of a runner that never built its training loop
       are 0; mmengine builds the training data loader to answer, so a test
-      run whose hooks ask for the step (``SegVisualizationHook`` on every
-      image) failed without the training data.
-
+      run whose hooks ask for the step (``SegVisualizationHook`` drawing
+      every image, ``tools/test.py --show-dir``) failed without the
+      training data.
     * ``channels_last=True`` in the config puts the model's weights in the
       channels-last memory format before it is wrapped (convolutions then
       run channels-last on CPU and CUDA; see :func:`enable_amp`).
 
-    The project's runtime config selects it with ``runner_type``, so
-    MMSegmentation's own ``tools/test.py`` and ``mim test`` use it too.
+    Checkpoint checks live in :class:`~.hooks.CheckpointCheckHook`, which
+    also works under MMSegmentation's own ``tools/test.py`` (``mim test``),
+    which ignores ``runner_type``. The project's runtime config selects this
+    runner with ``runner_type``.
     """
-
-    _fit_required = False
-
-    def wrap_model(self, model_wrapper_cfg: Optional[dict],
-                   model: torch.nn.Module) -> torch.nn.Module:
-        if self.cfg.get('channels_last', False):
-            model = model.to(memory_format=torch.channels_last)
-        return super().wrap_model(model_wrapper_cfg, model)
 
     @property
     def iter(self) -> int:
@@ -68,46 +49,11 @@ class CheckedRunner(Runner):
         loop = self._train_loop
         return loop.epoch if isinstance(loop, BaseLoop) else 0
 
-    def _strictly(self, run: Callable, *args, **kwargs):
-        self._fit_required = not self.cfg.get('allow_partial_checkpoint',
-                                              False)
-        try:
-            return run(*args, **kwargs)
-        finally:
-            self._fit_required = False
-
-    def test(self) -> dict:
-        return self._strictly(super().test)
-
-    def val(self) -> dict:
-        return self._strictly(super().val)
-
-    def resume(self, filename: str, *args, **kwargs) -> None:
-        return self._strictly(super().resume, filename, *args, **kwargs)
-
-    def load_checkpoint(self,
-                        filename: str,
-                        map_location: Union[str, Callable] = 'cpu',
-                        strict: bool = False,
-                        revise_keys: list = [(r'^module.', '')]) -> dict:
-        """``Runner.load_checkpoint`` with :func:`read_checkpoint` and,
-        when testing, validating or resuming, the fit check."""
-        checkpoint = read_checkpoint(filename, map_location)
-        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        model = self.model.module if is_model_wrapper(self.model) \
-            else self.model
-        if self._fit_required:
-            unexpected = check_checkpoint_fits(model, checkpoint, filename,
-                                               revise_keys)
-            if unexpected:
-                self.logger.warning(
-                    f'{filename}: {len(unexpected)} weights not in the '
-                    f'model are ignored (e.g. {", ".join(unexpected[:3])})')
-        checkpoint = _load_checkpoint_to_model(
-            model, checkpoint, strict, revise_keys=revise_keys)
-        self._has_loaded = True
-        self.logger.info(f'Load checkpoint from {filename}')
-        return checkpoint
+    def wrap_model(self, model_wrapper_cfg: Optional[dict],
+                   model: torch.nn.Module) -> torch.nn.Module:
+        if self.cfg.get('channels_last', False):
+            model = model.to(memory_format=torch.channels_last)
+        return super().wrap_model(model_wrapper_cfg, model)
 
 
 def add_runner_args(

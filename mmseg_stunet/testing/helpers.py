@@ -73,6 +73,7 @@ def small_cfg(head: str = 'fcn', in_channels: int = 3) -> Config:
     """A small segmentor config: FCN on one ResNet stage (bounded receptive
     field) or DeepLabV3+ (global image pooling) on a narrow ResNet-18."""
     norm = dict(type='BN', requires_grad=True)
+    loss = dict(type='CrossEntropyLoss', avg_non_ignore=True)
     mean = [123.675, 116.28, 103.53, 110.0][:in_channels]
     std = [58.395, 57.12, 57.375, 50.0][:in_channels]
     pre = dict(type='SegDataPreProcessor', mean=mean, std=std,
@@ -84,7 +85,7 @@ def small_cfg(head: str = 'fcn', in_channels: int = 3) -> Config:
                         in_channels=in_channels)
         decode = dict(type='FCNHead', in_channels=8, channels=8, num_convs=1,
                       concat_input=False, in_index=0, num_classes=6,
-                      norm_cfg=norm, align_corners=False)
+                      norm_cfg=norm, align_corners=False, loss_decode=loss)
     else:
         backbone = dict(type='ResNetV1c', depth=18, stem_channels=8,
                         base_channels=8, out_indices=(0, 1, 2, 3),
@@ -93,7 +94,7 @@ def small_cfg(head: str = 'fcn', in_channels: int = 3) -> Config:
         decode = dict(type='DepthwiseSeparableASPPHead', in_channels=64,
                       in_index=3, channels=16, dilations=(1, 2, 3, 4),
                       c1_in_channels=8, c1_channels=8, num_classes=6,
-                      norm_cfg=norm, align_corners=False)
+                      norm_cfg=norm, align_corners=False, loss_decode=loss)
     return Config(dict(
         default_scope='mmseg',
         model=dict(type='EncoderDecoder', data_preprocessor=pre,

@@ -1,8 +1,7 @@
 # A tiny MMSegmentation model and data set used by the end-to-end tests:
 # FCN on a narrow ResNet-18, 3 classes, 32x32 images. ``data_root`` is set
 # with --cfg-options by the tests.
-_base_ = ['mmseg::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmseg_stunet'], allow_failed_imports=False)
+_base_ = ['../../configs/_base_/default_runtime.py']  # the project's runtime
 
 data_root = None
 metainfo = dict(
@@ -34,7 +33,8 @@ model = dict(
         num_convs=1,
         num_classes=3,
         norm_cfg=dict(type='BN', requires_grad=True),
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0,
+                         avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
@@ -80,4 +80,5 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=1),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1),
+    visualization=dict(type='SegVisualizationHook'))

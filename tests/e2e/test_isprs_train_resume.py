@@ -91,7 +91,8 @@ default_hooks = dict(logger=dict(interval=1),
 _base_ = {str(base)!r}
 custom_imports = dict(imports=['mmseg_stunet', 'e2e_probe'],
                       allow_failed_imports=False)
-custom_hooks = [dict(type='ResumeDataOrderHook'), dict(type='RecordHook'),
+custom_hooks = [dict(type='CheckpointCheckHook'),
+                dict(type='ResumeDataOrderHook'), dict(type='RecordHook'),
                 dict(type='KillHook')]
 ''')
     env = dict(

@@ -84,3 +84,80 @@ def test_mim_test_evaluates_checkpoint(trained, tmp_path):
     ]).stdout
     metrics = _metrics_json(str(tmp_path))
     assert 'mIoU' in metrics, out[-2000:]
+
+
+def _tool(args, check=True):
+    return run_tool(args, check=check)
+
+
+def test_resume_with_nothing_to_resume_is_an_error(trained, tmp_path):
+    proc = _tool(['tools/train.py', CONFIG, '--work-dir', str(tmp_path),
+                  '--resume', *trained['opts']], check=False)
+    assert proc.returncode == 1
+    assert proc.stdout.strip().splitlines()[-1] == (
+        f'error: --resume: no checkpoint to resume from in {tmp_path} (no '
+        'last_checkpoint); train without --resume, or pass --resume CKPT')
+    assert not glob.glob(str(tmp_path / '*.pth'))
+
+
+def test_test_refuses_foreign_and_broken_checkpoints(trained, tmp_path):
+    """A checkpoint of another model is refused in one line by tools/test.py
+    and by `mim test` (runner_type of the project's runtime) unless
+    --allow-partial; a truncated one is named without advice to disable
+    weights_only."""
+    ckpt = torch.load(osp.join(trained['work'], 'iter_3.pth'),
+                      map_location='cpu')
+    sd = ckpt['state_dict']
+    sd['decode_head.conv_seg.weight'] = sd['decode_head.conv_seg.weight'][:2]
+    del sd['decode_head.conv_seg.bias']
+    foreign = str(tmp_path / 'foreign.pth')
+    torch.save(ckpt, foreign)
+    proc = _tool(['tools/test.py', CONFIG, foreign, '--work-dir',
+                  str(tmp_path / 't'), *trained['opts']], check=False)
+    last = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 1 and last.startswith(f'error: {foreign} does '
+                                                    'not fit the model: 1 of')
+    assert 'decode_head.conv_seg.bias' in last and '--allow-partial' in last
+    proc = _tool(['-m', 'mim', 'test', 'mmseg', CONFIG, '--checkpoint',
+                  foreign, '--work-dir', str(tmp_path / 'm'),
+                  *trained['opts']], check=False)
+    assert proc.returncode != 0 and 'does not fit the model' in proc.stdout
+    _tool(['tools/test.py', CONFIG, foreign, '--allow-partial', '--work-dir',
+           str(tmp_path / 'p'), *trained['opts']])
+    assert 'mIoU' in _metrics_json(str(tmp_path / 'p'))
+    cut = str(tmp_path / 'cut.pth')
+    with open(osp.join(trained['work'], 'iter_3.pth'), 'rb') as f:
+        data = f.read()
+    with open(cut, 'wb') as f:
+        f.write(data[:len(data) // 3])
+    proc = _tool(['tools/test.py', CONFIG, cut, *trained['opts']],
+                 check=False)
+    last = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 1 and last.startswith(f'error: {cut}: cannot '
+                                                    'be read: it is truncated')
+    assert 'weights_only' not in proc.stdout
+
+
+def test_show_dir_draws_every_test_image(trained, tmp_path):
+    """Two test images, both drawn (MMSegmentation's hook draws every 50th,
+    and building the training loader for the step crashed without it)."""
+    show = tmp_path / 'show'
+    _tool(['tools/test.py', CONFIG, osp.join(trained['work'], 'iter_3.pth'),
+           '--work-dir', str(tmp_path / 'w'), '--show-dir', str(show),
+           *trained['opts'], 'train_dataloader.dataset.data_root=/no/data'])
+    drawn = glob.glob(str(show / '**' / '*.png'), recursive=True)
+    assert len(drawn) == 2, drawn
+
+
+def test_amp_trains_on_cpu(trained, tmp_path):
+    from mmseg_stunet.engine.optim_wrapper import cpu_bf16_support
+    proc = _tool(['tools/train.py', CONFIG, '--amp', '--work-dir',
+                  str(tmp_path), *trained['opts']], check=False)
+    if cpu_bf16_support() != 'native':
+        assert proc.returncode == 1
+        assert 'run without --amp' in proc.stdout.strip().splitlines()[-1]
+        return
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    ckpt = torch.load(str(tmp_path / 'iter_2.pth'), map_location='cpu')
+    assert 'loss_scaler' not in ckpt['optimizer']  # bfloat16: no scaling
+    assert ckpt['optimizer']['state']

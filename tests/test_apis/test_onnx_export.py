@@ -17,7 +17,7 @@ from mmseg.apis import init_model  # noqa: E402
 
 from mmseg_stunet.apis.onnx_export import (SegmentorLogits,  # noqa: E402
                                            check_onnx, export_onnx)
-from mmseg_stunet.apis.scene_predictor import model_in_channels  # noqa: E402
+from mmseg_stunet.apis.inference import model_in_channels  # noqa: E402
 
 from mmseg_stunet.testing import build_small as build  # noqa: E402
 from mmseg_stunet.testing import small_cfg  # noqa: E402
@@ -61,7 +61,8 @@ def shrunk(config, backbone, head, aux=None):
 def test_deeplabv3plus_config_dynamic_two_sizes(tmp_path):
     # the config's ResNet-D8, DeepLabV3+ head and FCN auxiliary head at
     # depth 18 and 1/8 width, to keep the export fast
-    model = shrunk('deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py',
+    model = shrunk(
+        'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py',
                    dict(depth=18, stem_channels=8, base_channels=8),
                    dict(in_channels=64, c1_in_channels=8, channels=16,
                         c1_channels=8),
@@ -113,7 +114,8 @@ STUNET_TINY = (
 def test_stunet_static_export(tmp_path):
     """ST-UNet (tiny widths, DCN with non-zero offsets) exported at a fixed
     window size."""
-    model = shrunk('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py', *STUNET_TINY)
+    model = shrunk('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py',
+                   *STUNET_TINY)
     path = str(tmp_path / 'stunet.onnx')
     wrapper = export_onnx(model, path, 3, (64, 64), dynamic=False)
     results = check_onnx(wrapper, path, 3, [(64, 64)], repeats=0)
@@ -126,9 +128,17 @@ def test_stunet_dynamic_export(tmp_path):
     dynamic H/W at 64x64 -- where no Swin stage or SoftPool pads -- matches
     PyTorch at sizes where the windows, the shift mask and the pools need
     padding and the window counts differ."""
-    model = shrunk('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py', *STUNET_TINY)
+    model = shrunk('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py',
+                   *STUNET_TINY)
     path = str(tmp_path / 'stunet.onnx')
-    wrapper = export_onnx(model, path, 3, (64, 64))
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        wrapper = export_onnx(model, path, 3, (64, 64))
+    noisy = [f'{w.filename}:{w.lineno} {w.message}' for w in caught
+             if issubclass(w.category, torch.jit.TracerWarning)
+             or 'batch_norm' in str(w.message)]
+    assert not noisy, noisy  # the model's shape logic traces silently
     dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param for d in dims] == ['batch', '', 'height', 'width']
     results = check_onnx(wrapper, path, 3, SIZES + [(100, 70)], repeats=0)
@@ -162,3 +172,59 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
     logits = session.run(None, {'image': np.zeros((2, 4, 24, 40),
                                                   np.float32)})[0]
     assert logits.shape == (2, 6, 24, 40)
+
+
+def test_export_cli_refuses_nan_missing_folder_and_foreign_checkpoint(
+        tmp_path, monkeypatch):
+    from mmengine.runner import save_checkpoint
+    cfg_path = str(tmp_path / 'cfg.py')
+    small_cfg('fcn').dump(cfg_path)
+    model = build('fcn')
+    model.decode_head.conv_seg.weight.data[0, 0] = float('nan')
+    nan_ckpt = str(tmp_path / 'nan.pth')
+    save_checkpoint(dict(state_dict=model.state_dict()), nan_ckpt)
+    foreign = str(tmp_path / 'foreign.pth')
+    save_checkpoint(dict(state_dict=build('deeplabv3plus').state_dict()),
+                    foreign)
+    script = osp.join(ROOT, 'tools', 'export_onnx.py')
+
+    def export(*argv):
+        monkeypatch.setattr(sys, 'argv', ['export_onnx.py', cfg_path, *argv])
+        with pytest.raises(SystemExit) as e:
+            runpy.run_path(script, run_name='__main__')
+        return str(e.value)
+
+    out = str(tmp_path / 'm.onnx')
+    msg = export(nan_ckpt, '--out', out, '--shape', '32', '32',
+                 '--check-sizes', '32', '32', '--repeats', '1')
+    assert 'm.onnx not written' in msg and 'non-finite logits' in msg
+    msg = export(foreign, '--out', out)
+    assert msg.startswith('error: ') and 'does not fit the model' in msg
+    missing = str(tmp_path / 'no' / 'such' / 'm.onnx')
+    msg = export('--out', missing)
+    assert msg == (f'error: --out {missing}: folder '
+                   f'{osp.dirname(missing)} does not exist')
+    assert sorted(os.listdir(tmp_path)) == ['cfg.py', 'foreign.pth',
+                                            'nan.pth']
+
+
+def test_project_layers_trace_without_warnings(tmp_path):
+    """The project's own shape checks stay silent while traced (ONNX export
+    of DCN printed TracerWarnings from them)."""
+    import warnings
+    from mmseg_stunet.models.layers.dcn import DeformConvV2
+    layer = DeformConvV2(4, 4, 3, padding=1).eval()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        export_onnx_layer(layer, str(tmp_path / 'dcn.onnx'))
+    ours = [str(w.message) for w in caught
+            if 'mmseg_stunet' in (w.filename or '')]
+    assert not ours, ours
+
+
+def export_onnx_layer(layer, path):
+    with torch.no_grad():
+        torch.onnx.export(layer, (torch.randn(1, 4, 9, 9), ), path,
+                          dynamo=False, opset_version=17,
+                          input_names=['image'], output_names=['out'],
+                          dynamic_axes=dict(image={2: 'h', 3: 'w'}))

@@ -300,3 +300,98 @@ def test_cuda_matches_cpu(tmp_path):
     with rasterio.open(cpu[0]['classes']) as a, \
             rasterio.open(gpu[0]['classes']) as b:
         assert (a.read() == b.read()).mean() > 0.999
+
+
+def test_nodata_half_round_trips(tmp_path):
+    """A GeoTIFF whose left half is nodata (nodata=0 declared): those pixels
+    come out as 255, the output declares 255 as nodata, windows of nodata
+    only are not run, and valid pixels beyond the receptive field of the
+    nodata edge equal the prediction of the valid half on its own."""
+    model = build('fcn')
+    img = scene(120, 200)
+    img[:, :, :100] = 0
+    src = write_tif(str(tmp_path / 'half.tif'), img, nodata=0)
+    half = write_tif(str(tmp_path / 'right.tif'), img[:, :, 100:].copy())
+    seen = []
+    run = model.encode_decode
+    model.encode_decode = lambda x, m: seen.append(len(x)) or run(x, m)
+    predictor = ScenePredictor(model, window=96, overlap=64, batch_size=2,
+                               preview=True, progress=False)
+    out = predictor.predict(src, str(tmp_path / 'out'))[0]
+    tiles = list(scene_tiles(120, 200, (96, 96), (64, 64)))
+    skipped = [t for t in tiles if t.col.core_end <= 100]
+    assert skipped and sum(seen) == len(tiles) - len(skipped)
+    with rasterio.open(out['classes']) as dst:
+        assert dst.nodata == 255
+        classes = dst.read(1)
+    assert (classes[:, :100] == 255).all()
+    assert (classes[:, 100:] < 6).all()
+    ref = reference_logits(model, half)
+    keep = np.zeros(ref.shape[1:], bool)
+    keep[:, FCN_RF_RADIUS + 1:] = True
+    sure = confident(ref) & keep
+    assert sure.sum() > 0.5 * keep.sum()
+    np.testing.assert_array_equal(classes[:, 100:][sure], ref.argmax(0)[sure])
+
+
+def test_explicit_nodata_fills_with_the_mean_and_zero_warning(tmp_path):
+    """--nodata marks pixels of a file without nodata metadata; a scene
+    whose pixels are 0 in every band but declares no nodata warns."""
+    model = build('fcn')
+    img = scene(64, 96)
+    img[:, :, :40] = 0
+    png = str(tmp_path / 'img.png')
+    import cv2
+    cv2.imwrite(png, img.transpose(1, 2, 0)[..., ::-1])
+    with pytest.warns(UserWarning, match=r'img\.png: 42% of the pixels are 0 '
+                      r'in every band .*\(--nodata 0\)'):
+        out = ScenePredictor(model, window=64, preview=False,
+                             progress=False).predict(png, str(tmp_path / 'a'))
+    classes = cv2.imread(out[0]['classes'], cv2.IMREAD_UNCHANGED)
+    assert (classes[:, :40] < 6).all()  # classified, as the user asked
+    out = ScenePredictor(model, window=64, preview=False, progress=False,
+                         nodata=0).predict(png, str(tmp_path / 'b'))
+    classes = cv2.imread(out[0]['classes'], cv2.IMREAD_UNCHANGED)
+    assert (classes[:, :40] == 255).all() and (classes[:, 40:] < 6).all()
+
+
+def test_non_finite_scores_are_an_error_naming_the_window(tmp_path):
+    model = build('fcn')
+    run = model.encode_decode
+
+    def broken(x, metas):
+        out = run(x, metas)
+        out[0, 0, 5, 5] = float('nan')
+        return out
+
+    model.encode_decode = broken
+    src = write_tif(str(tmp_path / 'scene.tif'), scene(64, 64))
+    with pytest.raises(FloatingPointError,
+                       match=r'scene\.tif: the model gave non-finite scores '
+                       r'in window\(s\) \[\(0, 0, 64, 64\)\]'):
+        ScenePredictor(model, window=64, preview=False,
+                       progress=False).predict(src, str(tmp_path / 'out'))
+    assert not os.listdir(tmp_path / 'out')
+
+
+def test_window_defaults_come_from_the_config():
+    from mmseg_stunet.apis.inference import default_window
+    from mmseg_stunet.utils.paths import config_path
+    cfg = Config.fromfile(
+        config_path('st_unet', 'st-unet_1xb8-100e_vaihingen-256x256.py'))
+    cfg.model.backbone.update(base_channels=8, stage_blocks=(1, 1, 1, 1),
+                              num_groups=4, embed_dims=8,
+                              num_heads=(1, 1, 2, 2), window_size=4)
+    cfg.model.decode_head.update(in_channels=(32, 64, 128, 256),
+                                 decoder_channels=(8, 8, 8, 8), channels=4)
+    paper = init_model(cfg, None, 'cpu')
+    assert default_window(paper) == ((256, 256), (0, 0))
+    predictor = ScenePredictor(paper, progress=False)
+    assert (predictor.window, predictor.overlap) == ((256, 256), (0, 0))
+    whole = build('fcn')  # no slide test_cfg, no training crop
+    assert default_window(whole) is None
+    predictor = ScenePredictor(whole, progress=False)
+    assert (predictor.window, predictor.overlap) == ((512, 512), (128, 128))
+    whole.data_preprocessor.size = (128, 96)
+    assert ScenePredictor(whole, progress=False).window == (128, 96)
+    assert ScenePredictor(whole, window=100, progress=False).overlap == (0, 0)

@@ -1,5 +1,6 @@
-"""CheckedRunner: refuses checkpoints that do not fit when testing, names
-unreadable ones, and answers iter/epoch without the training data."""
+"""CheckpointCheckHook (with mmengine's own Runner, as under ``mim test``):
+refuses checkpoints that do not fit when testing and names unreadable ones;
+CheckedRunner answers iter/epoch without the training data."""
 import os.path as osp
 
 import pytest
@@ -8,7 +9,10 @@ from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
 from mmengine.runner import save_checkpoint
 
-from mmseg_stunet.engine import CheckedRunner, CheckpointError
+from mmengine.runner import Runner
+
+from mmseg_stunet.engine import (CheckedRunner, CheckpointCheckHook,
+                                 CheckpointError)
 
 
 class ToyModel(BaseModel):
@@ -33,12 +37,13 @@ class CountMetric(BaseMetric):
         return dict(count=len(results))
 
 
-def runner(work, checkpoint, width=4, **cfg):
+def runner(work, checkpoint, width=4, runner_cls=Runner, **cfg):
     loader = dict(dataset=[dict(inputs=torch.ones(4))] * 3,
                   sampler=dict(type='DefaultSampler', shuffle=False),
                   batch_size=1, collate_fn=dict(type='pseudo_collate'))
-    return CheckedRunner(
+    return runner_cls(
         model=ToyModel(width), work_dir=work,
+        custom_hooks=[CheckpointCheckHook()],
         # a training loader that cannot be built (no such data set)
         train_dataloader=dict(dataset=dict(type='NoSuchDataset'),
                               sampler=dict(type='DefaultSampler'),
@@ -59,7 +64,7 @@ def ckpt(tmp_path):
 
 
 def test_test_loads_a_fitting_checkpoint(ckpt, tmp_path):
-    r = runner(str(tmp_path / 'ok'), ckpt)
+    r = runner(str(tmp_path / 'ok'), ckpt, runner_cls=CheckedRunner)
     assert r.iter == 0 and r.epoch == 0  # no training loader was built
     assert r.test() == dict(count=3)
     torch.testing.assert_close(r.model.fc.weight,

@@ -34,5 +34,3 @@ default_hooks = dict(
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
-# --resume trains on the same sample order as the interrupted run.
-custom_hooks = [dict(type='ResumeDataOrderHook')]

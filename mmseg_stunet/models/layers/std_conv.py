@@ -21,6 +21,10 @@ class StdConv2d(nn.Conv2d):
 
     def standardized_weight(self) -> torch.Tensor:
         w = self.weight
+        if torch.jit.is_tracing():  # plain ops export as such to ONNX
+            var, mean = torch.var_mean(w, dim=(1, 2, 3), correction=0,
+                                       keepdim=True)
+            return (w - mean) / torch.sqrt(var + self.eps)
         # batch_norm in training mode over (1, out, in*kh*kw) is a fused
         # mean / biased-variance standardisation per output channel
         return F.batch_norm(w.reshape(1, self.out_channels, -1),

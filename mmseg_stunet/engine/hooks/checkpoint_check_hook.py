@@ -1,0 +1,58 @@
+"""Checkpoints that cannot be read or do not fit stop a run, named."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop, find_latest_checkpoint
+from mmseg.registry import HOOKS
+
+from ..checkpoint import check_checkpoint_fits, check_readable
+
+
+@HOOKS.register_module()
+class CheckpointCheckHook(Hook):
+    """Refuse a checkpoint that cannot be read, or that does not fit the
+    model when testing, validating or resuming.
+
+    mmengine loads what fits and logs the rest, so a DeepLabV3+ checkpoint
+    tested with the ST-UNet config scores random weights with exit code 0,
+    and a truncated file fails deep in torch with advice to disable
+    ``weights_only``. This hook checks the file before the run (without
+    reading its tensors) and, when the runner hands over the loaded
+    checkpoint, its fit: weights missing or of another shape raise
+    :class:`~mmseg_stunet.engine.errors.CheckpointError` with counts and a
+    few keys, unless the config sets ``allow_partial_checkpoint=True``
+    (``tools/test.py --allow-partial``). ``load_from`` for training
+    (fine-tuning) stays lenient, as in mmengine.
+
+    In the project's runtime config, so ``tools/test.py``, ``mim test`` and
+    ``tools/train.py --resume`` all use it.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def _source(self, runner) -> Optional[str]:
+        if runner._resume and runner._load_from is None:
+            return find_latest_checkpoint(runner.work_dir)
+        return runner._load_from
+
+    def before_run(self, runner) -> None:
+        source = self._source(runner)
+        if source and '://' not in source and not source.startswith(
+                ('open-mmlab', 'torchvision', 'modelzoo')):
+            check_readable(source)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        training = isinstance(runner._train_loop, BaseLoop)
+        if (training and not runner._resume) or runner.cfg.get(
+                'allow_partial_checkpoint', False):
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        source = self._source(runner) or 'the checkpoint'
+        unexpected = check_checkpoint_fits(model, checkpoint, source)
+        if unexpected:
+            runner.logger.warning(
+                f'{osp.basename(source)}: {len(unexpected)} weights not in '
+                f'the model are ignored (e.g. {", ".join(unexpected[:3])})')

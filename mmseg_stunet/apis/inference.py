@@ -1,9 +1,10 @@
 """Building a segmentor for inference from a config and a checkpoint, and
 what the scene predictor and the ONNX export read off it."""
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from torch import nn
 
 from ..engine.checkpoint import load_model_checkpoint
@@ -13,7 +14,8 @@ __all__ = [
 ]
 
 
-def init_segmentor(config, checkpoint: Optional[str] = None,
+def init_segmentor(config: Union[str, Config],
+                   checkpoint: Optional[str] = None,
                    device: str = 'cpu', cfg_options: Optional[dict] = None,
                    allow_partial: bool = False) -> nn.Module:
     """``mmseg.apis.init_model`` whose checkpoint must fit the model.

@@ -311,22 +311,12 @@ def check_against_model(state: StateDict, model: torch.nn.Module) -> None:
     """Refuse converted weights that do not match ``model`` key for key and
     shape for shape (names and shapes only: ``model`` may live on the meta
     device)."""
-    from ..engine.checkpoint import checkpoint_fit
-    missing, mismatched, unexpected = checkpoint_fit(
-        model, dict(state_dict=state), revise_keys=())
-    problems = []
-    if missing:
-        problems.append(f'{len(missing)} missing key(s) {missing[:5]}')
-    if unexpected:
-        problems.append(f'{len(unexpected)} unexpected key(s) '
-                        f'{unexpected[:5]}')
-    if mismatched:
-        problems.append(f'{len(mismatched)} shape mismatch(es) '
-                        f'{mismatched[:5]}')
-    if problems:
+    from ..engine.checkpoint import checkpoint_fit, fit_report
+    misfit = checkpoint_fit(model, dict(state_dict=state), revise_keys=())
+    if any(misfit):
         raise VainFConversionError(
             'converted weights do not fit the config model: ' +
-            '; '.join(problems))
+            fit_report(model, *misfit))
 
 
 def dataset_meta(cfg: Config, num_classes: int) -> Optional[dict]:

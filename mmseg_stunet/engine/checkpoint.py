@@ -21,6 +21,7 @@ from .errors import CheckpointError
 
 __all__ = [
     'CheckpointError', 'read_checkpoint', 'check_readable', 'checkpoint_fit',
+    'fit_report',
     'check_checkpoint_fits', 'load_model_checkpoint'
 ]
 
@@ -125,6 +126,24 @@ def checkpoint_fit(
     return missing, mismatched, unexpected
 
 
+def fit_report(model: nn.Module, missing: List[str], mismatched: List[str],
+               unexpected: List[str]) -> str:
+    """One line: counts and a few keys of each kind of misfit."""
+    total = sum(1 for k in model.state_dict()
+                if not k.endswith('num_batches_tracked'))
+    parts = []
+    if missing:
+        parts.append(f'{len(missing)} of the model\'s {total} weights '
+                     f'missing (e.g. {", ".join(missing[:3])})')
+    if mismatched:
+        parts.append(f'{len(mismatched)} of another shape (e.g. '
+                     f'{"; ".join(mismatched[:2])})')
+    if unexpected:
+        parts.append(f'{len(unexpected)} not in the model (e.g. '
+                     f'{", ".join(unexpected[:3])})')
+    return '; '.join(parts)
+
+
 def check_checkpoint_fits(
         model: nn.Module,
         checkpoint: dict,
@@ -136,20 +155,9 @@ def check_checkpoint_fits(
     missing, mismatched, unexpected = checkpoint_fit(model, checkpoint,
                                                      revise_keys)
     if missing or mismatched:
-        total = sum(1 for k in model.state_dict()
-                    if not k.endswith('num_batches_tracked'))
-        parts = []
-        if missing:
-            parts.append(f'{len(missing)} of the model\'s {total} weights '
-                         f'missing (e.g. {", ".join(missing[:3])})')
-        if mismatched:
-            parts.append(f'{len(mismatched)} of another shape (e.g. '
-                         f'{"; ".join(mismatched[:2])})')
-        if unexpected:
-            parts.append(f'{len(unexpected)} not in the model (e.g. '
-                         f'{", ".join(unexpected[:3])})')
         raise CheckpointError(
-            f'{filename} does not fit the model: ' + '; '.join(parts) +
+            f'{filename} does not fit the model: ' +
+            fit_report(model, missing, mismatched, unexpected) +
             '. Check the config, or load what fits with --allow-partial '
             '(config: allow_partial_checkpoint=True)')
     return unexpected

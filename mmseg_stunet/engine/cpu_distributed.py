@@ -9,6 +9,8 @@ absent; :func:`use_cpu_ddp` points a config at ``CPUDistributedDataParallel``,
 which drops the device ids for CPU modules. Machines with CUDA take
 mmengine's own path unchanged.
 """
+from typing import List, Optional
+
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -40,7 +42,10 @@ def patch_init_dist_for_cpu() -> None:
 class CPUDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that accepts CPU modules."""
 
-    def __init__(self, module: nn.Module, device_ids=None, **kwargs):
+    def __init__(self,
+                 module: nn.Module,
+                 device_ids: Optional[List[int]] = None,
+                 **kwargs):
         if next(module.parameters()).device.type == 'cpu':
             device_ids = None
         super().__init__(module=module, device_ids=device_ids, **kwargs)

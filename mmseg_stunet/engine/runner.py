@@ -8,9 +8,11 @@ from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
 from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import RUNNERS
 
+from ..utils.notices import KnownNoticeFilter
 from .errors import USER_ERRORS, ConfigError  # noqa: F401  (for the tools)
 from .optim_wrapper import check_cpu_bf16
 
@@ -32,6 +34,7 @@ class CheckedRunner(Runner):
     * ``channels_last=True`` in the config puts the model's weights in the
       channels-last memory format before it is wrapped (convolutions then
       run channels-last on CPU and CUDA; see :func:`enable_amp`).
+    * mmengine's notices about its own internals are kept out of the log.
 
     Checkpoint checks live in :class:`~.hooks.CheckpointCheckHook`, which
     also works under MMSegmentation's own ``tools/test.py`` (``mim test``),
@@ -48,6 +51,14 @@ class CheckedRunner(Runner):
     def epoch(self) -> int:
         loop = self._train_loop
         return loop.epoch if isinstance(loop, BaseLoop) else 0
+
+    def build_logger(self, *args, **kwargs) -> MMLogger:
+        """mmengine's logger without its notices about its own internals
+        (:class:`~mmseg_stunet.utils.notices.KnownNoticeFilter`)."""
+        logger = super().build_logger(*args, **kwargs)
+        for handler in logger.handlers:
+            handler.addFilter(KnownNoticeFilter())
+        return logger
 
     def wrap_model(self, model_wrapper_cfg: Optional[dict],
                    model: torch.nn.Module) -> torch.nn.Module:

@@ -2,6 +2,7 @@
 import os
 import os.path as osp
 from contextlib import contextmanager
+from typing import Iterator
 
 __all__ = ['partial_path', 'is_partial', 'atomic_write']
 
@@ -28,7 +29,7 @@ def _fsync(path: str):
 
 
 @contextmanager
-def atomic_write(path: str, durable: bool = False):
+def atomic_write(path: str, durable: bool = False) -> Iterator[str]:
     """Yield :func:`partial_path` of ``path`` to write to; when the block
     succeeds, move it onto ``path`` in one rename, otherwise delete it.
 

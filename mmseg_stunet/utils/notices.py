@@ -1,13 +1,18 @@
 """Known third-party warnings that say nothing about the user's run, in one
-list: the command-line tools silence them (:func:`silence_known_notices`)
-and the test suite filters them (``tests/conftest.py``), each by its
-message, so every other warning, the project's own included, stays visible.
+place: the command-line tools silence them (:func:`silence_known_notices`,
+and :class:`KnownNoticeFilter` on the runner's log) and the test suite
+filters them (``tests/conftest.py``), each by its message, so every other
+warning, the project's own included, stays visible.
 """
+import logging
 import re
 import warnings
 from typing import List, Tuple, Type
 
-__all__ = ['KNOWN_NOTICES', 'silence_known_notices', 'filterwarnings_lines']
+__all__ = [
+    'KNOWN_NOTICES', 'KNOWN_LOG_NOTICES', 'silence_known_notices',
+    'filterwarnings_lines', 'KnownNoticeFilter'
+]
 
 #: (start of the message, category)
 KNOWN_NOTICES: List[Tuple[str, Type[Warning]]] = [
@@ -29,6 +34,15 @@ KNOWN_NOTICES: List[Tuple[str, Type[Warning]]] = [
      PendingDeprecationWarning),
     # mmseg internals
     ('``build_loss`` would be deprecated soon', UserWarning),
+    # mmseg's visualisation hook in every training run (draw=False)
+    ('The draw is False, it means that the hook for visualization will not '
+     'take effect', UserWarning),
+]
+
+#: starts of messages mmengine logs as warnings about its own internals
+KNOWN_LOG_NOTICES: List[str] = [
+    '"FileClient" will be deprecated in future',
+    '"HardDiskBackend" is the alias of "LocalBackend"',
 ]
 
 
@@ -45,3 +59,11 @@ def filterwarnings_lines() -> List[str]:
         f'ignore:{re.escape(message)}:{category.__name__}'
         for message, category in KNOWN_NOTICES
     ]
+
+
+class KnownNoticeFilter(logging.Filter):
+    """Drops log records that start with one of :data:`KNOWN_LOG_NOTICES`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(message.startswith(n) for n in KNOWN_LOG_NOTICES)

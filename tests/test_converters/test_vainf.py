@@ -424,7 +424,8 @@ def test_refuses_missing_unexpected_keys_and_unknown_stride(
     src = tmp_path / 'missing_os8.pth'
     torch.save(ckpt, src)
     with pytest.raises(VainFConversionError,
-                       match=r'1 missing key.*layer2\.1\.bn2\.running_var'):
+                       match=r"1 of the model's \d+ weights missing \(e\.g\. "
+                       r'backbone\.layer2\.1\.bn2\.running_var'):
         convert(str(src), str(tmp_path / 'out.pth'))
 
     with pytest.raises(VainFConversionError, match='output stride'):

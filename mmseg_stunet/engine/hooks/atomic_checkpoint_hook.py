@@ -6,6 +6,7 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
+from mmengine.runner import Runner
 from mmseg.registry import HOOKS
 from ...utils.atomic import atomic_write
 
@@ -25,13 +26,14 @@ class AtomicCheckpointHook(CheckpointHook):
     non-local back-ends (object stores) fall back to its behaviour.
     """
 
-    def before_train(self, runner):
+    def before_train(self, runner: Runner) -> None:
         super().before_train(runner)
         if is_main_process() and isinstance(self.file_backend, LocalBackend):
             for stale in glob.glob(osp.join(self.out_dir, '.*.partial*')):
                 os.remove(stale)  # left by a run killed while saving
 
-    def _save_checkpoint_with_step(self, runner, step, meta):
+    def _save_checkpoint_with_step(self, runner: Runner, step: int,
+                                   meta: dict) -> None:
         if not isinstance(self.file_backend, LocalBackend):
             return super()._save_checkpoint_with_step(runner, step, meta)
         drop = None

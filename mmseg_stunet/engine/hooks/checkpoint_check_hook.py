@@ -4,7 +4,7 @@ from typing import Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner import BaseLoop, find_latest_checkpoint
+from mmengine.runner import BaseLoop, Runner, find_latest_checkpoint
 from mmseg.registry import HOOKS
 
 from ..checkpoint import check_checkpoint_fits, check_readable
@@ -32,18 +32,19 @@ class CheckpointCheckHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def _source(self, runner) -> Optional[str]:
+    def _source(self, runner: Runner) -> Optional[str]:
         if runner._resume and runner._load_from is None:
             return find_latest_checkpoint(runner.work_dir)
         return runner._load_from
 
-    def before_run(self, runner) -> None:
+    def before_run(self, runner: Runner) -> None:
         source = self._source(runner)
         if source and '://' not in source and not source.startswith(
                 ('open-mmlab', 'torchvision', 'modelzoo')):
             check_readable(source)
 
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+    def after_load_checkpoint(self, runner: Runner,
+                              checkpoint: dict) -> None:
         training = isinstance(runner._train_loop, BaseLoop)
         if (training and not runner._resume) or runner.cfg.get(
                 'allow_partial_checkpoint', False):

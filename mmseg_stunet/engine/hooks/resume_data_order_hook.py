@@ -2,6 +2,7 @@
 import copy
 
 from mmengine.hooks import Hook
+from mmengine.runner import Runner
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmseg.registry import HOOKS
 
@@ -21,7 +22,7 @@ class ResumeDataOrderHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def before_train(self, runner):
+    def before_train(self, runner: Runner) -> None:
         loop = runner.train_loop
         sampler = getattr(loop.dataloader, 'sampler', None)
         if loop.iter == 0 or getattr(sampler, 'seed', runner.seed) == \

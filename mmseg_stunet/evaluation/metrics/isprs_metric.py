@@ -44,6 +44,8 @@ class ISPRSMetric(IoUMetric):
             --out`` sets for MMSegmentation's ``IoUMetric``.
     """
 
+    default_prefix = ''  # scores are logged as OA, mIoU, ... without a prefix
+
     def __init__(self,
                  ignore_index: int = 255,
                  exclude_classes: Sequence[str] = ('clutter', ),
@@ -108,7 +110,7 @@ class ISPRSMetric(IoUMetric):
         iou, f1 = ret['IoU'], ret['Dice']
         keep = np.array([c not in self.exclude_classes for c in classes])
 
-        def mean(v):
+        def mean(v: np.ndarray) -> float:
             return float(np.nanmean(v)) * 100 if np.isfinite(v).any() \
                 else float('nan')
 

@@ -192,7 +192,7 @@ def shift_mask(H: Size, W: Size, window: Size, shift: Size,
     ``shift = 0`` every window lies in one region: the mask is zero.
     """
 
-    def regions(n):
+    def regions(n: Size) -> Tensor:
         idx = torch.arange(n, device=device)
         return (idx >= n - window).long() + (idx >= n - shift).long()
 

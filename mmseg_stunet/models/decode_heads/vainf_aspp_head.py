@@ -10,6 +10,8 @@ becomes VainF's ``AtrousSeparableConvolution``: a depthwise conv and a
 pointwise conv with no norm or activation between them, then the original
 BN + ReLU.
 """
+from typing import List, Optional, Sequence
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
@@ -18,9 +20,11 @@ from mmseg.models.decode_heads.aspp_head import ASPPModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
+from torch import Tensor
 
 
-def _conv3x3(in_channels, out_channels, dilation, separable, **cfg):
+def _conv3x3(in_channels: int, out_channels: int, dilation: int,
+             separable: bool, **cfg) -> nn.Module:
     """3x3 conv-norm-act, or VainF's separable version of it."""
     if separable:
         return DepthwiseSeparableConvModule(
@@ -62,15 +66,15 @@ class VainFASPP(nn.Module):
     """
 
     def __init__(self,
-                 in_channels,
-                 channels,
-                 dilations=(6, 12, 18),
-                 separable=False,
-                 dropout_ratio=0.1,
-                 align_corners=False,
-                 conv_cfg=None,
-                 norm_cfg=dict(type='BN'),
-                 act_cfg=dict(type='ReLU')):
+                 in_channels: int,
+                 channels: int,
+                 dilations: Sequence[int] = (6, 12, 18),
+                 separable: bool = False,
+                 dropout_ratio: float = 0.1,
+                 align_corners: bool = False,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: Optional[dict] = dict(type='BN'),
+                 act_cfg: Optional[dict] = dict(type='ReLU')):
         super().__init__()
         if len(dilations) != 3:
             raise ValueError('VainFASPP takes three atrous rates, got '
@@ -89,7 +93,7 @@ class VainFASPP(nn.Module):
         self.project = ConvModule(5 * channels, channels, 1, **cfg)
         self.dropout = nn.Dropout(dropout_ratio)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         outs = self.aspp_modules(x)
         outs.append(
             resize(
@@ -118,9 +122,9 @@ class VainFDeepLabV3Head(BaseDecodeHead):
     """
 
     def __init__(self,
-                 dilations=(6, 12, 18),
-                 separable=False,
-                 aspp_dropout_ratio=0.1,
+                 dilations: Sequence[int] = (6, 12, 18),
+                 separable: bool = False,
+                 aspp_dropout_ratio: float = 0.1,
                  **kwargs):
         kwargs.setdefault('dropout_ratio', 0.)
         super().__init__(**kwargs)
@@ -140,14 +144,14 @@ class VainFDeepLabV3Head(BaseDecodeHead):
         self.bottleneck = _conv3x3(self._bottleneck_in_channels(),
                                    self.channels, 1, separable, **cfg)
 
-    def _bottleneck_in_channels(self):
+    def _bottleneck_in_channels(self) -> int:
         return self.channels
 
-    def _forward_feature(self, inputs):
+    def _forward_feature(self, inputs: List[Tensor]) -> Tensor:
         """(N, in_channels, H, W) -> (N, channels, H, W)."""
         return self.bottleneck(self.aspp(self._transform_inputs(inputs)))
 
-    def forward(self, inputs):
+    def forward(self, inputs: List[Tensor]) -> Tensor:
         return self.cls_seg(self._forward_feature(inputs))
 
 
@@ -168,7 +172,10 @@ class VainFDeepLabV3PlusHead(VainFDeepLabV3Head):
     (N, in_channels, H/16 or H/8, ...) -> (N, num_classes, H/4, W/4).
     """
 
-    def __init__(self, c1_in_channels=256, c1_channels=48, **kwargs):
+    def __init__(self,
+                 c1_in_channels: int = 256,
+                 c1_channels: int = 48,
+                 **kwargs):
         self.c1_channels = c1_channels
         super().__init__(**kwargs)
         self.c1_bottleneck = ConvModule(
@@ -179,10 +186,10 @@ class VainFDeepLabV3PlusHead(VainFDeepLabV3Head):
             norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg)
 
-    def _bottleneck_in_channels(self):
+    def _bottleneck_in_channels(self) -> int:
         return self.c1_channels + self.channels
 
-    def _forward_feature(self, inputs):
+    def _forward_feature(self, inputs: List[Tensor]) -> Tensor:
         low = self.c1_bottleneck(inputs[0])
         high = resize(
             self.aspp(self._transform_inputs(inputs)),

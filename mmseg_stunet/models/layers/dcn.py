@@ -21,7 +21,7 @@ from mmengine.registry import MODELS
 from torch import Tensor
 from torch.nn.modules.utils import _pair, _single
 
-from .deform_conv_torch import modulated_deform_conv2d_torch
+from .deform_conv_torch import IntPair, modulated_deform_conv2d_torch
 
 BACKENDS = ('auto', 'torch', 'mmcv', 'torchvision')
 
@@ -95,9 +95,9 @@ def modulated_deform_conv2d(input: Tensor,
                             mask: Tensor,
                             weight: Tensor,
                             bias: Optional[Tensor] = None,
-                            stride=1,
-                            padding=0,
-                            dilation=1,
+                            stride: IntPair = 1,
+                            padding: IntPair = 0,
+                            dilation: IntPair = 1,
                             groups: int = 1,
                             deform_groups: int = 1,
                             backend: str = 'auto') -> Tensor:

@@ -15,8 +15,10 @@ is hand-written: the input gradient is a sparse (CSR) matrix product that
 scatters the column gradient back onto the rows, the gradient of the corner
 weights a row-wise dot product; no tensor holds a copy of the map per tap.
 
-Under tracing, ONNX export, autocast or for half-precision inputs the same
-gather runs as differentiable ``index_select`` ops instead.
+Under tracing, ONNX export, ``torch.compile`` or for half-precision inputs
+the same gather runs as differentiable ``index_select`` ops instead. Under
+autocast the sampling stays float32 and the weight product (and the offset
+conv of the layer) run in the autocast dtype.
 """
 import warnings
 from typing import Optional, Tuple, Union
@@ -145,9 +147,12 @@ def _scatter_rows(src: Tensor, index: Tensor, weight: Tensor,
     Sorting the (N * 4) targets turns the scatter-add into a CSR matrix
     ``(num_rows, N)`` times ``src`` -- a parallel, deterministic kernel.
     """
-    rows, order = torch.sort(index.reshape(-1))
+    flat = index.reshape(-1)
+    if num_rows < 2**31:  # int32 keys sort about twice as fast
+        flat = flat.to(torch.int32)
+    rows, order = torch.sort(flat)
     counts = torch.bincount(rows, minlength=num_rows)
-    crow = torch.zeros(num_rows + 1, dtype=rows.dtype, device=rows.device)
+    crow = torch.zeros(num_rows + 1, dtype=torch.int64, device=rows.device)
     torch.cumsum(counts, 0, out=crow[1:])
     cols = torch.div(order, index.shape[1], rounding_mode='floor')
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
@@ -161,10 +166,12 @@ def _scatter_rows(src: Tensor, index: Tensor, weight: Tensor,
 
 
 def _use_fused(x: Tensor) -> bool:
+    """The hand-written gather (eager mode, float32/64 sampling); traced,
+    exported and compiled graphs use differentiable ``index_select``."""
     return (x.dtype in (torch.float32, torch.float64)
             and not torch.jit.is_tracing() and not torch.jit.is_scripting()
             and not torch.onnx.is_in_onnx_export()
-            and not torch.is_autocast_enabled(x.device.type))
+            and not torch.compiler.is_compiling())
 
 
 def _check_shapes(input: Tensor, offset: Tensor, mask: Tensor, weight: Tensor,
@@ -215,8 +222,9 @@ def modulated_deform_conv2d_torch(input: Tensor,
         weight: (C_out, C / groups, kh, kw). bias: (C_out,) or None.
 
     Returns:
-        (B, C_out, Ho, Wo), contiguous. Under autocast the sampling runs in
-        float32 and the weight product in the autocast dtype.
+        (B, C_out, Ho, Wo), in the memory format of ``input`` (contiguous or
+        channels-last). Under autocast the sampling runs in float32 and the
+        weight product in the autocast dtype.
     """
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
     if input.dim() != 4:
@@ -239,17 +247,20 @@ def modulated_deform_conv2d_torch(input: Tensor,
             return out + (offset.sum() + mask.sum()).to(out.dtype) * 0
 
     out_dtype = input.dtype
-    fused = _use_fused(input)
+    channels_last = input.is_contiguous(
+        memory_format=torch.channels_last) and not input.is_contiguous()
     # Sample in the input's precision, at least float32 (offsets coming
     # out of an autocast conv are half precision).
     dtype = torch.promote_types(input.dtype, torch.float32)
     input, offset, mask = input.to(dtype), offset.to(dtype), mask.to(dtype)
+    fused = _use_fused(input)
     index, tap_weight = _bilinear_taps(offset, mask, (H, W), (kh, kw), stride,
                                        padding, dilation, deform_groups)
     table = input.permute(0, 2, 3, 1).reshape(B * H * W * deform_groups,
                                               C // deform_groups)
     if fused:
-        cols = _WeightedRowGather.apply(table, index, tap_weight)
+        with torch.autocast(input.device.type, enabled=False):
+            cols = _WeightedRowGather.apply(table, index, tap_weight)
     else:
         taps = [
             table.index_select(0, index[:, j]) * tap_weight[:, j, None]
@@ -269,4 +280,5 @@ def modulated_deform_conv2d_torch(input: Tensor,
     cols = cols.reshape(B, Ho, Wo, K * C).permute(0, 3, 1, 2)
     weight = weight.permute(0, 2, 3, 1).reshape(C_out, K * C_g, 1, 1)
     out = F.conv2d(cols, weight, bias, groups=groups)
-    return out.contiguous()
+    return out.contiguous(memory_format=torch.channels_last
+                          if channels_last else torch.contiguous_format)

@@ -38,9 +38,10 @@ class RelationalAggregationModule(TorchDefaultInitMixin, BaseModule):
             the authors'); None keeps ``norm_cfg``'s own (e.g. for
             GroupNorm, which has none).
 
-    Under autocast the deformable conv runs in float32 (its bilinear
-    sampling has no fast reduced-precision path) and its output is cast
-    back to the dtype of ``x``, so the fused map keeps the autocast dtype.
+    Under autocast the deformable conv samples in float32 and multiplies in
+    the autocast dtype (``DeformConvV2``; compiled back-ends run in float32)
+    and its output is cast to the dtype of ``x``, so the fused map keeps the
+    autocast dtype.
 
     Shapes: x (B, C, h, w), t (B, Ct, h, w) -> (B, C, h, w).
     """
@@ -75,8 +76,7 @@ class RelationalAggregationModule(TorchDefaultInitMixin, BaseModule):
             raise ValueError(
                 f'{type(self).__name__}: CNN map {tuple(x.shape)} and Swin '
                 f'map {tuple(t.shape)} differ in spatial size')
-        with torch.autocast(x.device.type, enabled=False):
-            x = self.dcn(x.to(self.dcn.weight.dtype)).to(x.dtype)
+        x = self.dcn(x).to(x.dtype)
         s = self.proj(t)
         z_avg = F.relu(self.fc1(s.mean(dim=(2, 3))))
         z_max = F.relu(self.fc1(s.amax(dim=(2, 3))))

@@ -50,3 +50,6 @@ default_hooks = dict(
     checkpoint=dict(
         by_epoch=False, interval=200, max_keep_ckpts=1, save_best=None))
 log_processor = dict(by_epoch=False)
+# a fixed seed: the same data order and initial weights in every run, so a
+# run repeats on the same machine (CPU kernels with the same thread count)
+randomness = dict(seed=0)

@@ -13,9 +13,39 @@ from mmengine.config import Config
 from ..utils.paths import project_root
 
 __all__ = [
-    'run_tool', 'write_shapes_dataset', 'small_cfg', 'build_small',
+    'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'run_tool', 'write_shapes_dataset', 'small_cfg', 'build_small',
     'smooth_scene', 'randomise_bn', 'bn_reference', 'conv_bn_reference'
 ]
+
+
+#: a reduced ST-UNet backbone: every width, depth, head count and window
+#: shrunk (the tests' model; output channels 8, 32, 64, 128, 256)
+SMALL_STUNET_BACKBONE = dict(
+    type='STUNetBackbone',
+    in_channels=3,
+    base_channels=8,
+    stage_blocks=(1, 1, 1, 1),
+    num_groups=4,
+    embed_dims=8,
+    depths=(2, 2, 2, 2),
+    num_heads=(1, 1, 2, 2),
+    window_size=4,
+    drop_path_rate=0.1,
+    dcn_cfg=dict(type='DeformConvV2'))
+#: the head for :data:`SMALL_STUNET_BACKBONE`, with the paper's loss
+SMALL_STUNET_HEAD = dict(
+    type='STUNetHead',
+    in_channels=(32, 64, 128, 256),
+    in_index=(1, 2, 3, 4),
+    decoder_channels=(32, 16, 16, 8),
+    channels=4,
+    num_classes=6,
+    dropout_ratio=0.,
+    norm_cfg=dict(type='BN'),
+    loss_decode=[
+        dict(type='CrossEntropyLoss', loss_weight=0.5),
+        dict(type='ClassWiseDiceLoss', loss_weight=0.5)
+    ])
 
 
 def run_tool(args: Sequence[str],

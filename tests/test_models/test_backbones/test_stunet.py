@@ -11,35 +11,11 @@ from mmengine.structures import PixelData
 import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from mmseg_stunet.testing import SMALL_STUNET_BACKBONE as SMALL_BACKBONE
+from mmseg_stunet.testing import SMALL_STUNET_HEAD as SMALL_HEAD
 from mmseg_stunet.utils.paths import config_path
 
 init_default_scope('mmseg')
-
-# a reduced ST-UNet: every width, depth, head count and window shrunk
-SMALL_BACKBONE = dict(type='STUNetBackbone',
-                      in_channels=3,
-                      base_channels=8,
-                      stage_blocks=(1, 1, 1, 1),
-                      num_groups=4,
-                      embed_dims=8,
-                      depths=(2, 2, 2, 2),
-                      num_heads=(1, 1, 2, 2),
-                      window_size=4,
-                      drop_path_rate=0.1,
-                      dcn_cfg=dict(type='DeformConvV2'))
-SMALL_HEAD = dict(type='STUNetHead',
-                  in_channels=(32, 64, 128, 256),
-                  in_index=(1, 2, 3, 4),
-                  decoder_channels=(32, 16, 16, 8),
-                  channels=4,
-                  num_classes=6,
-                  dropout_ratio=0.,
-                  norm_cfg=dict(type='BN'),
-                  loss_decode=[
-                      dict(type='CrossEntropyLoss', loss_weight=0.5),
-                      dict(type='ClassWiseDiceLoss', loss_weight=0.5)
-                  ])
-
 
 def paper_model_cfg():
     return Config.fromfile(config_path('_base_', 'models',

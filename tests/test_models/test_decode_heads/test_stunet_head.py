@@ -7,14 +7,9 @@ from mmengine.registry import init_default_scope
 import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg.registry import MODELS
 
+from mmseg_stunet.testing import SMALL_STUNET_HEAD as SMALL_HEAD
+
 init_default_scope('mmseg')
-SMALL_HEAD = dict(type='STUNetHead',
-                  in_channels=(32, 64, 128, 256),
-                  in_index=(1, 2, 3, 4),
-                  decoder_channels=(32, 16, 16, 8),
-                  channels=4,
-                  num_classes=6,
-                  norm_cfg=dict(type='BN'))
 
 
 def test_head_crops_the_overhang_of_odd_inputs():

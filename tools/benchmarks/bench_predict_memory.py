@@ -20,7 +20,9 @@ import time
 
 import numpy as np
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmseg_stunet.utils.paths import project_root
+
+ROOT = project_root()
 MEASURE = ('import resource, subprocess, sys; '
            'rc = subprocess.call(sys.argv[1:]); '
            'print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); '

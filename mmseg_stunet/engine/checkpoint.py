@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
 import torch
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner.checkpoint import (CheckpointLoader,
                                         _load_checkpoint_to_model)
 from torch import nn
@@ -58,7 +59,7 @@ def check_readable(filename: str) -> None:
         if not osp.isfile(filename):
             raise FileNotFoundError(f'{filename} can not be found.')
         # the legacy (pre-zip) format cannot be memory-mapped: read it
-        torch.load(filename, map_location='cpu',
+        torch.load(filename, map_location='cpu', weights_only=True,
                    mmap=zipfile.is_zipfile(filename))
 
 
@@ -110,6 +111,10 @@ def checkpoint_fit(
     mmengine's ``load_state_dict`` reports the same as log text only; a
     decision needs the lists.
     """
+    # what mmengine's load_state_dict loads into: the model inside DDP
+    # wrappers and inside a test-time-augmentation model (tools/test.py --tta)
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
     state = _state_dict(checkpoint, revise_keys)
     own = model.state_dict()
     missing = [

@@ -119,7 +119,6 @@ def load_config(path: str,
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     if launcher != 'none':
-        import torch
         if not torch.cuda.is_available():
             from .cpu_distributed import patch_init_dist_for_cpu, use_cpu_ddp
             patch_init_dist_for_cpu()

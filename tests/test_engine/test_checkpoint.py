@@ -83,6 +83,18 @@ def test_fit_lists_missing_mismatched_and_unexpected(good):
     assert '--allow-partial' in msg and '\n' not in msg
 
 
+def test_fit_looks_inside_test_time_augmentation_model(good):
+    """tools/test.py --tta wraps the segmentor in SegTTAModel; the check
+    compares with the segmentor inside, as mmengine's loading does."""
+    from mmseg.models import SegTTAModel
+    ckpt = torch.load(good)
+    model = _model()
+    model.test_step = model.forward  # what BaseTTAModel asks of a model
+    tta = SegTTAModel(module=model)
+    assert checkpoint_fit(tta, ckpt) == ([], [], [])
+    assert check_checkpoint_fits(tta, ckpt, 'x.pth') == []
+
+
 def test_load_model_checkpoint(good, tmp_path):
     model = _model()
     load_model_checkpoint(model, good)

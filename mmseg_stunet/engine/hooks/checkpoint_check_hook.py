@@ -3,7 +3,6 @@ import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, Runner, find_latest_checkpoint
 from mmseg.registry import HOOKS
 
@@ -39,8 +38,7 @@ class CheckpointCheckHook(Hook):
 
     def before_run(self, runner: Runner) -> None:
         source = self._source(runner)
-        if source and '://' not in source and not source.startswith(
-                ('open-mmlab', 'torchvision', 'modelzoo')):
+        if source and '://' not in source:  # local files only
             check_readable(source)
 
     def after_load_checkpoint(self, runner: Runner,
@@ -49,10 +47,8 @@ class CheckpointCheckHook(Hook):
         if (training and not runner._resume) or runner.cfg.get(
                 'allow_partial_checkpoint', False):
             return
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
         source = self._source(runner) or 'the checkpoint'
-        unexpected = check_checkpoint_fits(model, checkpoint, source)
+        unexpected = check_checkpoint_fits(runner.model, checkpoint, source)
         if unexpected:
             runner.logger.warning(
                 f'{osp.basename(source)}: {len(unexpected)} weights not in '

@@ -47,12 +47,16 @@ def main() -> None:
         if args.amp:
             enable_amp(cfg)
         if args.resume == 'auto':
-            if find_latest_checkpoint(cfg.work_dir) is None:
+            latest = find_latest_checkpoint(cfg.work_dir)
+            if latest is None:
                 raise FileNotFoundError(
                     f'--resume: no checkpoint to resume from in {cfg.work_dir}'
                     ' (no last_checkpoint); train without --resume, or pass '
                     '--resume CKPT')
+            # named explicitly: mmengine would resume from a config's
+            # load_from (initial weights) instead of the latest checkpoint
             cfg.resume = True
+            cfg.load_from = latest
         elif args.resume is not None:
             cfg.resume = True
             cfg.load_from = args.resume

@@ -39,9 +39,10 @@ def trained(tmp_path_factory):
             f'test_dataloader.dataset.data_root={data}']
     run_tool(['tools/train.py', CONFIG, '--work-dir', work, *opts])
     first = torch.load(osp.join(work, 'iter_2.pth'), map_location='cpu')
+    # a config's load_from (initial weights) does not redirect --resume
     out = run_tool([
         'tools/train.py', CONFIG, '--work-dir', work, '--resume', *opts,
-        'train_cfg.max_iters=3'
+        'train_cfg.max_iters=3', f'load_from={tmp}/initial_weights.pth'
     ]).stdout
     return dict(work=work, data=data, opts=opts, first=first, log=out)
 

@@ -8,13 +8,14 @@ STUNET_DEFAULT_TORCH='torch==2.13.0'   # fresh venv without a (CUDA) torch
 STUNET_MMCV_VERSION=2.1.0              # built from its source archive, with ops
 # setuptools >= 77.0.3 (torch) and < 81 (keeps pkg_resources for mmcv's build and mim)
 STUNET_SETUPTOOLS='setuptools>=77.0.3,<81'
+STUNET_MMENGINE='mmengine==0.10.7'     # mmcv needs it, and so does the stack
 
 # build tools, installed first
 STUNET_BUILD_PKGS=("$STUNET_SETUPTOOLS" wheel ninja)
 # mmcv's runtime requirements (mmcv itself is installed with --no-deps)
-STUNET_MMCV_DEPS=(addict 'mmengine==0.10.7' numpy packaging Pillow pyyaml yapf opencv-python)
+STUNET_MMCV_DEPS=(addict "$STUNET_MMENGINE" numpy packaging Pillow pyyaml yapf opencv-python)
 # the OpenMMLab stack and test tools
-STUNET_STACK_PKGS=('mmengine==0.10.7' 'mmsegmentation==1.2.2' 'mmpretrain==1.2.0'
+STUNET_STACK_PKGS=("$STUNET_MMENGINE" 'mmsegmentation==1.2.2' 'mmpretrain==1.2.0'
     ftfy regex pytest onnx onnxruntime rasterio)
 # openmim's requirements, without its opendatalab/openxlab download client
 # (which pins setuptools~=60.2 and is not used by `mim train/test`)

@@ -15,9 +15,9 @@ is hand-written: the input gradient is a sparse (CSR) matrix product that
 scatters the column gradient back onto the rows, the gradient of the corner
 weights a row-wise dot product; no tensor holds a copy of the map per tap.
 
-Under tracing, ONNX export, ``torch.compile`` or for half-precision inputs
-the same gather runs as differentiable ``index_select`` ops instead. Under
-autocast the sampling stays float32 and the weight product (and the offset
+Under tracing, ONNX export or ``torch.compile`` the same gather runs as
+differentiable ``index_select`` ops instead. Half-precision inputs are
+sampled in float32 (on either path). Under autocast the sampling stays float32 and the weight product (and the offset
 conv of the layer) run in the autocast dtype.
 """
 import warnings
@@ -165,11 +165,10 @@ def _scatter_rows(src: Tensor, index: Tensor, weight: Tensor,
         return matrix @ src
 
 
-def _use_fused(x: Tensor) -> bool:
-    """The hand-written gather (eager mode, float32/64 sampling); traced,
-    exported and compiled graphs use differentiable ``index_select``."""
-    return (x.dtype in (torch.float32, torch.float64)
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting()
+def _use_fused() -> bool:
+    """The hand-written gather in eager mode; traced, exported and
+    compiled graphs use differentiable ``index_select``."""
+    return (not torch.jit.is_tracing() and not torch.jit.is_scripting()
             and not torch.onnx.is_in_onnx_export()
             and not torch.compiler.is_compiling())
 
@@ -253,7 +252,7 @@ def modulated_deform_conv2d_torch(input: Tensor,
     # out of an autocast conv are half precision).
     dtype = torch.promote_types(input.dtype, torch.float32)
     input, offset, mask = input.to(dtype), offset.to(dtype), mask.to(dtype)
-    fused = _use_fused(input)
+    fused = _use_fused()
     index, tap_weight = _bilinear_taps(offset, mask, (H, W), (kh, kw), stride,
                                        padding, dilation, deform_groups)
     table = input.permute(0, 2, 3, 1).reshape(B * H * W * deform_groups,

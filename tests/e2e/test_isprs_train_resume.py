@@ -85,6 +85,9 @@ param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0,
 train_cfg = dict(max_iters=4, val_interval=4)
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval=2, max_keep_ckpts=1))
+# no fixed seed (the demo config fixes one): every process draws its own,
+# which is what ResumeDataOrderHook has to repair on --resume
+randomness = dict(seed=None)
 ''')
     probe_cfg = tmp / 'tiny_probe.py'
     probe_cfg.write_text(f'''

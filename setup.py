@@ -22,7 +22,7 @@ setup(
     packages=find_packages(include=['mmseg_stunet', 'mmseg_stunet.*']),
     python_requires='>=3.8',
     install_requires=[
-        'torch>=2.0',
+        'torch>=2.4',  # weights_only allow-lists, mmap loads, SDPA scale
         'mmengine>=0.10.0,<1.0',
         'mmcv>=2.0.0rc4,<2.2.0',
         'mmsegmentation>=1.2.0,<1.3',

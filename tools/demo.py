@@ -25,7 +25,7 @@ import time
 import cv2
 import numpy as np
 
-from mmseg_stunet.converters.isprs import convert_isprs
+from mmseg_stunet.converters.isprs import convert_isprs, stitch_tiles
 from mmseg_stunet.datasets.isprs import LABEL_COLOURS, SPLITS
 from mmseg_stunet.testing import write_vaihingen_archives
 from mmseg_stunet.utils.paths import config_path, project_root
@@ -42,30 +42,15 @@ def run(cmd):
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-def stitch(tile_dir, area):
-    """Reassemble the tiles ``areaN_x0_y0_x1_y1.png`` of one area."""
-    tiles = {}
-    for path in glob.glob(osp.join(tile_dir, f'area{area}_*.png')):
-        x0, y0, x1, y1 = map(int, osp.basename(path)[:-4].split('_')[1:])
-        tiles[(x0, y0, x1, y1)] = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    h = max(b[3] for b in tiles)
-    w = max(b[2] for b in tiles)
-    first = next(iter(tiles.values()))
-    out = np.zeros((h, w) + first.shape[2:], first.dtype)
-    for (x0, y0, x1, y1), t in tiles.items():
-        out[y0:y1, x0:x1] = t
-    return out
-
-
 def write_panels(data, pred_dir, vis_dir):
     """Image | ground truth | prediction per test area, ISPRS colours."""
     os.makedirs(vis_dir, exist_ok=True)
     palette_bgr = np.asarray(LABEL_COLOURS, np.uint8)[:, ::-1]
     paths = []
     for area in TEST_AREAS:
-        img = stitch(osp.join(data, 'img_dir', 'val'), area)
-        gt = palette_bgr[stitch(osp.join(data, 'ann_dir', 'val'), area)]
-        pred = stitch(pred_dir, area)  # already BGR colour PNGs
+        img = stitch_tiles(osp.join(data, 'img_dir', 'val'), f'area{area}')
+        gt = palette_bgr[stitch_tiles(osp.join(data, 'ann_dir', 'val'), f'area{area}')]
+        pred = stitch_tiles(pred_dir, f'area{area}')  # already BGR colour PNGs
         gap = np.full((img.shape[0], 8, 3), 255, np.uint8)
         path = osp.join(vis_dir, f'area{area}.png')
         cv2.imwrite(path, np.concatenate([img, gap, gt, gap, pred], 1))

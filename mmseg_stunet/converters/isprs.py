@@ -50,7 +50,8 @@ from ..utils.tiling import window_starts
 
 __all__ = [
     'ConversionError', 'Source', 'find_sources', 'classify',
-    'colour_to_index', 'tile_boxes', 'Summary', 'convert_isprs'
+    'colour_to_index', 'tile_boxes', 'stitch_tiles', 'Summary',
+    'convert_isprs'
 ]
 
 LABEL_DIRS = {'label': 'ann_dir', 'eroded': 'ann_dir_eroded'}
@@ -214,6 +215,28 @@ def tile_boxes(height: int, width: int, size: int,
     return [(x, y, min(x + size, width), min(y + size, height))
             for y in window_starts(height, size, stride)
             for x in window_starts(width, size, stride)]
+
+
+def stitch_tiles(tile_dir: str, prefix: str) -> np.ndarray:
+    """The image or label of one area put back together from the tiles
+    ``<prefix>_<x0>_<y0>_<x1>_<y1>.png`` that :func:`convert_isprs` wrote
+    into ``tile_dir`` (overlapping tiles hold the same pixels)."""
+    name = re.compile(re.escape(prefix) + r'_(\d+)_(\d+)_(\d+)_(\d+)\.png')
+    tiles = {}
+    for entry in os.listdir(tile_dir):
+        m = name.fullmatch(entry)
+        if m:
+            tiles[tuple(map(int, m.groups()))] = cv2.imread(
+                osp.join(tile_dir, entry), cv2.IMREAD_UNCHANGED)
+    if not tiles:
+        raise FileNotFoundError(f'no tiles {prefix}_*.png in {tile_dir}')
+    height = max(box[3] for box in tiles)
+    width = max(box[2] for box in tiles)
+    first = next(iter(tiles.values()))
+    out = np.zeros((height, width) + first.shape[2:], first.dtype)
+    for (x0, y0, x1, y1), tile in tiles.items():
+        out[y0:y1, x0:x1] = tile
+    return out
 
 
 def _write_png(path: str, array: np.ndarray) -> None:

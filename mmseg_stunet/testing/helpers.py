@@ -13,8 +13,9 @@ from mmengine.config import Config
 from ..utils.paths import project_root
 
 __all__ = [
-    'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'run_tool', 'write_shapes_dataset', 'small_cfg', 'build_small',
-    'smooth_scene', 'randomise_bn', 'bn_reference', 'conv_bn_reference'
+    'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'run_tool',
+    'write_shapes_dataset', 'small_cfg', 'build_small', 'smooth_scene',
+    'randomise_bn', 'bn_reference', 'conv_bn_reference'
 ]
 
 

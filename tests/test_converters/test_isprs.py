@@ -116,6 +116,14 @@ def test_mmseg_split_overlap_stride_and_extracted_folders(vaihingen_raw,
     # mmseg: 1 and 11 train, 2 val.
     assert s.tiles == {'train': 2 * n, 'val': n}
     assert all(t.startswith('area2_') for t in tiles(out, 'ann_dir', 'val'))
+    # the overlapping tiles stitch back into the areas (area1's tiles are
+    # not confused with area11's)
+    for area in (1, 11):
+        np.testing.assert_array_equal(
+            ic.stitch_tiles(osp.join(out, 'ann_dir', 'train'), f'area{area}'),
+            labels[area] + 1)
+    with pytest.raises(FileNotFoundError, match='no tiles area3_'):
+        ic.stitch_tiles(osp.join(out, 'ann_dir', 'train'), 'area3')
 
 
 def test_potsdam_modalities_and_split(tmp_path):

@@ -15,47 +15,33 @@ and with that border filled with the normalisation mean instead (what the
 scene predictor does with declared nodata).
 """
 import argparse
-import glob
+import os
 import os.path as osp
 import re
-from collections import defaultdict
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
-import cv2
 import numpy as np
 import torch
 
 from mmseg_stunet.apis.inference import (init_segmentor, model_in_channels,
                                          neutral_pixel)
+from mmseg_stunet.converters.isprs import stitch_tiles
 from mmseg_stunet.utils.notices import silence_known_notices
 
 
 def scenes(data_root: str, split: str) -> List[Tuple[np.ndarray, np.ndarray]]:
     """(BGR image, label 0..5 or 255) of every area of ``split``."""
-    tiles: Dict[str, list] = defaultdict(list)
-    for path in glob.glob(osp.join(data_root, 'img_dir', split, '*.png')):
-        m = re.fullmatch(r'(.+)_(\d+)_(\d+)_(\d+)_(\d+)\.png',
-                         osp.basename(path))
-        if m:
-            tiles[m.group(1)].append((path, *map(int, m.groups()[1:])))
-    if not tiles:
-        raise SystemExit(f'error: no converted tiles in {data_root}/img_dir/'
-                         f'{split}')
-    out = []
-    for area in sorted(tiles):
-        h = max(t[4] for t in tiles[area])
-        w = max(t[3] for t in tiles[area])
-        img = np.zeros((h, w, 3), np.uint8)
-        label = np.zeros((h, w), np.uint8)
-        for path, x0, y0, x1, y1 in tiles[area]:
-            img[y0:y1, x0:x1] = cv2.imread(path)
-            label[y0:y1, x0:x1] = cv2.imread(
-                path.replace(f'{osp.sep}img_dir{osp.sep}',
-                             f'{osp.sep}ann_dir{osp.sep}'),
-                cv2.IMREAD_UNCHANGED)
-        # reduce_zero_label: file 0 (boundary) -> 255, 1..6 -> 0..5
-        out.append((img, (label.astype(np.int64) - 1) % 256))
-    return out
+    img_dir = osp.join(data_root, 'img_dir', split)
+    ann_dir = osp.join(data_root, 'ann_dir', split)
+    names = os.listdir(img_dir) if osp.isdir(img_dir) else []
+    areas = sorted({name.rsplit('_', 4)[0] for name in names
+                    if re.fullmatch(r'.+(_\d+){4}\.png', name)})
+    if not areas:
+        raise SystemExit(f'error: no converted tiles in {img_dir}')
+    # reduce_zero_label: file 0 (boundary) -> 255, 1..6 -> 0..5
+    return [(stitch_tiles(img_dir, area),
+             (stitch_tiles(ann_dir, area).astype(np.int64) - 1) % 256)
+            for area in areas]
 
 
 def logits(model: torch.nn.Module, bgr: np.ndarray) -> torch.Tensor:

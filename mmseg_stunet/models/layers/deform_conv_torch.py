@@ -17,8 +17,9 @@ weights a row-wise dot product; no tensor holds a copy of the map per tap.
 
 Under tracing, ONNX export or ``torch.compile`` the same gather runs as
 differentiable ``index_select`` ops instead. Half-precision inputs are
-sampled in float32 (on either path). Under autocast the sampling stays float32 and the weight product (and the offset
-conv of the layer) run in the autocast dtype.
+sampled in float32 (on either path). Under autocast the sampling stays
+float32 and the weight product (and the offset conv of the layer) run in
+the autocast dtype.
 """
 import warnings
 from typing import Optional, Tuple, Union

@@ -4,14 +4,29 @@
 #   bash tools/setup_env.sh --system --wheels DIR
 #
 #   bash tools/fetch_wheels.sh DIR [--python-version 3.12] [--platform manylinux_2_28_x86_64]...
+#                              [--skip-installed FILE] [--skip-over BYTES] [--max-mib N]
+#   bash tools/fetch_wheels.sh DIR --gpu-lease
 #
 #   --python-version X.Y  the cluster environment's Python (default: this interpreter's)
 #   --platform TAG        the cluster's platform (default: manylinux_2_28_<this machine's
 #                         arch>, glibc >= 2.28). A manylinux_2_N tag also takes wheels for
 #                         every older glibc (manylinux_2_5 .. 2_N, manylinux1/2010/2014).
 #                         Repeat the option for several platforms.
+#   --skip-installed FILE leave out the wheels of the distributions named in FILE (one
+#                         per line, '#' comments), which the target already has, when
+#                         they are larger than --skip-over BYTES (default 2097152):
+#                         the small ones still travel, so that pip there can resolve a
+#                         version the installed one does not satisfy.
+#   --max-mib N           fail (naming the largest wheels) if DIR ends up over N MiB.
+#   --gpu-lease           the lent GPU machine (tools/gpu_check.sh): Python 3.12,
+#                         manylinux_2_28_x86_64, --skip-installed
+#                         tools/lib/gpu_lease_image.txt, --max-mib 56 (the lease carries
+#                         64 MiB in all, the checkout included). See README, "GPU check".
 #   STUNET_PYTHON         interpreter whose pip downloads (default: python3); any Python
 #                         works, the same X.Y as the cluster is the safest.
+#   STUNET_SDIST_PYTHON   interpreter with torch that reads the mmcv source archive's
+#                         metadata (mmcv's setup.py imports torch; default: STUNET_PYTHON
+#                         if it has torch, else the checkout's .venv).
 #
 # DIR gets binary wheels of every package the set-up installs and their
 # dependencies, for that Python and platform, plus the mmcv 2.1.0 source archive
@@ -35,12 +50,21 @@ usage() { sed -n '2,/^set -euo pipefail/{/^set /d;s/^# \{0,1\}//;p}' "${BASH_SOU
 DIR=''
 PYVER=''
 PLATFORMS=()
+SKIP_FILE=''
+SKIP_OVER=2097152
+MAX_MIB=
 while [ $# -gt 0 ]; do
     case "$1" in
     --python-version) [ $# -ge 2 ] || die "--python-version needs X.Y"; PYVER="$2"; shift ;;
     --python-version=*) PYVER="${1#*=}" ;;
     --platform) [ $# -ge 2 ] || die "--platform needs a tag"; PLATFORMS+=("$2"); shift ;;
     --platform=*) PLATFORMS+=("${1#*=}") ;;
+    --skip-installed) [ $# -ge 2 ] || die "--skip-installed needs a file"; SKIP_FILE="$2"; shift ;;
+    --skip-over) [ $# -ge 2 ] || die "--skip-over needs a size in bytes"; SKIP_OVER="$2"; shift ;;
+    --max-mib) [ $# -ge 2 ] || die "--max-mib needs a number"; MAX_MIB="$2"; shift ;;
+    --gpu-lease)
+        PYVER=3.12 PLATFORMS=(manylinux_2_28_x86_64)
+        SKIP_FILE="$ROOT/tools/lib/gpu_lease_image.txt" MAX_MIB=56 ;;
     -h | --help) usage; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) [ -z "$DIR" ] || die "one folder only ('$DIR' and '$1')"; DIR="$1" ;;
@@ -48,6 +72,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -n "$DIR" ] || { usage >&2; exit 2; }
+[[ "$SKIP_OVER" =~ ^[0-9]+$ ]] || die "--skip-over wants a size in bytes (got '$SKIP_OVER')"
+[ -z "$MAX_MIB" ] || [[ "$MAX_MIB" =~ ^[0-9]+$ ]] || die "--max-mib wants a whole number (got '$MAX_MIB')"
+[ -z "$SKIP_FILE" ] || [ -f "$SKIP_FILE" ] || die "--skip-installed: no such file: $SKIP_FILE"
 
 PY="${STUNET_PYTHON:-python3}"
 "$PY" -m pip --version >/dev/null 2>&1 || die "'$PY -m pip' does not work (set STUNET_PYTHON)"
@@ -100,7 +127,35 @@ log "wheels for Python $PYVER on ${PLATFORMS[*]} into $DIR"
 "${PIP[@]}" download -q -d "$DIR" -c "$CONSTRAINTS" "${TARGET[@]}" --no-deps \
     "${STUNET_NODEPS_PKGS[@]}"
 log "mmcv $STUNET_MMCV_VERSION source archive"
-"${PIP[@]}" download -q -d "$DIR" --no-deps --no-binary :all: "mmcv==$STUNET_MMCV_VERSION"
+# pip reads an sdist's metadata by running its setup.py, and mmcv's imports torch
+SDIST_PY="${STUNET_SDIST_PYTHON:-}"
+if [ -z "$SDIST_PY" ]; then
+    if "$PY" -c 'import torch' 2>/dev/null; then SDIST_PY="$PY"; else SDIST_PY="$ROOT/.venv/bin/python"; fi
+fi
+"$SDIST_PY" -c 'import torch, setuptools' 2>/dev/null ||
+    die "reading mmcv's source archive needs an interpreter with torch and setuptools: set STUNET_SDIST_PYTHON (or run tools/setup_env.sh first, which makes $ROOT/.venv)"
+"$SDIST_PY" -m pip --disable-pip-version-check download -q -d "$DIR" --no-deps \
+    --no-binary :all: --no-build-isolation "mmcv==$STUNET_MMCV_VERSION"
 [ -f "$DIR/mmcv-$STUNET_MMCV_VERSION.tar.gz" ] || die "the mmcv source archive did not arrive in $DIR"
-log "done: $(find "$DIR" -maxdepth 1 -name '*.whl' | wc -l) wheels + mmcv-$STUNET_MMCV_VERSION.tar.gz in $DIR"
+
+# wheels the target already has (distribution names compare normalised: PEP 503)
+norm() { tr 'A-Z_.' 'a-z--' | sed 's/--*/-/g'; }
+if [ -n "$SKIP_FILE" ]; then
+    skipped=0
+    while read -r whl; do
+        name="$(basename "$whl" | cut -d- -f1 | norm)"
+        if sed 's/#.*//' "$SKIP_FILE" | norm | tr -d ' \t' | grep -qxF "$name" &&
+            [ "$(stat -c %s "$whl")" -gt "$SKIP_OVER" ]; then
+            rm -f "$whl"
+            skipped=$((skipped + 1))
+        fi
+    done < <(find "$DIR" -maxdepth 1 -name '*.whl')
+    log "left out $skipped wheels over $SKIP_OVER bytes that the target has ($(basename "$SKIP_FILE"))"
+fi
+total="$(du -sb "$DIR" | cut -f1)"
+mib="$(( (total + 1048575) / 1048576 ))"
+if [ -n "$MAX_MIB" ] && [ "$total" -gt $((MAX_MIB * 1048576)) ]; then
+    die "$DIR holds $mib MiB, over --max-mib $MAX_MIB; the largest: $(ls -S "$DIR" | head -n 3 | tr '\n' ' ')"
+fi
+log "done: $(find "$DIR" -maxdepth 1 -name '*.whl' | wc -l) wheels + mmcv-$STUNET_MMCV_VERSION.tar.gz in $DIR ($mib MiB)"
 log "on the cluster: bash tools/setup_env.sh --system --wheels $DIR"

@@ -2,7 +2,8 @@
 # Idempotent set-up of the project's environment.
 #
 #   bash tools/setup_env.sh            # creates ./.venv and installs everything
-#   bash tools/setup_env.sh [--system] [--wheels DIR] [--cuda-arch "8.0;9.0"] [--dry-run]
+#   bash tools/setup_env.sh [--system] [--wheels DIR] [--cuda-arch "8.0;9.0"] [--no-cuda-ops]
+#                           [--dry-run]
 #
 # Modes (they combine):
 #   (default)          a virtual environment in STUNET_VENV (default <checkout>/.venv)
@@ -18,6 +19,10 @@
 #   --cuda-arch LIST   build mmcv's CUDA ops for these architectures only, e.g.
 #                      "8.0;9.0" (env: TORCH_CUDA_ARCH_LIST). Without it the visible
 #                      GPUs' architectures are used, or torch's default list if none.
+#   --no-cuda-ops      build mmcv's CPU ops only, also where nvcc and a CUDA torch are
+#                      there (a CUDA build of mmcv takes many minutes more; the project
+#                      runs without it: DeformConvV2 then uses torchvision's op or its
+#                      own PyTorch kernel on the GPU).          (env: STUNET_CUDA_OPS=0)
 #   --dry-run          print the plan (interpreter, torch, mmcv wheel cache key, CUDA
 #                      architectures) as key=value lines and change nothing.
 #
@@ -41,6 +46,11 @@
 #   $STUNET_CACHE/logs/mmcv-build-*.log and a progress line every minute.
 # * setuptools >= 77.0.3 (torch) and < 81 (keeps pkg_resources, which mmcv's
 #   build and openmim import), held by the constraints file for every install.
+# * OpenCV: an environment that has cv2 from opencv-python-headless (or a contrib
+#   build) keeps it. mmengine's and mmcv's wheels ask for opencv-python, which pip
+#   would install beside it (two packages writing cv2) or, offline, not find: there
+#   the OpenMMLab stack is installed with --no-deps and its other requirements
+#   after it (tools/lib/missing_requirements.py, counting the installed OpenCV).
 # * openmim is installed without its opendatalab/openxlab download client,
 #   which pins setuptools~=60.2 and is not used by `mim train/test`.
 # The package lists are in tools/lib/packages.sh (shared with tools/fetch_wheels.sh).
@@ -61,6 +71,8 @@ SYSTEM=0
 if truthy "${STUNET_SYSTEM:-}"; then SYSTEM=1; fi
 WHEELS="${STUNET_WHEELS:-}"
 DRY_RUN=0
+NO_CUDA_OPS=0
+if [ "${STUNET_CUDA_OPS:-}" = 0 ]; then NO_CUDA_OPS=1; fi
 ARCH_GIVEN=0  # --cuda-arch on the command line
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -70,6 +82,7 @@ while [ $# -gt 0 ]; do
     --cuda-arch) [ $# -ge 2 ] || die "--cuda-arch needs a list, e.g. \"8.0;9.0\""
         export TORCH_CUDA_ARCH_LIST="$2"; ARCH_GIVEN=1; shift ;;
     --cuda-arch=*) export TORCH_CUDA_ARCH_LIST="${1#*=}"; ARCH_GIVEN=1 ;;
+    --no-cuda-ops) NO_CUDA_OPS=1 ;;
     --dry-run) DRY_RUN=1 ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -164,7 +177,7 @@ plan_mmcv() {  # needs TORCH_VER/TORCH_CUDA; sets PYTAG, CUDA_OPS, MMCV_KEY, WHE
     local arch
     PYTAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
     MMCV_KEY="mmcv-$MMCV_VERSION-$PYTAG-torch$TORCH_VER-cuda${TORCH_CUDA:-none}"
-    if [ -n "$TORCH_CUDA" ] && [ -n "$NVCC" ]; then
+    if [ -n "$TORCH_CUDA" ] && [ -n "$NVCC" ] && [ "$NO_CUDA_OPS" = 0 ]; then
         CUDA_OPS=1
         if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
             # what torch would pick itself (the visible GPUs), made explicit for the key
@@ -177,7 +190,7 @@ if torch.cuda.is_available():
         arch="${TORCH_CUDA_ARCH_LIST:-default}"
         MMCV_KEY="$MMCV_KEY-arch$(printf '%s' "$arch" | tr -s '; ,' '_' | sed 's/^_//;s/_$//')"
     elif [ -n "$TORCH_CUDA" ]; then
-        MMCV_KEY="$MMCV_KEY-cpuops"  # CUDA torch but no nvcc: CPU ops only
+        MMCV_KEY="$MMCV_KEY-cpuops"  # CUDA torch, no nvcc or --no-cuda-ops: CPU ops only
     fi
     WHEELDIR="$CACHE/wheels/$MMCV_KEY"
 }
@@ -281,7 +294,11 @@ build_mmcv() {  # $1: directory to write the wheel into
         log "nvcc ($NVCC) and torch with CUDA $TORCH_CUDA: building CUDA ops too, for architectures ${TORCH_CUDA_ARCH_LIST:-"torch's default list (no GPU visible; --cuda-arch chooses)"}"
         build_env+=(FORCE_CUDA=1)
     elif [ -n "$TORCH_CUDA" ]; then
-        log "torch has CUDA $TORCH_CUDA but no nvcc was found: building CPU ops only"
+        if [ "$NO_CUDA_OPS" = 1 ]; then
+            log "--no-cuda-ops: building CPU ops only (torch has CUDA $TORCH_CUDA)"
+        else
+            log "torch has CUDA $TORCH_CUDA but no nvcc was found: building CPU ops only"
+        fi
         build_env+=(CUDA_VISIBLE_DEVICES=)  # mmcv would try CUDA when it sees a GPU
     fi
     printf '%s\n' "# ${build_env[*]} pip wheel $src" "# torch $TORCH_VER, CUDA ${TORCH_CUDA:-none}" >>"$blog"
@@ -295,10 +312,45 @@ build_mmcv() {  # $1: directory to write the wheel into
     mv "$out/.partial.whl" "$out/$(basename "$whl")"  # atomic: no half-written cache
 }
 
+# OpenCV already there under another name than opencv-python (see the header)
+CV_DIST="$("$PY" - <<'EOF'
+from importlib import metadata
+names = {(d.metadata['Name'] or '').lower() for d in metadata.distributions()}
+if 'opencv-python' not in names:
+    print(next((n for n in ('opencv-python-headless', 'opencv-contrib-python',
+                            'opencv-contrib-python-headless') if n in names), ''))
+EOF
+)"
+if [ -n "$CV_DIST" ]; then
+    log "keeping $CV_DIST for cv2: packages asking for opencv-python are installed without their dependencies, then what they miss"
+fi
+without_opencv() {  # the arguments less opencv-python where CV_DIST stands in
+    local p
+    for p in "$@"; do
+        if [ -z "$CV_DIST" ] || [ "${p%%[<>=!~ ]*}" != opencv-python ]; then printf '%s\n' "$p"; fi
+    done
+}
+# 'pip install' of packages some of which ask for opencv-python: as it is, or
+# with CV_DIST there, --no-deps and then their missing requirements
+pip_install_cv() {
+    if [ -z "$CV_DIST" ]; then pip_install "$@"; return; fi
+    local names=() p reqs round
+    mapfile -t reqs < <(without_opencv "$@")
+    pip_install --no-deps "${reqs[@]}"
+    for p in "${reqs[@]}"; do names+=("${p%%[<>=!~ ]*}"); done
+    for round in 1 2 3; do
+        mapfile -t reqs < <("$PY" "$ROOT/tools/lib/missing_requirements.py" \
+            --alias "opencv-python=$CV_DIST" "${names[@]}")
+        [ ${#reqs[@]} -gt 0 ] || return 0
+        pip_install "${reqs[@]}"
+    done
+    die "requirements still missing after three rounds: ${reqs[*]}"
+}
+
 install_mmcv() {  # $1: wheel file
     pip_install --no-deps --force-reinstall "$1"
     # mmcv's own runtime requirements (no-deps above keeps pip away from torch).
-    pip_install "${STUNET_MMCV_DEPS[@]}"
+    pip_install_cv "${STUNET_MMCV_DEPS[@]}"
 }
 
 plan_mmcv
@@ -332,7 +384,7 @@ else
 fi
 
 # -- the OpenMMLab stack, test tools, and this project ---------------------------
-pip_install "${STUNET_STACK_PKGS[@]}"
+pip_install_cv "${STUNET_STACK_PKGS[@]}"
 pip_install "${STUNET_MIM_DEPS[@]}"
 pip_install --no-deps "${STUNET_NODEPS_PKGS[@]}"
 pip_install --no-deps ${EDITABLE_OPTS[@]+"${EDITABLE_OPTS[@]}"} -e "$ROOT"

@@ -228,6 +228,44 @@ def test_offline_setup_into_existing_torch_env(tmp_path, wheel_folder,
     assert not list(site.glob('torch')) and not list(site.glob('torch-*'))
 
 
+def test_offline_setup_keeps_a_headless_opencv(tmp_path, wheel_folder,
+                                               cached_mmcv_wheel):
+    """An environment whose cv2 comes from opencv-python-headless (the lent
+    GPU machine's image): mmengine's and mmcv's wheels ask for
+    opencv-python, which the folder need not hold. The set-up installs the
+    stack offline without a second OpenCV, and cv2 stays the one there."""
+    import cv2
+    python, site, torch_site = _make_torch_env(tmp_path)
+    real = Path(cv2.__file__).parent
+    for top in (real, real.parent / 'opencv_python.libs'):
+        if top.exists():
+            (torch_site / top.name).symlink_to(top)
+    info = torch_site / 'opencv_python_headless-4.99.0.dist-info'
+    info.mkdir()
+    (info / 'METADATA').write_text(
+        'Metadata-Version: 2.1\nName: opencv-python-headless\n'
+        'Version: 4.99.0\nRequires-Dist: numpy\n')
+    (info / 'RECORD').write_text('')
+    wheels = tmp_path / 'wheels'
+    shutil.copytree(wheel_folder, wheels,
+                    ignore=shutil.ignore_patterns('opencv_python-*'))
+    shutil.copy(cached_mmcv_wheel, wheels)
+    trap = _TrapPort()
+    try:
+        env = _offline_env(trap, STUNET_PYTHON=str(python),
+                           STUNET_CACHE=str(tmp_path / 'cache'))
+        proc = _run(['bash', str(SETUP), '--system', '--wheels', str(wheels)],
+                    env=env)
+    finally:
+        trap.close()
+    assert trap.hits == 0, 'pip tried to reach the network'
+    assert 'keeping opencv-python-headless for cv2' in proc.stderr
+    assert not list(site.glob('opencv_python-*')), 'a second OpenCV'
+    out = _run([str(python), '-c', 'import cv2, mmseg_stunet, mmcv.ops, '
+                'mmengine; print(cv2.__file__)']).stdout
+    assert out.strip().startswith(str(torch_site)), out
+
+
 FAKE_MMCV_SETUP = """\
 import sys, time
 print('compiling the fake ops', flush=True)

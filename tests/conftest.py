@@ -3,10 +3,21 @@
 import functools
 
 import pytest
+import torch
 from mmengine.config import utils as config_utils
 from mmengine.registry import init_default_scope
 
 from mmseg_stunet.utils.notices import filterwarnings_lines
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip cleanly on a machine without CUDA."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason='needs a CUDA device')
+    for item in items:
+        if item.get_closest_marker('cuda') is not None:
+            item.add_marker(skip)
 
 
 def pytest_configure(config):

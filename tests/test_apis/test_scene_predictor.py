@@ -289,7 +289,7 @@ def test_predict_cli(tmp_path, monkeypatch):
     assert listing(tmp_path / 'bad') == []
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.cuda
 def test_cuda_matches_cpu(tmp_path):
     model = build('fcn')
     src = write_tif(str(tmp_path / 'scene.tif'), scene(100, 130))

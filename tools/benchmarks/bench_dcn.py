@@ -19,7 +19,9 @@ hit all alike); the best and the median per implementation are printed, the
 best being the least disturbed. Memory: each (implementation, shape) runs two
 passes in a fresh process; printed are its peak RSS and the rise over the RSS
 just before the first pass (layer and inputs already allocated). An
-implementation that is not installed prints 'n/a' and the reason.
+implementation that is not installed prints 'n/a' and the reason. On CUDA
+the memory is read in this process (the allocator's peak after a reset), and
+``--json PATH`` also writes every figure as JSON (tools/gpu_check.sh reads it).
 """
 import argparse
 import json
@@ -67,12 +69,13 @@ class GatherDCNv2(nn.Module):
         xp = F.pad(x, (pad + 1, ) * 4)
         Hp, Wp = xp.shape[2:]
         off = offset.view(B, N, 2, H, W)
-        ty, tx = torch.meshgrid(torch.arange(k),
-                                torch.arange(k),
+        dev = x.device
+        ty, tx = torch.meshgrid(torch.arange(k, device=dev),
+                                torch.arange(k, device=dev),
                                 indexing='ij')
-        py = (torch.arange(H).view(1, 1, H, 1) + ty.reshape(1, N, 1, 1) + 1 +
+        py = (torch.arange(H, device=dev).view(1, 1, H, 1) + ty.reshape(1, N, 1, 1) + 1 +
               off[:, :, 0]).permute(0, 2, 3, 1)  # (B, H, W, N)
-        px = (torch.arange(W).view(1, 1, 1, W) + tx.reshape(1, N, 1, 1) + 1 +
+        px = (torch.arange(W, device=dev).view(1, 1, 1, W) + tx.reshape(1, N, 1, 1) + 1 +
               off[:, :, 1]).permute(0, 2, 3, 1)
         py, px = py.clamp(0, Hp - 1), px.clamp(0, Wp - 1)
         y0, x0 = py.detach().floor(), px.detach().floor()
@@ -214,6 +217,9 @@ def main():
     parser.add_argument('--impls', nargs='+', default=list(IMPLS))
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--worker', nargs=2, metavar=('IMPL', 'SHAPE'))
+    parser.add_argument('--json', help='also write the figures here')
+    parser.add_argument('--no-memory', action='store_true',
+                        help='time only (no memory passes)')
     args = parser.parse_args()
     device = torch.device(args.device)
     if args.worker:
@@ -235,7 +241,13 @@ def main():
             results[shape, impl] = r
     for shape in args.shapes:
         for impl in args.impls:
-            if 'error' in results[shape, impl]:
+            if 'error' in results[shape, impl] or args.no_memory:
+                continue
+            if device.type == 'cuda':  # the allocator knows its own peak
+                c, h = map(int, shape.split('x'))
+                results[shape, impl].update(
+                    memory_worker(impl, c, h, args.batch, device))
+                torch.cuda.empty_cache()
                 continue
             cmd = [
                 sys.executable, __file__, '--worker', impl, shape, '--batch',
@@ -282,6 +294,15 @@ def main():
     for (shape, impl), r in results.items():
         if 'error' in r:
             print(f'{impl} at {shape}: {r["error"]}')
+    if args.json:
+        table = {}
+        for (shape, impl), r in results.items():
+            table.setdefault(shape, {})[impl] = r
+        with open(args.json, 'w') as f:
+            json.dump(dict(device=str(device), batch=args.batch,
+                           repeat=args.repeat, impls=args.impls,
+                           torch=torch.__version__, results=table), f,
+                      indent=1)
 
 
 if __name__ == '__main__':

@@ -21,8 +21,6 @@ from mmseg_stunet.models.layers.deform_conv_torch import \
     modulated_deform_conv2d_torch
 from mmseg_stunet.utils.paths import config_path
 mmcv_ops = pytest.importorskip('mmcv.ops')
-cuda = pytest.mark.skipif(not torch.cuda.is_available(),
-                          reason='needs a CUDA device')
 
 # (batch, C_in, C_out, H, W, kernel, stride, padding, dilation, groups,
 #  deform_groups, bias)
@@ -74,7 +72,7 @@ def outputs_and_grads(fn, tensors, kwargs, seed=1):
     out = fn(*tensors, **kwargs)
     grad = torch.randn(out.shape,
                        generator=torch.Generator().manual_seed(seed),
-                       dtype=out.dtype)
+                       dtype=out.dtype).to(out.device)
     inputs = [t for t in tensors if t is not None]
     return [out.detach()] + list(torch.autograd.grad(out, inputs, grad))
 
@@ -392,7 +390,7 @@ def test_config_builds_and_trains_dcn_deeplabv3plus():
     assert all(not torch.equal(b, p) for b, p in zip(before, params))
 
 
-@cuda
+@pytest.mark.cuda
 def test_cuda_torch_backend_matches_mmcv_or_cpu():
     tensors, kw = make_case('deform_groups2', torch.float32)
     ref = outputs_and_grads(modulated_deform_conv2d_torch, tensors, kw)
@@ -412,7 +410,7 @@ def test_cuda_torch_backend_matches_mmcv_or_cpu():
             assert rel_err(a.cpu(), b) < 1e-4
 
 
-@cuda
+@pytest.mark.cuda
 def test_cuda_layer_under_autocast():
     layer = DeformConvV2(8, 8, 3, padding=1).cuda()
     nn.init.normal_(layer.conv_offset.weight, std=0.2)
@@ -477,3 +475,40 @@ def test_torch_compile_fullgraph_forward_and_backward():
     for got, want in zip(grads, [x.grad] + [p.grad for p in
                                             layer.parameters()]):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+# every back-end on the GPU against the CPU kernel in float64, forward and
+# the gradients of input, offset, mask, weight and bias; under autocast the
+# compiled ops run in float32 and the torch kernel multiplies in half
+# precision (hence its looser bounds)
+@pytest.mark.cuda
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-4),
+                                       (torch.float16, 1e-2),
+                                       (torch.bfloat16, 5e-2)])
+@pytest.mark.parametrize('backend', ['torch', 'torchvision', 'mmcv'])
+@pytest.mark.parametrize('name', ['basic', 'deform_groups2', 'mixed_1x3'])
+def test_cuda_backends_match_the_cpu_kernel(name, backend, dtype, tol):
+    device = torch.device('cuda')
+    reason = dcn_module._available(backend, device)
+    if reason is not None:
+        pytest.skip(f'{backend} on CUDA: {reason}')
+    tensors, kw = make_case(name, torch.float64)
+    ref = outputs_and_grads(modulated_deform_conv2d_torch, tensors, kw)
+    dev = [
+        None if t is None else t.detach().float().cuda().requires_grad_()
+        for t in tensors
+    ]
+
+    def run(*t, **k):
+        return modulated_deform_conv2d(*t, **k, backend=backend)
+
+    with torch.autocast('cuda', dtype=dtype,
+                        enabled=dtype != torch.float32):
+        got = outputs_and_grads(run, dev, kw)
+    labels = ['output', 'input', 'offset', 'mask', 'weight', 'bias']
+    compiled = backend != 'torch'
+    bound = 1e-4 if compiled else tol  # compiled ops: float32 throughout
+    for label, a, b in zip(labels, got, ref):
+        assert a.device.type == 'cuda' and a.shape == b.shape, label
+        err = rel_err(a.double().cpu(), b)
+        assert err <= bound, f'{backend} {dtype} {name} {label}: {err:.2e}'

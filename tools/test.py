@@ -7,7 +7,10 @@ plugin loaded.
                          [--launcher none|pytorch|slurm|mpi]
 
 A checkpoint that does not fit the config's model (weights missing or of
-another shape) is refused unless ``--allow-partial``.
+another shape) is refused unless ``--allow-partial``. ``--out``,
+``--show-dir`` and ``--work-dir`` may not be, or lie inside, the test
+data (``data_root``, image and label folders), the config or the
+checkpoint.
 """
 import argparse
 import sys
@@ -15,9 +18,10 @@ import sys
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
 from mmseg_stunet.engine.runner import (USER_ERRORS, ConfigError,
                                         add_runner_args, build_runner,
-                                        enable_amp, load_config,
-                                        parse_runner_args)
+                                        dataset_paths, enable_amp,
+                                        load_config, parse_runner_args)
 from mmseg_stunet.utils.notices import silence_known_notices
+from mmseg_stunet.utils.paths import check_outputs
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,6 +72,12 @@ def main() -> None:
     try:
         cfg = load_config(args.config, args.cfg_options, args.work_dir,
                           args.launcher)
+        check_outputs(
+            {'--out': args.out, '--show-dir': args.show_dir,
+             '--work-dir' if args.work_dir else 'work_dir': cfg.work_dir},
+            {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint,
+             **dataset_paths(cfg)},
+            distinct=False)
         cfg.load_from = args.checkpoint
         if args.allow_partial:
             cfg.allow_partial_checkpoint = True

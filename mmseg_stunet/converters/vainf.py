@@ -25,6 +25,7 @@ import torch
 from mmengine.config import Config
 
 from ..utils.atomic import atomic_write
+from ..utils.paths import UnsafeOutputError, check_outputs
 
 __all__ = [
     'VainFConversionError', 'VainFModelInfo', 'load_vainf_checkpoint',
@@ -368,10 +369,13 @@ def convert_vainf_checkpoint(src: str,
         raise VainFConversionError(
             f'{dst}: the checkpoint would get a .py name (the config is '
             'written as <dst without extension>.py); use .pth')
+    config_key = '--out-config' if out_config else 'its config'
     out_config = out_config or osp.splitext(dst)[0] + '.py'
-    if osp.abspath(out_config) == osp.abspath(dst):
-        raise VainFConversionError(
-            f'{dst}: checkpoint and config would be the same file')
+    try:
+        check_outputs({'DST': dst, config_key: out_config},
+                      {'SRC': src, '--config': config})
+    except UnsafeOutputError as e:
+        raise VainFConversionError(str(e)) from e
     state, extra = load_vainf_checkpoint(src, trust=trust)
     try:
         info = inspect_vainf_state(state)

@@ -4,7 +4,7 @@ plugin's checks)."""
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -18,7 +18,7 @@ from .optim_wrapper import check_cpu_bf16
 
 __all__ = [
     'CheckedRunner', 'add_runner_args', 'parse_runner_args', 'load_config',
-    'build_runner', 'enable_amp'
+    'build_runner', 'enable_amp', 'dataset_paths'
 ]
 
 
@@ -151,3 +151,37 @@ def enable_amp(cfg: Config) -> Config:
             cfg[loop]['fp16'] = True
     cfg.channels_last = True
     return cfg
+
+
+def dataset_paths(cfg: Config, loader: str = 'test_dataloader'
+                  ) -> Dict[str, str]:
+    """The folders and files ``cfg.<loader>`` reads: ``data_root``, the
+    ``data_prefix`` folders (joined to ``data_root`` as mmengine's
+    ``BaseDataset`` joins them) and ``ann_file``, through wrappers
+    (``dataset`` / ``datasets``); keyed by their config keys, for
+    :func:`~mmseg_stunet.utils.paths.check_outputs`."""
+    found: Dict[str, str] = {}
+
+    def visit(ds, key: str) -> None:
+        if isinstance(ds, (list, tuple)):
+            for i, d in enumerate(ds):
+                visit(d, f'{key}[{i}]')
+            return
+        if not isinstance(ds, dict):
+            return
+        root = ds.get('data_root') or ''
+        if root:
+            found[f'{key}.data_root'] = root
+        prefixes = dict(ds.get('data_prefix') or {})
+        if ds.get('ann_file'):
+            prefixes['ann_file'] = ds['ann_file']
+        for name, prefix in prefixes.items():
+            if isinstance(prefix, str) and prefix:
+                sub = 'ann_file' if name == 'ann_file' else \
+                    f'data_prefix.{name}'
+                found[f'{key}.{sub}'] = osp.join(root, prefix)
+        visit(ds.get('dataset'), f'{key}.dataset')
+        visit(ds.get('datasets'), f'{key}.datasets')
+
+    visit((cfg.get(loader) or {}).get('dataset'), f'{loader}.dataset')
+    return found

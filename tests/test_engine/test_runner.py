@@ -96,3 +96,27 @@ def test_unreadable_checkpoint_is_named(tmp_path):
         f.write(b'PK\x03\x04 half a checkpoint')
     with pytest.raises(CheckpointError, match=r'broken\.pth: cannot be read'):
         runner(str(tmp_path / 'w'), bad).test()
+
+
+def test_dataset_paths_follow_wrappers():
+    """What tools/test.py keeps its outputs out of."""
+    from mmengine.config import Config
+
+    from mmseg_stunet.engine.runner import dataset_paths
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(
+        type='ConcatDataset', datasets=[
+            dict(data_root='d', data_prefix=dict(img_path='img_dir/val',
+                                                 seg_map_path='/abs/ann')),
+            dict(type='RepeatDataset', dataset=dict(
+                data_root='', ann_file='e/val.txt',
+                data_prefix=dict(img_path='', seg_map_path='e/ann')))
+        ]))))
+    key = 'test_dataloader.dataset.datasets'
+    assert dataset_paths(cfg) == {
+        f'{key}[0].data_root': 'd',
+        f'{key}[0].data_prefix.img_path': 'd/img_dir/val',
+        f'{key}[0].data_prefix.seg_map_path': '/abs/ann',
+        f'{key}[1].dataset.data_prefix.seg_map_path': 'e/ann',
+        f'{key}[1].dataset.ann_file': 'e/val.txt',
+    }
+    assert dataset_paths(Config(dict())) == {}

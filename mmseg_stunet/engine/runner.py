@@ -18,7 +18,7 @@ from .optim_wrapper import check_cpu_bf16
 
 __all__ = [
     'CheckedRunner', 'add_runner_args', 'parse_runner_args', 'load_config',
-    'build_runner', 'enable_amp', 'dataset_paths'
+    'build_runner', 'enable_amp', 'dataset_paths', 'check_predictions'
 ]
 
 
@@ -185,3 +185,20 @@ def dataset_paths(cfg: Config, loader: str = 'test_dataloader'
 
     visit((cfg.get(loader) or {}).get('dataset'), f'{loader}.dataset')
     return found
+
+
+def check_predictions(folder: str, expected: int, out: str) -> None:
+    """Raise unless ``folder`` holds ``expected`` non-empty files: writers
+    such as ``cv2.imwrite`` report a full disk only by a return value that
+    metrics may ignore, leaving 0-byte or missing PNGs.
+
+    Raises:
+        OSError: one line naming ``out`` and an empty file or the count.
+    """
+    names = sorted(os.listdir(folder))
+    empty = [n for n in names if osp.getsize(osp.join(folder, n)) == 0]
+    if empty or len(names) < expected:
+        what = f'{empty[0]} was written empty' if empty else \
+            f'only {len(names)} of {expected} predictions were written'
+        raise OSError(f'--out {out}: {what} (disk full or not writable?); '
+                      '--out is left as it was')

@@ -5,8 +5,12 @@ its inputs: the dataset's own folders, the checkpoint, the config, the
 source archives. Each must exit non-zero with one ``error:`` line naming
 the option and the path, print no traceback, and leave every file under
 the test's folder byte for byte as it was, with nothing added.
+``tools/test.py --out`` must moreover never leave a partial prediction
+set: a run that fails half-way leaves ``--out`` as it was.
 """
+import os
 import os.path as osp
+import shutil
 from typing import Dict, List
 
 import pytest
@@ -107,3 +111,44 @@ def test_output_on_or_inside_an_input_is_refused(world, command, culprit):
         args += ['--work-dir', world['work']]
     assert_refused(run_tool(args, check=False), culprit, world['root'],
                    before)
+
+
+def test_unwritable_out_is_refused_before_running(world):
+    """``--out`` under a file (as a read-only or vanished folder) fails in
+    one line before the model runs; nothing is created."""
+    before = checksums(world['root'])
+    out = osp.join(world['ckpt'], 'preds')
+    proc = run_tool(TEST[:1] + [world['cfg'], world['ckpt'], '--out', out,
+                                '--work-dir', world['work']], check=False)
+    assert_refused(proc, ['--out', out], world['root'], before)
+    assert 'Iter(test)' not in proc.stdout
+
+
+def test_out_holds_a_whole_prediction_set_or_stays_as_it_was(world):
+    """A run that fails half-way (an unreadable second image) leaves a new
+    ``--out`` absent and an existing one unchanged, and no hidden partial
+    folder; a run that succeeds fills ``--out`` completely."""
+    root, data = world['root'], world['data']
+    out = osp.join(root, 'preds')
+    run_tool(TEST[:1] + [world['cfg'], world['ckpt'], '--out', out,
+                         '--work-dir', world['work']])
+    assert sorted(os.listdir(out)) == ['0.png', '1.png']
+    assert all(osp.getsize(osp.join(out, n)) for n in os.listdir(out))
+    assert not [n for n in os.listdir(root) if '.partial' in n]
+
+    broken = osp.join(root, 'broken')
+    shutil.copytree(data, broken)
+    with open(osp.join(broken, 'img_dir', 'val', '1.png'), 'wb') as f:
+        f.write(b'not a png')
+    earlier = checksums(out)
+    for target in (out, osp.join(root, 'preds_new')):
+        proc = run_tool(TEST[:1] + [
+            world['cfg'], world['ckpt'], '--out', target, '--work-dir',
+            world['work'], '--cfg-options',
+            f'test_dataloader.dataset.data_root={broken}'
+        ], check=False)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+    assert checksums(out) == earlier
+    assert not osp.exists(osp.join(root, 'preds_new'))
+    assert not [n for n in os.listdir(root) if '.partial' in n]
+    shutil.rmtree(broken)

@@ -120,3 +120,14 @@ def test_dataset_paths_follow_wrappers():
         f'{key}[1].dataset.ann_file': 'e/val.txt',
     }
     assert dataset_paths(Config(dict())) == {}
+
+
+def test_check_predictions_names_empty_and_missing_files(tmp_path):
+    from mmseg_stunet.engine.runner import check_predictions
+    (tmp_path / 'a.png').write_bytes(b'png')
+    check_predictions(str(tmp_path), 1, 'preds')
+    with pytest.raises(OSError, match=r'^--out preds: only 1 of 2 pred'):
+        check_predictions(str(tmp_path), 2, 'preds')
+    (tmp_path / 'b.png').write_bytes(b'')
+    with pytest.raises(OSError, match=r'^--out preds: b\.png was written emp'):
+        check_predictions(str(tmp_path), 2, 'preds')

@@ -98,6 +98,26 @@ def test_unreadable_checkpoint_is_named(tmp_path):
         runner(str(tmp_path / 'w'), bad).test()
 
 
+def test_rebase_checkpoint_paths_keeps_deletions_in_the_work_dir(tmp_path):
+    """CheckpointHook deletes the previous best checkpoint through the
+    absolute path in the resumed message hub: in a copied work dir that is
+    the original's file. Paths are rebased into the work dir, or forgotten."""
+    from mmseg_stunet.engine.runner import rebase_checkpoint_paths
+    orig, copy = tmp_path / 'orig', tmp_path / 'copy'
+    copy.mkdir()
+    (copy / 'best_mIoU_iter_1.pth').write_bytes(b'w')
+    info = dict(best_ckpt=str(orig / 'best_mIoU_iter_1.pth'),
+                best_ckpt_aAcc=str(orig / 'best_aAcc_iter_1.pth'),
+                last_ckpt=str(copy / 'iter_2.pth'), best_score=0.5,
+                keep_ckpt_ids=[1, 2], remote='s3://bucket/iter_1.pth')
+    changed = rebase_checkpoint_paths(info, str(copy), info.__setitem__)
+    assert sorted(changed) == ['best_ckpt', 'best_ckpt_aAcc']
+    assert info == dict(
+        best_ckpt=str(copy / 'best_mIoU_iter_1.pth'), best_ckpt_aAcc=None,
+        last_ckpt=str(copy / 'iter_2.pth'), best_score=0.5,
+        keep_ckpt_ids=[1, 2], remote='s3://bucket/iter_1.pth')
+
+
 def test_dataset_paths_follow_wrappers():
     """What tools/test.py keeps its outputs out of."""
     from mmengine.config import Config

@@ -229,7 +229,8 @@ def dataset_paths(cfg: Config, loader: str = 'test_dataloader'
 def check_predictions(folder: str, expected: int, out: str) -> None:
     """Raise unless ``folder`` holds ``expected`` non-empty files: writers
     such as ``cv2.imwrite`` report a full disk only by a return value that
-    metrics may ignore, leaving 0-byte or missing PNGs.
+    metrics may ignore, leaving 0-byte or missing PNGs (and predictions of
+    images with the same file name overwrite each other).
 
     Raises:
         OSError: one line naming ``out`` and an empty file or the count.
@@ -239,5 +240,6 @@ def check_predictions(folder: str, expected: int, out: str) -> None:
     if empty or len(names) < expected:
         what = f'{empty[0]} was written empty' if empty else \
             f'only {len(names)} of {expected} predictions were written'
-        raise OSError(f'--out {out}: {what} (disk full or not writable?); '
+        raise OSError(f'--out {out}: {what} (disk full, folder not '
+                      'writable, or test images that share a file name?); '
                       '--out is left as it was')

@@ -25,6 +25,7 @@ from mmseg_stunet.apis.onnx_export import check_onnx, export_onnx
 from mmseg_stunet.engine.errors import USER_ERRORS
 from mmseg_stunet.utils.atomic import atomic_write
 from mmseg_stunet.utils.notices import silence_known_notices
+from mmseg_stunet.utils.paths import UnsafeOutputError, check_outputs
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,6 +60,11 @@ def main() -> None:
     for path in (args.config, args.checkpoint):
         if path is not None and not osp.isfile(path):
             sys.exit(f'error: file not found: {path}')
+    try:
+        check_outputs({'--out': args.out},
+                      {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint})
+    except UnsafeOutputError as err:
+        sys.exit(f'error: {err}')
     folder = osp.dirname(osp.abspath(args.out))
     if not osp.isdir(folder):
         sys.exit(f'error: --out {args.out}: folder {folder} does not exist')

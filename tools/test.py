@@ -7,17 +7,27 @@ plugin loaded.
                          [--launcher none|pytorch|slurm|mpi]
 
 A checkpoint that does not fit the config's model (weights missing or of
-another shape) is refused unless ``--allow-partial``.
+another shape) is refused unless ``--allow-partial``. ``--out``,
+``--show-dir`` and ``--work-dir`` may not be, or lie inside, the test
+data (``data_root``, image and label folders), the config or the
+checkpoint. ``--out`` is filled through a hidden sibling folder
+``.NAME.partial`` whose files move into ``--out`` only when every
+prediction has been written: a stopped or failed run leaves ``--out`` as
+it was.
 """
 import argparse
+import os
 import sys
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
 from mmseg_stunet.engine.runner import (USER_ERRORS, ConfigError,
                                         add_runner_args, build_runner,
+                                        check_predictions, dataset_paths,
                                         enable_amp, load_config,
                                         parse_runner_args)
+from mmseg_stunet.utils.atomic import atomic_folder
 from mmseg_stunet.utils.notices import silence_known_notices
+from mmseg_stunet.utils.paths import check_outputs
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,6 +78,12 @@ def main() -> None:
     try:
         cfg = load_config(args.config, args.cfg_options, args.work_dir,
                           args.launcher)
+        check_outputs(
+            {'--out': args.out, '--show-dir': args.show_dir,
+             '--work-dir' if args.work_dir else 'work_dir': cfg.work_dir},
+            {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint,
+             **dataset_paths(cfg)},
+            distinct=False)
         cfg.load_from = args.checkpoint
         if args.allow_partial:
             cfg.allow_partial_checkpoint = True
@@ -79,11 +95,20 @@ def main() -> None:
             cfg.model = cfg.tta_model
         if args.amp:
             enable_amp(cfg)
-        if args.out is not None:
-            cfg.test_evaluator['output_dir'] = args.out
+        if args.out is None:
+            build_runner(cfg).test()
+            return
+        # the other ranks of a distributed run write into the same folder
+        rank0 = int(os.environ.get('RANK', '0')) == 0
+        with atomic_folder(args.out, rank0, '--out') as partial:
+            cfg.test_evaluator['output_dir'] = partial
             cfg.test_evaluator['keep_results'] = True
-        build_runner(cfg).test()
-    except USER_ERRORS as err:  # bad input: one line, no traceback
+            runner = build_runner(cfg)
+            runner.test()
+            if rank0:
+                check_predictions(partial, len(runner.test_dataloader.dataset),
+                                  args.out)
+    except USER_ERRORS + (OSError, ) as err:  # one line, no traceback
         sys.exit(f'error: {err}')
 
 

@@ -8,13 +8,17 @@ there is none; ``resume = True`` in a config starts afresh when there is
 nothing to resume); ``--resume CKPT`` continues from that checkpoint
 (iteration counter, optimizer, LR schedule). ``--amp``: mixed precision,
 fp16 with loss scaling on CUDA, bf16 on CPU.
+
+A copied or moved work dir resumes from its own checkpoints: the absolute
+paths mmengine stores (``last_checkpoint``, the best checkpoint of
+``save_best``) are taken from the work dir when a file of their name is
+there, and a run never deletes or overwrites a file outside its work dir.
 """
 import argparse
 import sys
 
-from mmengine.runner import find_latest_checkpoint
-
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
+from mmseg_stunet.engine.checkpoint import latest_checkpoint
 from mmseg_stunet.engine.runner import (USER_ERRORS, add_runner_args,
                                         build_runner, enable_amp, load_config,
                                         parse_runner_args)
@@ -47,7 +51,7 @@ def main() -> None:
         if args.amp:
             enable_amp(cfg)
         if args.resume == 'auto':
-            latest = find_latest_checkpoint(cfg.work_dir)
+            latest = latest_checkpoint(cfg.work_dir)
             if latest is None:
                 raise FileNotFoundError(
                     f'--resume: no checkpoint to resume from in {cfg.work_dir}'

@@ -29,6 +29,7 @@ from mmseg.structures import SegDataSample
 
 from ..datasets.isprs import ISPRS_PALETTE
 from ..utils.atomic import atomic_write
+from ..utils.paths import check_outputs
 from .inference import (default_window, init_segmentor, model_in_channels,
                         neutral_pixel)
 from .preview import draw_preview
@@ -233,13 +234,13 @@ class ScenePredictor:
         if len(set(names)) != len(names):
             raise ValueError('inputs with the same name would overwrite each '
                              f'other in {out_dir}: {files}')
-        real_inputs = {osp.realpath(p) for p in files}
-        for stem in names:
-            for suffix in ('.tif', '.png', '_preview.png'):
-                out = osp.join(out_dir, stem + suffix)
-                if osp.realpath(out) in real_inputs:
-                    raise ValueError(f'output {out} would overwrite an input;'
-                                     ' choose another out_dir')
+        given = [inputs] if isinstance(inputs, str) else inputs
+        outputs = [('output', osp.join(out_dir, stem + suffix))
+                   for stem in names
+                   for suffix in ('.tif', '.png', '_preview.png')]
+        check_outputs([('out_dir', out_dir)] + outputs,
+                      [('input', p) for p in [*given, *files]],
+                      distinct=False)
         os.makedirs(out_dir, exist_ok=True)
         return [self.predict_scene(path, out_dir) for path in files]
 

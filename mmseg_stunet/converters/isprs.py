@@ -46,6 +46,7 @@ import numpy as np
 from ..datasets.isprs import (LABEL_COLOUR_NAMES, LABEL_COLOURS,
                               POTSDAM_MODALITIES, SPLITS)
 from ..utils.atomic import atomic_write, is_partial
+from ..utils.paths import UnsafeOutputError, check_outputs
 from ..utils.tiling import window_starts
 
 __all__ = [
@@ -357,6 +358,11 @@ def convert_isprs(dataset: str,
     if dataset == 'potsdam' and modality not in POTSDAM_MODALITIES:
         raise ConversionError(f'unknown Potsdam modality {modality!r}; choose '
                               f'from {POTSDAM_MODALITIES}')
+    paths = [inputs] if isinstance(inputs, str) else inputs
+    try:
+        check_outputs({'out_dir (-o)': out_dir}, [('input', p) for p in paths])
+    except UnsafeOutputError as e:
+        raise ConversionError(str(e)) from e
     stride = stride or size
     if size <= 0 or stride <= 0:
         raise ConversionError(f'size and stride must be positive, got '

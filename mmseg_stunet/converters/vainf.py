@@ -25,6 +25,7 @@ import torch
 from mmengine.config import Config
 
 from ..utils.atomic import atomic_write
+from ..utils.paths import UnsafeOutputError, check_outputs
 
 __all__ = [
     'VainFConversionError', 'VainFModelInfo', 'load_vainf_checkpoint',
@@ -332,6 +333,15 @@ def dataset_meta(cfg: Config, num_classes: int) -> Optional[dict]:
         palette=[list(c) for c in meta.get('palette', [])])
 
 
+def _check_outputs(outputs: Dict[str, str], inputs: Dict[str, str]) -> None:
+    """:func:`~mmseg_stunet.utils.paths.check_outputs` raising
+    :class:`VainFConversionError`."""
+    try:
+        check_outputs(outputs, inputs)
+    except UnsafeOutputError as e:
+        raise VainFConversionError(str(e)) from e
+
+
 def convert_vainf_checkpoint(src: str,
                              dst: str,
                              config: Optional[str] = None,
@@ -368,10 +378,10 @@ def convert_vainf_checkpoint(src: str,
         raise VainFConversionError(
             f'{dst}: the checkpoint would get a .py name (the config is '
             'written as <dst without extension>.py); use .pth')
+    config_key = '--out-config' if out_config else 'its config'
     out_config = out_config or osp.splitext(dst)[0] + '.py'
-    if osp.abspath(out_config) == osp.abspath(dst):
-        raise VainFConversionError(
-            f'{dst}: checkpoint and config would be the same file')
+    outputs = {'DST': dst, config_key: out_config}
+    _check_outputs(outputs, {'SRC': src, '--config': config})
     state, extra = load_vainf_checkpoint(src, trust=trust)
     try:
         info = inspect_vainf_state(state)
@@ -391,6 +401,7 @@ def convert_vainf_checkpoint(src: str,
         config = default_config_path(info, output_stride, config_dir)
         if not osp.isfile(config):
             raise VainFConversionError(f'{config}: config not found')
+        _check_outputs(outputs, {'the chosen config': config})
         cfg = Config.fromfile(config)
         cfg.model.decode_head.separable = info.separable
         if info.num_classes != cfg.model.decode_head.num_classes:

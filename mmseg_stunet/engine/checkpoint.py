@@ -10,10 +10,12 @@ import re
 import zipfile
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import torch
 from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.runner import find_latest_checkpoint
 from mmengine.runner.checkpoint import (CheckpointLoader,
                                         _load_checkpoint_to_model)
 from torch import nn
@@ -22,14 +24,42 @@ from .errors import CheckpointError
 
 __all__ = [
     'CheckpointError', 'read_checkpoint', 'check_readable', 'checkpoint_fit',
-    'fit_report',
-    'check_checkpoint_fits', 'load_model_checkpoint'
+    'fit_report', 'check_checkpoint_fits', 'load_model_checkpoint',
+    'in_work_dir', 'latest_checkpoint'
 ]
 
 RevisedKeys = Sequence[Tuple[str, str]]
 DEFAULT_REVISE_KEYS: RevisedKeys = ((r'^module\.', ''), )
 _READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError,
                 zipfile.BadZipFile, ValueError, AttributeError, ImportError)
+
+
+def in_work_dir(path: str, work_dir: str) -> Optional[str]:
+    """``path`` if it lies in ``work_dir``, else the file of its name in
+    ``work_dir`` if there is one, else None.
+
+    mmengine stores checkpoint paths absolute (``last_checkpoint``, the
+    ``best_ckpt`` and ``last_ckpt`` entries of a checkpoint's message hub);
+    in a copied or moved work dir they still name the original one.
+    """
+    work = osp.realpath(work_dir)
+    if osp.realpath(path).startswith(work.rstrip(osp.sep) + osp.sep):
+        return path
+    local = osp.join(work_dir, osp.basename(path))
+    return local if osp.isfile(local) else None
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``work_dir/last_checkpoint`` names (None without that
+    file), taken from ``work_dir`` when a file of its name is there: a
+    copied or moved work dir resumes from its own checkpoint, not from the
+    work dir it was copied from, nor fails naming the old path. Otherwise
+    the stored path (checkpoints kept elsewhere with ``CheckpointHook``'s
+    ``out_dir``)."""
+    stored = find_latest_checkpoint(work_dir)
+    if not stored or '://' in stored:
+        return stored
+    return in_work_dir(stored, work_dir) or stored
 
 
 def read_checkpoint(filename: str,

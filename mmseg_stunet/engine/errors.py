@@ -1,6 +1,8 @@
 """Errors of bad input that the tools report in one line."""
+from ..utils.paths import UnsafeOutputError
 
-__all__ = ['CheckpointError', 'ConfigError', 'USER_ERRORS']
+__all__ = ['CheckpointError', 'ConfigError', 'UnsafeOutputError',
+           'USER_ERRORS']
 
 
 class CheckpointError(RuntimeError):
@@ -12,4 +14,5 @@ class ConfigError(ValueError):
 
 
 #: what ``tools/train.py`` and ``tools/test.py`` print as one line and exit 1
-USER_ERRORS = (CheckpointError, ConfigError, FileNotFoundError)
+USER_ERRORS = (CheckpointError, ConfigError, FileNotFoundError,
+               UnsafeOutputError)

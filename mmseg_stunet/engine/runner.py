@@ -4,7 +4,7 @@ plugin's checks)."""
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
@@ -13,12 +13,14 @@ from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import RUNNERS
 
 from ..utils.notices import KnownNoticeFilter
+from .checkpoint import in_work_dir, latest_checkpoint
 from .errors import USER_ERRORS, ConfigError  # noqa: F401  (for the tools)
 from .optim_wrapper import check_cpu_bf16
 
 __all__ = [
     'CheckedRunner', 'add_runner_args', 'parse_runner_args', 'load_config',
-    'build_runner', 'enable_amp'
+    'build_runner', 'enable_amp', 'dataset_paths', 'rebase_checkpoint_paths',
+    'check_predictions'
 ]
 
 
@@ -35,6 +37,13 @@ class CheckedRunner(Runner):
       channels-last memory format before it is wrapped (convolutions then
       run channels-last on CPU and CUDA; see :func:`enable_amp`).
     * mmengine's notices about its own internals are kept out of the log.
+    * A copied or moved work dir resumes from its own checkpoint and never
+      touches the original: ``last_checkpoint`` is read with
+      :func:`~.checkpoint.latest_checkpoint`, and the absolute checkpoint
+      paths that the resumed message hub carries (``last_ckpt``,
+      ``best_ckpt``, ``best_ckpt_<metric>``, which ``CheckpointHook``
+      deletes when it saves a new best) are rebased into the work dir, or
+      forgotten when the work dir has no such file.
 
     Checkpoint checks live in :class:`~.hooks.CheckpointCheckHook`, which
     also works under MMSegmentation's own ``tools/test.py`` (``mim test``),
@@ -60,11 +69,41 @@ class CheckedRunner(Runner):
             handler.addFilter(KnownNoticeFilter())
         return logger
 
+    def load_or_resume(self) -> None:
+        if self._resume and self._load_from is None:
+            self._load_from = latest_checkpoint(self.work_dir)
+        super().load_or_resume()
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        super().resume(filename, *args, **kwargs)
+        rebase_checkpoint_paths(self.message_hub.runtime_info, self.work_dir,
+                                self.message_hub.update_info)
+
     def wrap_model(self, model_wrapper_cfg: Optional[dict],
                    model: torch.nn.Module) -> torch.nn.Module:
         if self.cfg.get('channels_last', False):
             model = model.to(memory_format=torch.channels_last)
         return super().wrap_model(model_wrapper_cfg, model)
+
+
+def rebase_checkpoint_paths(info: Dict, work_dir: str, update) -> List[str]:
+    """Point the checkpoint paths of a resumed message hub's ``info``
+    (``last_ckpt``, ``best_ckpt``, ``best_ckpt_<metric>``) into
+    ``work_dir`` via ``update(key, value)``: a path outside it becomes the
+    work dir's file of that name, or None when there is none (then nothing
+    outside the work dir is ever deleted). Returns the keys changed."""
+    changed = []
+    for key, path in list(info.items()):
+        if not (key in ('last_ckpt', 'best_ckpt')
+                or key.startswith('best_ckpt_')) or not isinstance(path, str):
+            continue
+        if '://' in path:
+            continue
+        local = in_work_dir(path, work_dir)
+        if local != path:
+            update(key, local)
+            changed.append(key)
+    return changed
 
 
 def add_runner_args(
@@ -151,3 +190,56 @@ def enable_amp(cfg: Config) -> Config:
             cfg[loop]['fp16'] = True
     cfg.channels_last = True
     return cfg
+
+
+def dataset_paths(cfg: Config, loader: str = 'test_dataloader'
+                  ) -> Dict[str, str]:
+    """The folders and files ``cfg.<loader>`` reads: ``data_root``, the
+    ``data_prefix`` folders (joined to ``data_root`` as mmengine's
+    ``BaseDataset`` joins them) and ``ann_file``, through wrappers
+    (``dataset`` / ``datasets``); keyed by their config keys, for
+    :func:`~mmseg_stunet.utils.paths.check_outputs`."""
+    found: Dict[str, str] = {}
+
+    def visit(ds, key: str) -> None:
+        if isinstance(ds, (list, tuple)):
+            for i, d in enumerate(ds):
+                visit(d, f'{key}[{i}]')
+            return
+        if not isinstance(ds, dict):
+            return
+        root = ds.get('data_root') or ''
+        if root:
+            found[f'{key}.data_root'] = root
+        prefixes = dict(ds.get('data_prefix') or {})
+        if ds.get('ann_file'):
+            prefixes['ann_file'] = ds['ann_file']
+        for name, prefix in prefixes.items():
+            if isinstance(prefix, str) and prefix:
+                sub = 'ann_file' if name == 'ann_file' else \
+                    f'data_prefix.{name}'
+                found[f'{key}.{sub}'] = osp.join(root, prefix)
+        visit(ds.get('dataset'), f'{key}.dataset')
+        visit(ds.get('datasets'), f'{key}.datasets')
+
+    visit((cfg.get(loader) or {}).get('dataset'), f'{loader}.dataset')
+    return found
+
+
+def check_predictions(folder: str, expected: int, out: str) -> None:
+    """Raise unless ``folder`` holds ``expected`` non-empty files: writers
+    such as ``cv2.imwrite`` report a full disk only by a return value that
+    metrics may ignore, leaving 0-byte or missing PNGs (and predictions of
+    images with the same file name overwrite each other).
+
+    Raises:
+        OSError: one line naming ``out`` and an empty file or the count.
+    """
+    names = sorted(os.listdir(folder))
+    empty = [n for n in names if osp.getsize(osp.join(folder, n)) == 0]
+    if empty or len(names) < expected:
+        what = f'{empty[0]} was written empty' if empty else \
+            f'only {len(names)} of {expected} predictions were written'
+        raise OSError(f'--out {out}: {what} (disk full, folder not '
+                      'writable, or test images that share a file name?); '
+                      '--out is left as it was')

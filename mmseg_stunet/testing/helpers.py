@@ -1,10 +1,11 @@
 """Helpers for the tests and the benchmarks: small models and data sets,
 and a runner for the command-line tools."""
+import hashlib
 import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from mmengine.config import Config
 from ..utils.paths import project_root
 
 __all__ = [
-    'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'run_tool',
+    'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'run_tool', 'checksums',
     'write_shapes_dataset', 'small_cfg', 'build_small', 'smooth_scene',
     'randomise_bn', 'bn_reference', 'conv_bn_reference'
 ]
@@ -71,6 +72,20 @@ def run_tool(args: Sequence[str],
         raise AssertionError(f'{" ".join(args)} exited {proc.returncode}:\n'
                              f'{proc.stdout[-6000:]}')
     return proc
+
+
+def checksums(root: str) -> Dict[str, str]:
+    """sha256 of every file below ``root``, by path relative to it: equal
+    before and after a command when it changed, added and removed
+    nothing there."""
+    sums = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = osp.join(folder, name)
+            with open(path, 'rb') as f:
+                sums[osp.relpath(path, root)] = hashlib.sha256(
+                    f.read()).hexdigest()
+    return sums
 
 
 def write_shapes_dataset(root: str,

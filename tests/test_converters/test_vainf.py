@@ -9,6 +9,7 @@ import argparse
 import importlib.util
 import os
 import os.path as osp
+import shutil
 
 import mmcv
 import numpy as np
@@ -28,6 +29,7 @@ from mmseg_stunet.converters.vainf import (VainFConversionError,
                                            convert_vainf_checkpoint,
                                            convert_vainf_state_dict,
                                            inspect_vainf_state)
+from mmseg_stunet.testing import checksums
 from mmseg_stunet.utils.paths import config_path, project_root
 
 ROOT = project_root()
@@ -500,3 +502,25 @@ def test_refuses_config_with_wrong_dilations_or_rates(r50_plus, tmp_path,
     with pytest.raises(VainFConversionError, match=match):
         convert(r50_plus, str(tmp_path / 'out.pth'), config=bad)
     assert os.listdir(tmp_path) == ['bad.py']
+
+
+def test_refuses_to_write_over_its_inputs(r50_plus, tmp_path):
+    """SRC SRC replaced the source (exit 0); a config written over --config
+    or over the config picked from config_dir is refused as well, before
+    anything is written."""
+    configs = str(tmp_path / 'configs')
+    shutil.copytree(config_path(), configs)
+    before = checksums(str(tmp_path)), checksums(osp.dirname(r50_plus))
+    chosen = osp.join(configs, 'vainf', 'vainf-deeplabv3plus_r50-os16' + SUFFIX)
+    for dst, kwargs, match in [
+        (r50_plus, {}, r'^DST .*r50\.pth is SRC '),
+        (str(tmp_path / 'm.pth'), dict(config=chosen, out_config=chosen),
+         r'^--out-config .* is --config '),
+        (chosen[:-3] + '.pth', {}, r'^its config .*os16.* is the chosen con'),
+    ]:
+        with pytest.raises(VainFConversionError, match=match):
+            convert_vainf_checkpoint(r50_plus, dst, output_stride=16,
+                                     config_dir=osp.join(configs, 'vainf'),
+                                     **kwargs)
+    assert (checksums(str(tmp_path)),
+            checksums(osp.dirname(r50_plus))) == before

@@ -112,3 +112,22 @@ def test_load_model_checkpoint(good, tmp_path):
     # allow_partial loads what fits
     load_model_checkpoint(bigger, good, allow_partial=True)
     torch.testing.assert_close(bigger[2].weight, ref['2.weight'])
+
+
+def test_latest_checkpoint_of_a_copied_or_moved_work_dir(tmp_path):
+    """last_checkpoint holds an absolute path; a copy resumes from its own
+    file of that name, not the original's, and a moved one still finds it."""
+    from mmseg_stunet.engine.checkpoint import latest_checkpoint
+    orig, copy = tmp_path / 'orig', tmp_path / 'copy'
+    for work in (orig, copy):
+        work.mkdir()
+        (work / 'iter_2.pth').write_bytes(b'w')
+        (work / 'last_checkpoint').write_text(str(orig / 'iter_2.pth'))
+    assert latest_checkpoint(str(orig)) == str(orig / 'iter_2.pth')
+    assert latest_checkpoint(str(copy)) == str(copy / 'iter_2.pth')
+    (orig / 'iter_2.pth').unlink()  # moved: the old path is gone
+    assert latest_checkpoint(str(copy)) == str(copy / 'iter_2.pth')
+    # not in the work dir (CheckpointHook's out_dir): the stored path
+    (copy / 'last_checkpoint').write_text('/elsewhere/iter_9.pth')
+    assert latest_checkpoint(str(copy)) == '/elsewhere/iter_9.pth'
+    assert latest_checkpoint(str(tmp_path)) is None

@@ -96,3 +96,58 @@ def test_unreadable_checkpoint_is_named(tmp_path):
         f.write(b'PK\x03\x04 half a checkpoint')
     with pytest.raises(CheckpointError, match=r'broken\.pth: cannot be read'):
         runner(str(tmp_path / 'w'), bad).test()
+
+
+def test_rebase_checkpoint_paths_keeps_deletions_in_the_work_dir(tmp_path):
+    """CheckpointHook deletes the previous best checkpoint through the
+    absolute path in the resumed message hub: in a copied work dir that is
+    the original's file. Paths are rebased into the work dir, or forgotten."""
+    from mmseg_stunet.engine.runner import rebase_checkpoint_paths
+    orig, copy = tmp_path / 'orig', tmp_path / 'copy'
+    copy.mkdir()
+    (copy / 'best_mIoU_iter_1.pth').write_bytes(b'w')
+    info = dict(best_ckpt=str(orig / 'best_mIoU_iter_1.pth'),
+                best_ckpt_aAcc=str(orig / 'best_aAcc_iter_1.pth'),
+                last_ckpt=str(copy / 'iter_2.pth'), best_score=0.5,
+                keep_ckpt_ids=[1, 2], remote='s3://bucket/iter_1.pth')
+    changed = rebase_checkpoint_paths(info, str(copy), info.__setitem__)
+    assert sorted(changed) == ['best_ckpt', 'best_ckpt_aAcc']
+    assert info == dict(
+        best_ckpt=str(copy / 'best_mIoU_iter_1.pth'), best_ckpt_aAcc=None,
+        last_ckpt=str(copy / 'iter_2.pth'), best_score=0.5,
+        keep_ckpt_ids=[1, 2], remote='s3://bucket/iter_1.pth')
+
+
+def test_dataset_paths_follow_wrappers():
+    """What tools/test.py keeps its outputs out of."""
+    from mmengine.config import Config
+
+    from mmseg_stunet.engine.runner import dataset_paths
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(
+        type='ConcatDataset', datasets=[
+            dict(data_root='d', data_prefix=dict(img_path='img_dir/val',
+                                                 seg_map_path='/abs/ann')),
+            dict(type='RepeatDataset', dataset=dict(
+                data_root='', ann_file='e/val.txt',
+                data_prefix=dict(img_path='', seg_map_path='e/ann')))
+        ]))))
+    key = 'test_dataloader.dataset.datasets'
+    assert dataset_paths(cfg) == {
+        f'{key}[0].data_root': 'd',
+        f'{key}[0].data_prefix.img_path': 'd/img_dir/val',
+        f'{key}[0].data_prefix.seg_map_path': '/abs/ann',
+        f'{key}[1].dataset.data_prefix.seg_map_path': 'e/ann',
+        f'{key}[1].dataset.ann_file': 'e/val.txt',
+    }
+    assert dataset_paths(Config(dict())) == {}
+
+
+def test_check_predictions_names_empty_and_missing_files(tmp_path):
+    from mmseg_stunet.engine.runner import check_predictions
+    (tmp_path / 'a.png').write_bytes(b'png')
+    check_predictions(str(tmp_path), 1, 'preds')
+    with pytest.raises(OSError, match=r'^--out preds: only 1 of 2 pred'):
+        check_predictions(str(tmp_path), 2, 'preds')
+    (tmp_path / 'b.png').write_bytes(b'')
+    with pytest.raises(OSError, match=r'^--out preds: b\.png was written emp'):
+        check_predictions(str(tmp_path), 2, 'preds')

@@ -149,3 +149,15 @@ def test_errors_name_the_problem():
                    exclude_classes=('shrubs', ))
     with pytest.raises(ValueError, match='outside'):
         run_metric([np.zeros((2, 2), np.int64)], [np.full((2, 2), 7)])
+
+
+def test_unwritten_prediction_is_an_error_naming_the_file(tmp_path,
+                                                          monkeypatch):
+    """cv2.imwrite says only False on a full disk; the metric used to go on
+    (0-byte or missing PNGs, exit 0)."""
+    metric = ISPRSMetric(output_dir=str(tmp_path))
+    metric.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
+    monkeypatch.setattr(cv2, 'imwrite', lambda *args: False)
+    pred = np.zeros((2, 2), np.int64)
+    with pytest.raises(OSError, match=r'could not write .*area7_0_0_2_2\.png'):
+        metric.process({}, [make_sample(pred, pred, 'd/area7_0_0_2_2.png')])

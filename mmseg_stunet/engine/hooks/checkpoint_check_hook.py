@@ -3,10 +3,11 @@ import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.runner import BaseLoop, Runner, find_latest_checkpoint
+from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import HOOKS
 
-from ..checkpoint import check_checkpoint_fits, check_readable
+from ..checkpoint import (check_checkpoint_fits, check_readable,
+                          latest_checkpoint)
 
 
 @HOOKS.register_module()
@@ -33,7 +34,7 @@ class CheckpointCheckHook(Hook):
 
     def _source(self, runner: Runner) -> Optional[str]:
         if runner._resume and runner._load_from is None:
-            return find_latest_checkpoint(runner.work_dir)
+            return latest_checkpoint(runner.work_dir)
         return runner._load_from
 
     def before_run(self, runner: Runner) -> None:

@@ -32,7 +32,9 @@ class ISPRSMetric(IoUMetric):
 
     Unlike ``IoUMetric`` it refuses label values outside the classes (which
     ``IoUMetric``'s histograms drop silently), naming the label file, and
-    ``output_dir`` receives ISPRS colour PNGs rather than index maps.
+    ``output_dir`` receives ISPRS colour PNGs rather than index maps; a PNG
+    that cannot be written raises ``OSError`` naming it (``cv2.imwrite``
+    only returns False).
 
     Args:
         ignore_index (int): label value that is not scored. Default 255.
@@ -91,8 +93,12 @@ class ISPRSMetric(IoUMetric):
     def _write_colour(self, pred: torch.Tensor, img_path: str) -> None:
         palette = np.asarray(self.dataset_meta['palette'], np.uint8)
         rgb = palette[pred.cpu().numpy().astype(np.int64)]
-        name = osp.splitext(osp.basename(img_path))[0] + '.png'
-        cv2.imwrite(osp.join(self.output_dir, name), rgb[..., ::-1])
+        path = osp.join(self.output_dir,
+                        osp.splitext(osp.basename(img_path))[0] + '.png')
+        # cv2 reports a full disk or an unwritable folder only by False
+        if not cv2.imwrite(path, rgb[..., ::-1]):
+            raise OSError(f'could not write {path} (disk full or folder not '
+                          'writable?)')
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()

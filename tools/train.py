@@ -5,9 +5,12 @@
 
 ``--resume`` alone continues from ``WORK_DIR/last_checkpoint`` (an error if
 there is none; ``resume = True`` in a config starts afresh when there is
-nothing to resume); ``--resume CKPT`` continues from that checkpoint
-(iteration counter, optimizer, LR schedule). ``--amp``: mixed precision,
-fp16 with loss scaling on CUDA, bf16 on CPU.
+nothing to resume); ``--resume CKPT`` continues
+from that checkpoint (iteration counter, optimizer, LR schedule). ``--amp``:
+mixed precision, fp16 with loss scaling on CUDA, bf16 on CPU.
+
+Training stops at the first NaN or inf loss with one line (iteration, loss
+terms); checkpoints saved before it are kept, none after it is written.
 """
 import argparse
 import sys

@@ -12,6 +12,8 @@ custom_hooks = [
     # unreadable checkpoints, and when testing or resuming, checkpoints that
     # do not fit the model, stop the run naming the file
     dict(type='CheckpointCheckHook'),
+    # the first NaN/inf loss stops training; NaN weights are never saved
+    dict(type='DivergenceHook'),
     # --resume trains on the same sample order as the interrupted run
     dict(type='ResumeDataOrderHook')
 ]

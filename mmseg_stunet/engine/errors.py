@@ -1,6 +1,6 @@
 """Errors of bad input that the tools report in one line."""
 
-__all__ = ['CheckpointError', 'ConfigError', 'USER_ERRORS']
+__all__ = ['CheckpointError', 'ConfigError', 'DivergenceError', 'USER_ERRORS']
 
 
 class CheckpointError(RuntimeError):
@@ -11,5 +11,11 @@ class ConfigError(ValueError):
     """A setting that cannot work here; the message says what to do."""
 
 
+class DivergenceError(RuntimeError):
+    """Training that reached a non-finite loss or non-finite weights: the
+    run stops there, keeping the checkpoints saved before."""
+
+
 #: what ``tools/train.py`` and ``tools/test.py`` print as one line and exit 1
-USER_ERRORS = (CheckpointError, ConfigError, FileNotFoundError)
+USER_ERRORS = (CheckpointError, ConfigError, DivergenceError,
+               FileNotFoundError)

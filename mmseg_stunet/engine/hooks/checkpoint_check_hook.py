@@ -1,4 +1,5 @@
-"""Checkpoints that cannot be read or do not fit stop a run, named."""
+"""Checkpoints that cannot be read, hold NaN or inf, or do not fit stop a
+run, named."""
 import os.path as osp
 from typing import Optional
 
@@ -6,13 +7,14 @@ from mmengine.hooks import Hook
 from mmengine.runner import BaseLoop, Runner, find_latest_checkpoint
 from mmseg.registry import HOOKS
 
-from ..checkpoint import check_checkpoint_fits, check_readable
+from ..checkpoint import (check_checkpoint_fits, check_finite_weights,
+                          check_readable)
 
 
 @HOOKS.register_module()
 class CheckpointCheckHook(Hook):
-    """Refuse a checkpoint that cannot be read, or that does not fit the
-    model when testing, validating or resuming.
+    """Refuse a checkpoint that cannot be read or holds NaN or inf, or that
+    does not fit the model when testing, validating or resuming.
 
     mmengine loads what fits and logs the rest, so a DeepLabV3+ checkpoint
     tested with the ST-UNet config scores random weights with exit code 0,
@@ -23,7 +25,10 @@ class CheckpointCheckHook(Hook):
     :class:`~mmseg_stunet.engine.errors.CheckpointError` with counts and a
     few keys, unless the config sets ``allow_partial_checkpoint=True``
     (``tools/test.py --allow-partial``). ``load_from`` for training
-    (fine-tuning) stays lenient, as in mmengine.
+    (fine-tuning) stays lenient, as in mmengine. A checkpoint with NaN or
+    inf weights (:func:`~mmseg_stunet.engine.checkpoint.check_finite_weights`)
+    is refused in every case: it would be scored as a model that predicts
+    class 0 everywhere.
 
     In the project's runtime config, so ``tools/test.py``, ``mim test`` and
     ``tools/train.py --resume`` all use it.
@@ -43,11 +48,12 @@ class CheckpointCheckHook(Hook):
 
     def after_load_checkpoint(self, runner: Runner,
                               checkpoint: dict) -> None:
+        source = self._source(runner) or 'the checkpoint'
+        check_finite_weights(checkpoint, source)
         training = isinstance(runner._train_loop, BaseLoop)
         if (training and not runner._resume) or runner.cfg.get(
                 'allow_partial_checkpoint', False):
             return
-        source = self._source(runner) or 'the checkpoint'
         unexpected = check_checkpoint_fits(runner.model, checkpoint, source)
         if unexpected:
             runner.logger.warning(

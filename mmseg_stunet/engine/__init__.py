@@ -7,12 +7,13 @@ from .checkpoint import load_model_checkpoint, read_checkpoint
 from .cpu_distributed import CPUDistributedDataParallel
 from .errors import CheckpointError, ConfigError, DivergenceError
 from .hooks import (AtomicCheckpointHook, CheckpointCheckHook,
-                    DivergenceHook, ResumeDataOrderHook)
+                    ClassCountCheckHook, DivergenceHook, ResumeDataOrderHook)
 from .optim_wrapper import MixedPrecisionOptimWrapper
 from .runner import CheckedRunner
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointCheckHook', 'DivergenceHook', 'ResumeDataOrderHook', 'CPUDistributedDataParallel',
+    'AtomicCheckpointHook', 'CheckpointCheckHook', 'ClassCountCheckHook',
+    'DivergenceHook', 'ResumeDataOrderHook', 'CPUDistributedDataParallel',
     'MixedPrecisionOptimWrapper', 'CheckedRunner', 'CheckpointError',
     'ConfigError', 'DivergenceError',
     'load_model_checkpoint', 'read_checkpoint'

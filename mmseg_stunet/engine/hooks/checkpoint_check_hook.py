@@ -1,5 +1,5 @@
 """Checkpoints that cannot be read, hold NaN or inf, or do not fit stop a
-run, named."""
+run, named; so does a resume with nothing to resume."""
 import os.path as osp
 from typing import Optional
 
@@ -14,7 +14,8 @@ from ..checkpoint import (check_checkpoint_fits, check_finite_weights,
 @HOOKS.register_module()
 class CheckpointCheckHook(Hook):
     """Refuse a checkpoint that cannot be read or holds NaN or inf, or that
-    does not fit the model when testing, validating or resuming.
+    does not fit the model when testing, validating or resuming; refuse a
+    resume with no checkpoint to resume from.
 
     mmengine loads what fits and logs the rest, so a DeepLabV3+ checkpoint
     tested with the ST-UNet config scores random weights with exit code 0,
@@ -30,6 +31,13 @@ class CheckpointCheckHook(Hook):
     is refused in every case: it would be scored as a model that predicts
     class 0 everywhere.
 
+    ``resume=True`` without ``load_from`` resumes from the work dir's
+    ``last_checkpoint``; mmengine trains from scratch when there is none
+    (logging "resumed from ... None"), which under ``mim train --resume``
+    silently restarts a run. Here that raises ``FileNotFoundError`` naming
+    the work dir. (``tools/train.py`` checks ``--resume`` itself and treats
+    ``resume = True`` in a config as "resume if possible", saying so.)
+
     In the project's runtime config, so ``tools/test.py``, ``mim test`` and
     ``tools/train.py --resume`` all use it.
     """
@@ -43,6 +51,12 @@ class CheckpointCheckHook(Hook):
 
     def before_run(self, runner: Runner) -> None:
         source = self._source(runner)
+        if (runner._resume and source is None
+                and isinstance(runner._train_loop, BaseLoop)):
+            raise FileNotFoundError(
+                f'resume: no checkpoint to resume from in {runner.work_dir} '
+                '(no last_checkpoint); train without --resume, or name the '
+                'checkpoint (tools/train.py --resume CKPT, or load_from=CKPT)')
         if source and '://' not in source:  # local files only
             check_readable(source)
 

@@ -8,7 +8,8 @@
 2. converts it with ``tools/dataset_converters/vaihingen.py``;
 3. trains the reduced-width ST-UNet of
    ``configs/st_unet/st-unet-tiny_1xb8-600iter_synthetic-vaihingen-128x128.py`` on CPU
-   with ``tools/train.py`` (progress and ETA in the log; a re-run resumes);
+   with ``tools/train.py`` (progress and ETA in the log; a re-run resumes,
+   or skips training when the run is complete);
 4. evaluates it with ``tools/test.py`` (ISPRSMetric: OA, mIoU, mF1);
 5. writes ``metrics.json`` and, per test area, ``vis/areaN.png``: image,
    ground truth and prediction side by side in ISPRS colours.
@@ -27,6 +28,7 @@ import numpy as np
 
 from mmseg_stunet.converters.isprs import convert_isprs, stitch_tiles
 from mmseg_stunet.datasets.isprs import LABEL_COLOURS, SPLITS
+from mmseg_stunet.engine.checkpoint import read_checkpoint
 from mmseg_stunet.testing import write_vaihingen_archives
 from mmseg_stunet.utils.paths import config_path, project_root
 
@@ -89,13 +91,19 @@ def main():
         f'val_dataloader.dataset.data_root={data}',
         f'test_dataloader.dataset.data_root={data}',
         f'train_cfg.max_iters={args.iters}',
-        f'train_cfg.val_interval={args.iters}',
-        f'param_scheduler.0.end={args.iters}'
+        f'train_cfg.val_interval={args.iters}'
     ]
     train = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work]
-    if osp.exists(osp.join(work, 'last_checkpoint')):
+    last = osp.join(work, 'last_checkpoint')
+    done = 0
+    if osp.exists(last):
         train.append('--resume')  # a re-run continues where it stopped
-    run(train + options)
+        with open(last) as f:
+            done = read_checkpoint(f.read().strip())['meta']['iter']
+    if done < args.iters:  # train.py refuses to resume a finished run
+        run(train + options)
+    else:
+        print(f'already trained for {done} iterations', flush=True)
 
     print('[4/5] testing with tools/test.py', flush=True)
     with open(osp.join(work, 'last_checkpoint')) as f:

@@ -4,10 +4,15 @@
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
 ``--resume`` alone continues from ``WORK_DIR/last_checkpoint`` (an error if
-there is none; ``resume = True`` in a config starts afresh when there is
-nothing to resume); ``--resume CKPT`` continues from that checkpoint
-(iteration counter, optimizer, LR schedule). ``--amp``: mixed precision,
-fp16 with loss scaling on CUDA, bf16 on CPU.
+there is none, as for ``mim train --resume``); ``--resume CKPT`` continues
+from that checkpoint (iteration counter, optimizer, LR schedule); resuming a
+run that is already at its end is an error. ``resume = True`` in a config
+means "resume if there is something to resume": with no checkpoint in the
+work dir it prints a warning saying so and starts from scratch. ``--amp``:
+mixed precision, fp16 with loss scaling on CUDA, bf16 on CPU.
+
+Training stops at the first NaN or inf loss with one line (iteration, loss
+terms); checkpoints saved before it are kept, none after it is written.
 
 A copied or moved work dir resumes from its own checkpoints: the absolute
 paths mmengine stores (``last_checkpoint``, the best checkpoint of
@@ -64,6 +69,12 @@ def main() -> None:
         elif args.resume is not None:
             cfg.resume = True
             cfg.load_from = args.resume
+        elif (cfg.get('resume') and cfg.get('load_from') is None
+              and find_latest_checkpoint(cfg.work_dir) is None):
+            print(f'warning: resume = True in the config, but no checkpoint '
+                  f'in {cfg.work_dir}: starting from scratch',
+                  file=sys.stderr, flush=True)
+            cfg.resume = False
         build_runner(cfg).train()
     except USER_ERRORS as err:  # bad input: one line, no traceback
         sys.exit(f'error: {err}')

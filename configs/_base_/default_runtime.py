@@ -12,6 +12,11 @@ custom_hooks = [
     # unreadable checkpoints, and when testing or resuming, checkpoints that
     # do not fit the model, stop the run naming the file
     dict(type='CheckpointCheckHook'),
+    # a model predicting another number of classes than the data set has
+    # stops the run, naming both
+    dict(type='ClassCountCheckHook'),
+    # the first NaN/inf loss stops training; NaN weights are never saved
+    dict(type='DivergenceHook'),
     # --resume trains on the same sample order as the interrupted run
     dict(type='ResumeDataOrderHook')
 ]

@@ -37,8 +37,7 @@ param_scheduler = [
         eta_min=0.0,
         power=0.9,
         begin=0,
-        end=max_iters,
-        by_epoch=False)
+        by_epoch=False)  # no `end`: it ends with the run (max_iters)
 ]
 train_cfg = dict(
     _delete_=True,

@@ -10,8 +10,8 @@ import re
 import zipfile
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Callable, Dict, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple, Union)
 
 import torch
 from mmengine.model import BaseTTAModel, is_model_wrapper
@@ -24,7 +24,8 @@ from .errors import CheckpointError
 
 __all__ = [
     'CheckpointError', 'read_checkpoint', 'check_readable', 'checkpoint_fit',
-    'fit_report', 'check_checkpoint_fits', 'load_model_checkpoint',
+    'fit_report', 'check_checkpoint_fits', 'non_finite_weight',
+    'check_finite_weights', 'load_model_checkpoint', 'unwrap_model',
     'in_work_dir', 'latest_checkpoint'
 ]
 
@@ -128,6 +129,44 @@ def _state_dict(checkpoint: dict,
     return state
 
 
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The model inside DDP wrappers and inside a test-time-augmentation
+    model (``tools/test.py --tta``): what checkpoints load into and what
+    the config's ``model`` describes."""
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    return model
+
+
+def non_finite_weight(state: Mapping[str, object]) -> Optional[str]:
+    """``'name (k of n values NaN or inf)'`` for the first floating-point
+    tensor of ``state`` (a state dict) that is not finite, else None."""
+    for name, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                return f'{name} ({bad} of {value.numel()} values NaN or inf)'
+    return None
+
+
+def check_finite_weights(checkpoint: dict, filename: str) -> None:
+    """Raise :class:`CheckpointError` naming the first weight (or buffer)
+    of ``checkpoint`` that holds NaN or inf.
+
+    Such a checkpoint (saved by a run that diverged) predicts NaN scores,
+    which argmax turns into class 0 everywhere: scored, it gives numbers
+    that look like a (bad) model. One check for every reader: the scene
+    predictor and ONNX export (:func:`load_model_checkpoint`),
+    ``tools/test.py``, ``mim test`` and ``--resume``
+    (:class:`~mmseg_stunet.engine.hooks.CheckpointCheckHook`).
+    """
+    bad = non_finite_weight(_state_dict(checkpoint, ()))
+    if bad:
+        raise CheckpointError(
+            f'{filename}: weight {bad}: the checkpoint comes from a run that '
+            'diverged; use a checkpoint saved before the divergence')
+
+
 def checkpoint_fit(
         model: nn.Module,
         checkpoint: dict,
@@ -141,10 +180,7 @@ def checkpoint_fit(
     mmengine's ``load_state_dict`` reports the same as log text only; a
     decision needs the lists.
     """
-    # what mmengine's load_state_dict loads into: the model inside DDP
-    # wrappers and inside a test-time-augmentation model (tools/test.py --tta)
-    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
-        model = model.module
+    model = unwrap_model(model)  # what mmengine's load_state_dict fills
     state = _state_dict(checkpoint, revise_keys)
     own = model.state_dict()
     missing = [
@@ -202,10 +238,12 @@ def load_model_checkpoint(model: nn.Module,
                           filename: str,
                           allow_partial: bool = False,
                           map_location: Union[str, Callable] = 'cpu') -> dict:
-    """Read ``filename`` (:func:`read_checkpoint`), refuse it unless it fits
-    ``model`` (:func:`check_checkpoint_fits`, skipped with
-    ``allow_partial``) and load it with mmengine. Returns the checkpoint."""
+    """Read ``filename`` (:func:`read_checkpoint`), refuse it if it holds
+    NaN or inf (:func:`check_finite_weights`) or does not fit ``model``
+    (:func:`check_checkpoint_fits`, skipped with ``allow_partial``) and load
+    it with mmengine. Returns the checkpoint."""
     checkpoint = read_checkpoint(filename, map_location)
+    check_finite_weights(checkpoint, filename)
     if not allow_partial:
         check_checkpoint_fits(model, checkpoint, filename)
     return _load_checkpoint_to_model(model, checkpoint)

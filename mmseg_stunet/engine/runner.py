@@ -2,13 +2,14 @@
 ``tools/train.py`` and ``tools/test.py`` (MMSegmentation's tools, with this
 plugin's checks)."""
 import argparse
+import copy
 import os
 import os.path as osp
 from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.logging import MMLogger
+from mmengine.logging import MMLogger, print_log
 from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import RUNNERS
 
@@ -16,6 +17,8 @@ from ..utils.notices import KnownNoticeFilter
 from .checkpoint import in_work_dir, latest_checkpoint
 from .errors import USER_ERRORS, ConfigError  # noqa: F401  (for the tools)
 from .optim_wrapper import check_cpu_bf16
+from .run_length import (check_not_finished, check_run_length,
+                         follow_run_length, schedule_mismatches)
 
 __all__ = [
     'CheckedRunner', 'add_runner_args', 'parse_runner_args', 'load_config',
@@ -26,7 +29,7 @@ __all__ = [
 
 @RUNNERS.register_module()
 class CheckedRunner(Runner):
-    """mmengine's ``Runner`` with two repairs for this project's tools.
+    """mmengine's ``Runner`` with repairs for this project's tools.
 
     * ``iter`` and ``epoch`` of a runner that never built its training loop
       are 0; mmengine builds the training data loader to answer, so a test
@@ -44,6 +47,14 @@ class CheckedRunner(Runner):
       ``best_ckpt``, ``best_ckpt_<metric>``, which ``CheckpointHook``
       deletes when it saves a new best) are rebased into the work dir, or
       forgotten when the work dir has no such file.
+    * A training run that would train nothing is refused with
+      :class:`~.errors.ConfigError` naming the key: a length of 0 or less
+      (``train_cfg.max_iters=-5``), checked before the schedulers are
+      built, or a resume of a run already at or past its end, naming the
+      checkpoint's step. mmengine trains nothing and exits 0.
+    * Learning-rate (and momentum) schedules that do not span the run
+      (checked after a resume, which restores the schedulers' ``end``) are
+      warned about (:func:`~.run_length.schedule_mismatches`).
 
     Checkpoint checks live in :class:`~.hooks.CheckpointCheckHook`, which
     also works under MMSegmentation's own ``tools/test.py`` (``mim test``),
@@ -61,6 +72,29 @@ class CheckedRunner(Runner):
         loop = self._train_loop
         return loop.epoch if isinstance(loop, BaseLoop) else 0
 
+    def build_train_loop(self, loop) -> BaseLoop:
+        loop = super().build_train_loop(loop)
+        check_run_length(loop)
+        return loop
+
+    def load_or_resume(self) -> None:
+        # a copied or moved work dir resumes from its own last checkpoint
+        if self._resume and self._load_from is None:
+            self._load_from = latest_checkpoint(self.work_dir)
+        training = isinstance(self._train_loop, BaseLoop)
+        resumed = None
+        if training and self._resume and not self._has_loaded:
+            resumed = self._load_from
+        super().load_or_resume()
+        if not training:
+            return
+        if resumed is not None:
+            check_not_finished(self._train_loop, resumed)
+        if self.param_schedulers is not None:
+            for message in schedule_mismatches(self.param_schedulers,
+                                               self._train_loop):
+                self.logger.warning(message)
+
     def build_logger(self, *args, **kwargs) -> MMLogger:
         """mmengine's logger without its notices about its own internals
         (:class:`~mmseg_stunet.utils.notices.KnownNoticeFilter`)."""
@@ -68,11 +102,6 @@ class CheckedRunner(Runner):
         for handler in logger.handlers:
             handler.addFilter(KnownNoticeFilter())
         return logger
-
-    def load_or_resume(self) -> None:
-        if self._resume and self._load_from is None:
-            self._load_from = latest_checkpoint(self.work_dir)
-        super().load_or_resume()
 
     def resume(self, filename: str, *args, **kwargs) -> None:
         super().resume(filename, *args, **kwargs)
@@ -140,9 +169,12 @@ def load_config(path: str,
                 launcher: str = 'none') -> Config:
     """Read ``path`` the way MMSegmentation's tools do and apply the CLI.
 
-    The work dir defaults to ``./work_dirs/<config name>``. Without CUDA a
-    distributed launch initialises gloo instead of NCCL and wraps the model
-    in ``CPUDistributedDataParallel``
+    The work dir defaults to ``./work_dirs/<config name>``. Schedulers
+    whose ``end`` equals the config's run length follow a run length that
+    ``cfg_options`` override (:func:`~.run_length.follow_run_length`; the
+    project's configs leave ``end`` unset, which mmengine resolves to the
+    run's length). Without CUDA a distributed launch initialises gloo
+    instead of NCCL and wraps the model in ``CPUDistributedDataParallel``
     (:mod:`mmseg_stunet.engine.cpu_distributed`), so ``dist_train.sh`` runs
     on CPU-only machines.
     """
@@ -151,7 +183,10 @@ def load_config(path: str,
     cfg = Config.fromfile(path)
     cfg.launcher = launcher
     if cfg_options:
+        original_train_cfg = copy.deepcopy(cfg.get('train_cfg') or {})
         cfg.merge_from_dict(cfg_options)
+        for note in follow_run_length(cfg, original_train_cfg, cfg_options):
+            print_log(note, logger='current')
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:

@@ -3,7 +3,7 @@ benchmarks (nothing here is registered or imported by ``mmseg_stunet``)."""
 from .helpers import (SMALL_STUNET_BACKBONE, SMALL_STUNET_HEAD,
                       bn_reference, build_small, checksums, conv_bn_reference,
                       randomise_bn, run_tool, small_cfg, smooth_scene,
-                      write_shapes_dataset)
+                      tiny_config, tiny_data_options, write_shapes_dataset)
 from .synthetic_isprs import (colour_label, erode_label, make_scene,
                               write_potsdam_archives,
                               write_vaihingen_archives)
@@ -11,7 +11,7 @@ from .synthetic_isprs import (colour_label, erode_label, make_scene,
 __all__ = [
     'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'bn_reference', 'checksums',
     'conv_bn_reference', 'randomise_bn', 'build_small', 'run_tool',
-    'small_cfg', 'smooth_scene',
+    'small_cfg', 'smooth_scene', 'tiny_config', 'tiny_data_options',
     'write_shapes_dataset', 'colour_label', 'erode_label', 'make_scene',
     'write_potsdam_archives', 'write_vaihingen_archives'
 ]

@@ -15,7 +15,8 @@ from ..utils.paths import project_root
 
 __all__ = [
     'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'run_tool', 'checksums',
-    'write_shapes_dataset', 'small_cfg', 'build_small', 'smooth_scene',
+    'write_shapes_dataset', 'tiny_config', 'tiny_data_options', 'small_cfg',
+    'build_small', 'smooth_scene',
     'randomise_bn', 'bn_reference', 'conv_bn_reference'
 ]
 
@@ -113,6 +114,24 @@ def write_shapes_dataset(root: str,
             cv2.imwrite(osp.join(root, 'img_dir', split, f'{i}.png'), img)
             cv2.imwrite(osp.join(root, 'ann_dir', split, f'{i}.png'), ann)
     return root
+
+
+def tiny_config() -> str:
+    """Path of a tiny MMSegmentation config with the project's runtime (FCN
+    on a narrow ResNet-18, 3 classes, 32x32 images, 2 iterations) for
+    :func:`write_shapes_dataset` data; point it at the data with
+    :func:`tiny_data_options`."""
+    return osp.join(project_root(), 'tests', 'data', 'tiny_fcn_config.py')
+
+
+def tiny_data_options(data_root: str) -> Dict[str, str]:
+    """The ``--cfg-options`` (as a dict) that point every data loader of
+    :func:`tiny_config` at ``data_root``."""
+    return {
+        f'{key}data_root': data_root
+        for key in ('', 'train_dataloader.dataset.',
+                    'val_dataloader.dataset.', 'test_dataloader.dataset.')
+    }
 
 
 def small_cfg(head: str = 'fcn', in_channels: int = 3) -> Config:

@@ -1,7 +1,9 @@
 """Checkpoint reading names the file and never advises weights_only=False;
-a checkpoint that does not fit its model is refused with counts and keys."""
+a checkpoint that does not fit its model is refused with counts and keys,
+one with NaN or inf weights naming the first."""
 import os.path as osp
 import pickle
+import re
 
 import pytest
 import torch
@@ -131,3 +133,25 @@ def test_latest_checkpoint_of_a_copied_or_moved_work_dir(tmp_path):
     (copy / 'last_checkpoint').write_text('/elsewhere/iter_9.pth')
     assert latest_checkpoint(str(copy)) == '/elsewhere/iter_9.pth'
     assert latest_checkpoint(str(tmp_path)) is None
+
+
+@pytest.mark.parametrize('name, value, allow_partial', [
+    ('0.weight', float('nan'), False),
+    ('2.bias', float('-inf'), False),
+    ('1.running_var', float('inf'), False),  # buffers count too
+    ('0.weight', float('nan'), True),  # never acceptable, even partial
+])
+def test_checkpoint_with_nan_or_inf_is_refused_naming_the_first(
+        tmp_path, name, value, allow_partial):
+    """What the scene predictor, the ONNX export and init_segmentor load
+    through; the first non-finite tensor is named with its count."""
+    sd = _model().state_dict()
+    sd[name].view(-1)[:2] = value
+    path = str(tmp_path / 'diverged.pth')
+    save_checkpoint(dict(state_dict=sd, meta=dict(iter=3)), path)
+    with pytest.raises(CheckpointError,
+                       match=rf'^{path}: weight {re.escape(name)} \(2 of '
+                       rf'{sd[name].numel()} values NaN or inf\): the '
+                       'checkpoint comes from a run that diverged; use a '
+                       'checkpoint saved before the divergence$'):
+        load_model_checkpoint(_model(), path, allow_partial=allow_partial)

@@ -1,18 +1,25 @@
 """CheckpointCheckHook (with mmengine's own Runner, as under ``mim test``):
-refuses checkpoints that do not fit when testing and names unreadable ones;
-CheckedRunner answers iter/epoch without the training data."""
+refuses checkpoints that do not fit or hold NaN/inf when testing, names
+unreadable ones and refuses a resume with nothing to resume; CheckedRunner
+answers iter/epoch without the training data, refuses runs that would
+train nothing, and its schedules follow the run's length (load_config)."""
+import glob
 import os.path as osp
+import re
 
 import pytest
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import save_checkpoint
 
 from mmengine.runner import Runner
 
 from mmseg_stunet.engine import (CheckedRunner, CheckpointCheckHook,
-                                 CheckpointError)
+                                 CheckpointError, ConfigError)
+from mmseg_stunet.engine.runner import load_config
+from mmseg_stunet.utils.paths import project_root
 
 
 class ToyModel(BaseModel):
@@ -151,3 +158,167 @@ def test_check_predictions_names_empty_and_missing_files(tmp_path):
     (tmp_path / 'b.png').write_bytes(b'')
     with pytest.raises(OSError, match=r'^--out preds: b\.png was written emp'):
         check_predictions(str(tmp_path), 2, 'preds')
+
+
+@pytest.mark.parametrize('name, value', [('fc.weight', float('nan')),
+                                         ('fc.bias', float('inf'))])
+def test_test_refuses_a_checkpoint_with_nan_or_inf(tmp_path, name, value):
+    """A diverged run's checkpoint is refused naming its first bad weight
+    (tools/test.py and mim test), not scored as a model."""
+    sd = ToyModel().state_dict()
+    sd[name].view(-1)[0] = value
+    path = str(tmp_path / 'diverged.pth')
+    save_checkpoint(dict(state_dict=sd, meta={}), path)
+    with pytest.raises(CheckpointError,
+                       match=rf'diverged\.pth: weight {name} \(1 of '
+                       rf'{sd[name].numel()} values NaN or inf\): the '
+                       'checkpoint comes from a run that diverged'):
+        runner(str(tmp_path / 'w'), path).test()
+
+
+class RecordLR(Hook):
+    """The learning rate each training iteration runs with."""
+
+    def __init__(self):
+        self.lrs = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.lrs.append(runner.optim_wrapper.get_lr()['lr'][0])
+
+
+def train_runner(work, train_cfg, param_scheduler=None, resume=False,
+                 optim_wrapper=None, by_epoch=False):
+    """A toy CheckedRunner training 4 batches per epoch, saving a
+    checkpoint after every iteration (or epoch), with the checkpoint checks
+    and an LR recorder."""
+    return CheckedRunner(
+        model=ToyModel(), work_dir=work,
+        train_dataloader=dict(
+            dataset=[dict(inputs=torch.ones(4))] * 4,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=1, collate_fn=dict(type='pseudo_collate')),
+        train_cfg=train_cfg,
+        optim_wrapper=optim_wrapper or dict(
+            optimizer=dict(type='SGD', lr=0.01)),
+        param_scheduler=param_scheduler,
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook',
+                                           interval=1, by_epoch=by_epoch)),
+        custom_hooks=[CheckpointCheckHook(), RecordLR()],
+        resume=resume, default_scope='mmengine',
+        experiment_name=f'train_{osp.basename(work)}')
+
+
+POLY = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False)]
+
+
+@pytest.mark.parametrize('train_cfg', [
+    dict(by_epoch=False, max_iters=0), dict(by_epoch=False, max_iters=-5),
+    dict(type='IterBasedTrainLoop', max_iters=-1),
+    dict(by_epoch=True, max_epochs=0), dict(by_epoch=True, max_epochs=-3)
+])
+def test_a_run_of_no_length_is_refused_naming_the_key(tmp_path, train_cfg):
+    key = 'max_epochs' if 'max_epochs' in train_cfg else 'max_iters'
+    r = train_runner(str(tmp_path), train_cfg, POLY)
+    with pytest.raises(ConfigError,
+                       match=rf'^train_cfg\.{key}={train_cfg[key]}: a '
+                       'training run needs a positive length'):
+        r.train()
+    assert not glob.glob(str(tmp_path / '*.pth'))
+
+
+@pytest.mark.parametrize('by_epoch, first, then, message', [
+    (False, 2, 2, r'iter_2\.pth is at iteration 2, and train_cfg\.'
+     r'max_iters=2: nothing is left to train; to train further, raise '
+     r'train_cfg\.max_iters'),
+    (False, 2, 1, r'iter_2\.pth is at iteration 2, and train_cfg\.'
+     r'max_iters=1'),
+    (True, 1, 1, r'epoch_1\.pth is at epoch 1 \(iteration 4\), and '
+     r'train_cfg\.max_epochs=1: nothing is left'),
+])
+def test_resuming_a_finished_run_is_refused(tmp_path, by_epoch, first, then,
+                                            message):
+    key = 'max_epochs' if by_epoch else 'max_iters'
+    work = str(tmp_path)
+    train_runner(work, {'by_epoch': by_epoch, key: first}, POLY,
+                 by_epoch=by_epoch).train()
+    before = sorted(glob.glob(str(tmp_path / '*.pth')))
+    r = train_runner(work, {'by_epoch': by_epoch, key: then}, POLY,
+                     resume=True, by_epoch=by_epoch)
+    with pytest.raises(ConfigError, match=message):
+        r.train()
+    assert sorted(glob.glob(str(tmp_path / '*.pth'))) == before
+    # one step more is a resume as before
+    r = train_runner(work, {'by_epoch': by_epoch, key: first + 1}, POLY,
+                     resume=True, by_epoch=by_epoch)
+    r.train()
+    assert r.iter == (first + 1) * (4 if by_epoch else 1)
+
+
+def test_resume_with_nothing_to_resume_is_refused(tmp_path):
+    """mim train --resume in an empty work dir: mmengine logs 'resumed from
+    None' and trains from scratch; here it is an error naming the dir."""
+    r = train_runner(str(tmp_path), dict(by_epoch=False, max_iters=2),
+                     resume=True)
+    with pytest.raises(FileNotFoundError,
+                       match=rf'resume: no checkpoint to resume from in '
+                       rf'{tmp_path} \(no last_checkpoint\)'):
+        r.train()
+    assert not glob.glob(str(tmp_path / '*.pth'))
+
+
+USER_SCHEDULE = '''_base_ = 'mmseg::_base_/schedules/schedule_20k.py'
+'''
+
+
+@pytest.mark.parametrize('config, options, eta_min', [
+    # epoch-based, poly schedule converted to iterations (4 per epoch)
+    ('st_unet_vaihingen.py', {'train_cfg.max_epochs': 3}, 0.0),
+    ('st_unet_demo.py', {'train_cfg.max_iters': 7}, 0.0),
+    ('vainf/vainf-deeplabv3plus_r50-os16_4xb4-30k_voc12aug-513x513.py',
+     {'train_cfg.max_iters': 7}, 1e-6),
+    # a user's config with MMSegmentation's schedule: end=20000 explicitly
+    (None, {'train_cfg.max_iters': 7}, 1e-4),
+])
+def test_the_schedule_follows_an_overridden_run_length(
+        tmp_path, config, options, eta_min):
+    """After --cfg-options train_cfg.max_iters=N (or max_epochs), the poly
+    schedule reaches its final LR at the run's last iteration, not at the
+    config's original length."""
+    if config is None:
+        path = tmp_path / 'user_schedule.py'
+        path.write_text(USER_SCHEDULE)
+        path = str(path)
+    else:
+        path = osp.join(project_root(), 'configs', config)
+    cfg = load_config(path, options, str(tmp_path / 'work'))
+    r = train_runner(str(tmp_path / 'work'), cfg.train_cfg,
+                     cfg.param_scheduler, optim_wrapper=cfg.optim_wrapper)
+    r.train()
+    (lrs, ) = [h.lrs for h in r._hooks if isinstance(h, RecordLR)]
+    length = 12 if 'train_cfg.max_epochs' in options else 7
+    assert len(lrs) == length
+    assert lrs[0] == pytest.approx(cfg.optim_wrapper.optimizer.lr)
+    assert lrs[-2] > eta_min
+    assert lrs[-1] == pytest.approx(eta_min, abs=1e-12)
+
+
+@pytest.mark.parametrize('options, warning', [
+    # the user's own end, after the run's: the LR never gets to 0
+    ({'train_cfg.max_epochs': 3, 'param_scheduler.0.end': 5},
+     r'param_scheduler PolyLR \(lr\) ends at iteration 20, after the run '
+     r'\(12 iterations\): it never reaches its final value'),
+    ({'train_cfg.max_epochs': 3, 'param_scheduler.0.end': 2},
+     r'param_scheduler PolyLR \(lr\) ends at iteration 8, before the run '
+     r'\(12 iterations\): the iterations after it keep its last value'),
+])
+def test_a_schedule_that_does_not_span_the_run_is_warned_about(
+        tmp_path, options, warning):
+    cfg = load_config(osp.join(project_root(), 'configs',
+                               'st_unet_vaihingen.py'), options,
+                      str(tmp_path / 'work'))
+    r = train_runner(str(tmp_path / 'work'), cfg.train_cfg,
+                     cfg.param_scheduler, optim_wrapper=cfg.optim_wrapper)
+    warnings = []
+    r.logger.warning = warnings.append
+    r.train()
+    assert len(warnings) == 1 and re.match(warning, warnings[0]), warnings

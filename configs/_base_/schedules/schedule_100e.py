@@ -1,6 +1,8 @@
 # The ST-UNet paper's schedule: SGD lr 0.01, momentum 0.9, weight decay 1e-4,
 # poly decay (power 0.9, to 0) stepped every iteration, 100 epochs of the
-# training split (with batch 8: 100 * ceil(tiles / 8) iterations).
+# training split (with batch 8: 100 * ceil(tiles / 8) iterations). The
+# schedule has no `end`: mmengine ends it with the training loop, so it
+# follows `train_cfg.max_epochs` when that is changed.
 # Inherits the project's runtime, so that the epoch-based logging below
 # overrides MMSegmentation's iteration-based default in one place.
 _base_ = '../default_runtime.py'
@@ -12,7 +14,6 @@ param_scheduler = [
         eta_min=0.0,
         power=0.9,
         begin=0,
-        end=100,
         by_epoch=True,
         convert_to_iter_based=True)
 ]

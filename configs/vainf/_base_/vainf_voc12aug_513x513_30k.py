@@ -56,8 +56,7 @@ param_scheduler = [
         eta_min=1e-6,
         power=0.9,
         begin=0,
-        end=30000,
-        by_epoch=False)
+        by_epoch=False)  # no `end`: it ends with the run (max_iters)
 ]
 train_cfg = dict(max_iters=30000, val_interval=3000)
 default_hooks = dict(

@@ -1,4 +1,5 @@
-"""Checkpoints that cannot be read or do not fit stop a run, named."""
+"""Checkpoints that cannot be read, hold NaN or inf, or do not fit stop a
+run, named; so does a resume with nothing to resume."""
 import os.path as osp
 from typing import Optional
 
@@ -6,14 +7,15 @@ from mmengine.hooks import Hook
 from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import HOOKS
 
-from ..checkpoint import (check_checkpoint_fits, check_readable,
-                          latest_checkpoint)
+from ..checkpoint import (check_checkpoint_fits, check_finite_weights,
+                          check_readable, latest_checkpoint)
 
 
 @HOOKS.register_module()
 class CheckpointCheckHook(Hook):
-    """Refuse a checkpoint that cannot be read, or that does not fit the
-    model when testing, validating or resuming.
+    """Refuse a checkpoint that cannot be read or holds NaN or inf, or that
+    does not fit the model when testing, validating or resuming; refuse a
+    resume with no checkpoint to resume from.
 
     mmengine loads what fits and logs the rest, so a DeepLabV3+ checkpoint
     tested with the ST-UNet config scores random weights with exit code 0,
@@ -24,7 +26,17 @@ class CheckpointCheckHook(Hook):
     :class:`~mmseg_stunet.engine.errors.CheckpointError` with counts and a
     few keys, unless the config sets ``allow_partial_checkpoint=True``
     (``tools/test.py --allow-partial``). ``load_from`` for training
-    (fine-tuning) stays lenient, as in mmengine.
+    (fine-tuning) stays lenient, as in mmengine. A checkpoint with NaN or
+    inf weights (:func:`~mmseg_stunet.engine.checkpoint.check_finite_weights`)
+    is refused in every case: it would be scored as a model that predicts
+    class 0 everywhere.
+
+    ``resume=True`` without ``load_from`` resumes from the work dir's
+    ``last_checkpoint``; mmengine trains from scratch when there is none
+    (logging "resumed from ... None"), which under ``mim train --resume``
+    silently restarts a run. Here that raises ``FileNotFoundError`` naming
+    the work dir. (``tools/train.py`` checks ``--resume`` itself and treats
+    ``resume = True`` in a config as "resume if possible", saying so.)
 
     In the project's runtime config, so ``tools/test.py``, ``mim test`` and
     ``tools/train.py --resume`` all use it.
@@ -39,16 +51,23 @@ class CheckpointCheckHook(Hook):
 
     def before_run(self, runner: Runner) -> None:
         source = self._source(runner)
+        if (runner._resume and source is None
+                and isinstance(runner._train_loop, BaseLoop)):
+            raise FileNotFoundError(
+                f'resume: no checkpoint to resume from in {runner.work_dir} '
+                '(no last_checkpoint); train without --resume, or name the '
+                'checkpoint (tools/train.py --resume CKPT, or load_from=CKPT)')
         if source and '://' not in source:  # local files only
             check_readable(source)
 
     def after_load_checkpoint(self, runner: Runner,
                               checkpoint: dict) -> None:
+        source = self._source(runner) or 'the checkpoint'
+        check_finite_weights(checkpoint, source)
         training = isinstance(runner._train_loop, BaseLoop)
         if (training and not runner._resume) or runner.cfg.get(
                 'allow_partial_checkpoint', False):
             return
-        source = self._source(runner) or 'the checkpoint'
         unexpected = check_checkpoint_fits(runner.model, checkpoint, source)
         if unexpected:
             runner.logger.warning(

@@ -14,6 +14,8 @@ mask or alpha band, or --nodata) are not classified and come out as 255.
 """
 import argparse
 import sys
+import time
+from typing import Dict, List
 
 from mmengine.config import DictAction
 
@@ -74,11 +76,27 @@ def main() -> None:
             preview=not args.no_preview, preview_size=args.preview_size,
             opacity=args.opacity, progress=not args.no_progress,
             nodata=args.nodata)
+        start = time.perf_counter()
         outputs = predictor.predict(args.inputs, args.out_dir)
+        seconds = time.perf_counter() - start
     except USER_ERRORS + (OSError, ValueError, FloatingPointError) as err:
         sys.exit(f'error: {err}')  # bad input: one line, no traceback
     for out in outputs:
         print(' '.join(out.values()))
+    print(throughput(outputs, seconds), file=sys.stderr)
+
+
+def throughput(outputs: List[Dict[str, str]], seconds: float) -> str:
+    """``predicted N scene(s), P Mpx in S s (R Mpx/s)`` for the class maps
+    written (model building excluded), on stderr beside the paths."""
+    import rasterio
+    pixels = 0
+    for out in outputs:
+        with rasterio.open(out['classes']) as src:
+            pixels += src.width * src.height
+    mpx = pixels / 1e6
+    return (f'predicted {len(outputs)} scene(s), {mpx:.2f} Mpx in '
+            f'{seconds:.2f} s ({mpx / max(seconds, 1e-9):.2f} Mpx/s)')
 
 
 if __name__ == '__main__':

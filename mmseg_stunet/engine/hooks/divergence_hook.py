@@ -6,9 +6,10 @@ from typing import Mapping, Optional, Sequence, Union
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.runner import (EpochBasedTrainLoop, Runner,
-                             find_latest_checkpoint)
+from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmseg.registry import HOOKS
+
+from ..checkpoint import latest_checkpoint
 
 from ..checkpoint import non_finite_weight
 from ..errors import DivergenceError
@@ -86,7 +87,7 @@ def _step(runner: Runner, iteration: Optional[int]) -> str:
 def _kept(runner: Runner) -> str:
     """Which checkpoint ``last_checkpoint`` names (checkpoint hooks update
     it after a checkpoint is written whole)."""
-    last = find_latest_checkpoint(runner.work_dir)
+    last = latest_checkpoint(runner.work_dir)
     if last and osp.isfile(last):
         return f'the last checkpoint, {last}, is kept'
     return 'no checkpoint was saved'

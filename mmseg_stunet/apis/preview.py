@@ -16,14 +16,17 @@ STRIP_PIXELS = 2**18
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Scale (c, h, w) pixels of any dtype to uint8 for display: uint8 is
     kept, anything else is stretched per band between its 2nd and 98th
-    percentiles."""
+    percentiles (NaN pixels left out, drawn black)."""
     if image.dtype == np.uint8:
         return image
     image = image.astype(np.float32)
-    lo = np.percentile(image, 2, axis=(1, 2), keepdims=True)
-    hi = np.percentile(image, 98, axis=(1, 2), keepdims=True)
+    if not np.isfinite(image).any():
+        return np.zeros(image.shape, np.uint8)
+    # NaN pixels (nodata of float scenes) are left out and drawn black
+    lo = np.nanpercentile(image, 2, axis=(1, 2), keepdims=True)
+    hi = np.nanpercentile(image, 98, axis=(1, 2), keepdims=True)
     scaled = (image - lo) / np.maximum(hi - lo, 1e-6) * 255
-    return np.clip(scaled, 0, 255).astype(np.uint8)
+    return np.nan_to_num(np.clip(scaled, 0, 255), nan=0).astype(np.uint8)
 
 
 def draw_preview(image: np.ndarray, classes: np.ndarray,

@@ -37,7 +37,7 @@ class SceneReader:
 
         nodata (float, optional): pixel value that marks nodata when all
             selected bands have it, in addition to the file's own nodata
-            value, mask or alpha band.
+            value, mask or alpha band; NaN matches NaN pixels.
 
     A 3-band selection is handed over reversed (B, G, R for an RGB file), as
     ``mmcv.imread`` and MMSegmentation's ``LoadImageFromFile`` give it and as
@@ -136,7 +136,10 @@ class SceneReader:
         else:
             valid[:] = True
         if self.nodata is not None:
-            valid &= (pixels != self.nodata).any(axis=0)
+            # NaN != NaN: a NaN nodata value marks the NaN pixels
+            differs = (~np.isnan(pixels) if np.isnan(self.nodata) else
+                       pixels != self.nodata)
+            valid &= differs.any(axis=0)
         return valid
 
     def read_overview(self, shape: Tuple[int, int],

@@ -48,6 +48,36 @@ def _pair(value: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
     return (value[0], value[-1])
 
 
+def _option(name: str) -> str:
+    """``window (--window)``: how an error names an option, for the Python
+    API and for tools/predict.py alike."""
+    return f'{name} (--{name.replace("_", "-")})'
+
+
+def check_palette(palette: Sequence[Sequence[int]], num_classes: int,
+                  source: str) -> List[Tuple[int, int, int]]:
+    """``palette`` as RGB tuples, refused (``ValueError`` naming the option
+    and the first bad colour) unless every colour is 3 integers in 0..255
+    and there is one per class: a short palette would colour the missing
+    classes at random, a long one belongs to another class list."""
+    colours = []
+    for i, colour in enumerate(palette):
+        values = (list(colour) if isinstance(colour, (list, tuple, np.ndarray))
+                  else None)
+        if (values is None or len(values) != 3 or not all(
+                isinstance(v, (int, np.integer)) and 0 <= v <= 255
+                for v in values)):
+            raise ValueError(f'{_option("palette")} {source}: colour {i} is '
+                             f'{colour!r}; each colour must be 3 integers '
+                             'R, G, B in 0..255')
+        colours.append(tuple(int(v) for v in values))
+    if len(colours) != num_classes:
+        raise ValueError(f'{_option("palette")} {source}: {len(colours)} '
+                         f'colour(s) for a model of {num_classes} classes; '
+                         'give one colour per class')
+    return colours
+
+
 class ScenePredictor:
     """Class-index maps and colour previews for scenes of any size.
 
@@ -81,11 +111,18 @@ class ScenePredictor:
             the image, drawn by ``SegLocalVisualizer``.
         preview_size (int): longest side of the preview; the scene is
             resampled to fit, keeping memory bounded.
-        opacity (float): class-colour opacity in the preview.
+        opacity (float): class-colour opacity in the preview, in [0, 1].
         progress (bool): show a progress bar over windows.
         nodata (float, optional): pixel value that marks nodata when every
             selected band has it, besides each file's own nodata value, mask
-            or alpha band (which are always honoured).
+            or alpha band (which are always honoured); NaN marks NaN pixels.
+
+    Options that cannot work (``opacity`` outside [0, 1], ``preview_size``,
+    ``window`` or ``batch_size`` below 1, ``overlap`` not below the window,
+    ``bands`` not 1-based or not one per input channel, a palette colour
+    that is not 3 integers in 0..255 or a palette that is not one colour per
+    class) raise a one-line ``ValueError`` naming the option here, before
+    any file is read.
 
     Nodata pixels are not classified: they are written as
     :data:`~.raster_io.NODATA_CLASS` (255, declared as the GeoTIFF's nodata
@@ -119,33 +156,49 @@ class ScenePredictor:
         else:
             self.overlap = from_model[1] if window is None else (0, 0)
         for w, o in zip(self.window, self.overlap):
-            if w < 1 or not 0 <= o < w:
-                raise ValueError('need window >= 1 and 0 <= overlap < window,'
-                                 f' got window={window}, overlap={overlap}')
+            if w < 1:
+                raise ValueError(f'{_option("window")} must be >= 1 pixel, '
+                                 f'got {self.window}')
+            if not 0 <= o < w:
+                raise ValueError(f'{_option("overlap")} must be >= 0 and '
+                                 f'less than the window {self.window}, got '
+                                 f'{self.overlap}')
         if batch_size < 1:
-            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+            raise ValueError(f'{_option("batch_size")} must be >= 1, got '
+                             f'{batch_size}')
         unknown = set(flip) - set(FLIP_DIMS)
         if unknown:
             raise ValueError(f'unknown flip direction(s) {sorted(unknown)}; '
                              f'use {sorted(FLIP_DIMS)}')
+        if not 0 <= opacity <= 1:
+            raise ValueError(f'{_option("opacity")} must be in [0, 1], got '
+                             f'{opacity}')
+        if preview_size < 1:
+            raise ValueError(f'{_option("preview_size")} must be >= 1 '
+                             f'pixel, got {preview_size}')
         self.batch_size = batch_size
         self.flip = list(flip)
-        self.bands = list(bands) if bands is not None else None
         self.in_channels = model_in_channels(model)
+        if bands is not None:
+            bands = list(bands)
+            if not bands or any(b < 1 for b in bands):
+                raise ValueError(f'{_option("bands")} are 1-based band '
+                                 f'numbers, got {bands}')
+            if len(bands) != self.in_channels:
+                raise ValueError(
+                    f'{_option("bands")} selects {len(bands)} band(s) but '
+                    f'the model expects {self.in_channels} input '
+                    'channel(s)')
+        self.bands = bands
         self.num_classes = model.decode_head.num_classes
         if self.num_classes > 255:
             raise ValueError(f'{self.num_classes} classes do not fit the '
                              'uint8 class map')
-        if palette == 'isprs':
-            palette = ISPRS_PALETTE
-        elif palette == 'model':
-            meta = getattr(model, 'dataset_meta', None) or {}
-            if 'palette' not in meta:
-                raise ValueError('the model carries no dataset_meta palette '
-                                 '(its checkpoint has none); use the ISPRS '
-                                 'palette or give one')
-            palette = meta['palette']
-        self.palette = self._full_palette(palette)
+        if isinstance(palette, str):
+            self.palette = self._named_palette(palette)
+        else:
+            self.palette = check_palette(palette, self.num_classes,
+                                         'as given')
         self.preview = preview
         self.preview_size = preview_size
         self.opacity = opacity
@@ -170,8 +223,22 @@ class ScenePredictor:
                                allow_partial)
         return cls(model, **kwargs)
 
-    def _full_palette(self, palette) -> List[Tuple[int, int, int]]:
-        palette = [tuple(int(v) for v in c) for c in palette]
+    def _named_palette(self, name: str) -> List[Tuple[int, int, int]]:
+        """``'isprs'``: the ISPRS colours, fixed random ones for classes
+        beyond them; ``'model'``: the checkpoint's ``dataset_meta``
+        palette, which must fit (:func:`check_palette`)."""
+        if name == 'model':
+            meta = getattr(self.model, 'dataset_meta', None) or {}
+            if 'palette' not in meta:
+                raise ValueError('the model carries no dataset_meta palette '
+                                 '(its checkpoint has none); use the ISPRS '
+                                 'palette or give one')
+            return check_palette(meta['palette'], self.num_classes,
+                                 "from the model's dataset_meta")
+        if name != 'isprs':
+            raise ValueError(f"{_option('palette')} must be 'isprs', "
+                             f"'model' or a list of colours, got {name!r}")
+        palette = [tuple(int(v) for v in c) for c in ISPRS_PALETTE]
         rng = np.random.RandomState(42)  # extra classes: fixed random colours
         while len(palette) < self.num_classes:
             palette.append(tuple(int(v) for v in rng.randint(0, 256, 3)))

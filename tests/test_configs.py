@@ -133,3 +133,20 @@ def test_amp_config_builds_and_steps_on_cuda(name):
     moved = sum(not torch.equal(b, p) for b, p in zip(before, params))
     assert moved > len(params) // 2, f'{moved} of {len(params)} moved'
     assert all(p.dtype == torch.float32 for p in params)
+
+
+#: every config a user can train with (the bases under _base_ excepted)
+TRAINING_CONFIGS = sorted(
+    path for path in glob.glob(config_path('**', '*.py'), recursive=True)
+    if '_base_' not in path.split(osp.sep))
+
+
+@pytest.mark.parametrize(
+    'path', TRAINING_CONFIGS,
+    ids=[osp.relpath(p, config_path()) for p in TRAINING_CONFIGS])
+def test_training_loaders_drop_the_last_incomplete_batch(path):
+    """A last batch of one sample (tile count = 1 mod batch size) stops
+    BatchNorm in training (DeepLabV3+'s image pooling: one value per
+    channel); every training loader drops it."""
+    cfg = Config.fromfile(path)
+    assert cfg.train_dataloader.get('drop_last') is True

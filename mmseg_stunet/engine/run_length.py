@@ -37,13 +37,22 @@ def run_length(loop: BaseLoop) -> Tuple[str, int, int]:
 
 def check_run_length(loop: BaseLoop) -> None:
     """Raise :class:`ConfigError` naming the key if ``loop`` would train
-    nothing (a length of 0 or less)."""
+    nothing: a length of 0 or less, or epochs without a single batch (fewer
+    training samples than ``train_dataloader.batch_size`` with the
+    ``drop_last=True`` of the project's configs)."""
     key, length, _ = run_length(loop)
     if length <= 0:
         unit = 'epochs' if key.endswith('epochs') else 'iterations'
         raise ConfigError(f'{key}={length}: a training run needs a positive '
                           f'length; set {key} to the number of {unit} to '
                           'train')
+    loader = getattr(loop, 'dataloader', None)
+    if isinstance(loop, EpochBasedTrainLoop) and len(loader) == 0:
+        raise ConfigError(
+            f'train_dataloader.batch_size={loader.batch_size}: the '
+            f'{len(loader.dataset)} training sample(s) make no full batch '
+            f'(drop_last={loader.drop_last}), so every epoch would train '
+            'nothing; lower train_dataloader.batch_size or add data')
 
 
 def check_not_finished(loop: BaseLoop, checkpoint: Optional[str]) -> None:

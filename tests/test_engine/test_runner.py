@@ -226,6 +226,27 @@ def test_a_run_of_no_length_is_refused_naming_the_key(tmp_path, train_cfg):
     assert not glob.glob(str(tmp_path / '*.pth'))
 
 
+def test_epochs_without_a_full_batch_are_refused(tmp_path):
+    """drop_last with fewer samples than a batch: every epoch would train
+    nothing (mmengine then runs 0 iterations and exits 0)."""
+    r = CheckedRunner(
+        model=ToyModel(), work_dir=str(tmp_path),
+        train_dataloader=dict(
+            dataset=[dict(inputs=torch.ones(4))] * 3,
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            batch_size=8, drop_last=True,
+            collate_fn=dict(type='pseudo_collate')),
+        train_cfg=dict(by_epoch=True, max_epochs=2),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        default_scope='mmengine', experiment_name='no_full_batch')
+    with pytest.raises(ConfigError,
+                       match=r'^train_dataloader\.batch_size=8: the 3 '
+                       r'training sample\(s\) make no full batch '
+                       r'\(drop_last=True\)'):
+        r.train()
+    assert not glob.glob(str(tmp_path / '*.pth'))
+
+
 @pytest.mark.parametrize('by_epoch, first, then, message', [
     (False, 2, 2, r'iter_2\.pth is at iteration 2, and train_cfg\.'
      r'max_iters=2: nothing is left to train; to train further, raise '

@@ -26,8 +26,12 @@ test_pipeline = [
     dict(type='PackSegInputs')
 ]
 # Epoch-based: the paper trains 100 epochs of the split, whatever its size.
+# drop_last: a last batch of one tile (tile count = 1 mod 8) stops BatchNorm
+# in training (DeepLabV3+'s image pooling sees one value per channel); the
+# few tiles left out differ from epoch to epoch with the shuffle.
 train_dataloader = dict(
     batch_size=8,
+    drop_last=True,
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),

@@ -43,7 +43,9 @@ dataset_aug = dict(
     ann_file='ImageSets/Segmentation/aug.txt',
     pipeline=train_pipeline)
 train_dataloader = dict(
-    batch_size=4, dataset=dict(datasets=[dataset_train, dataset_aug]))
+    batch_size=4,
+    drop_last=True,  # BatchNorm in training fails on a batch of one
+    dataset=dict(datasets=[dataset_train, dataset_aug]))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 

@@ -23,7 +23,9 @@ Label tiles hold 0 for the black boundary of eroded labels (ignored after
 ``reduce_zero_label``) and 1..6 for impervious surface, building, low
 vegetation, tree, car, clutter. Every file is written atomically (temporary
 name, then rename); a source tile is marked finished only when all its
-tiles exist, and a re-run skips finished ones.
+tiles exist, and a re-run skips finished ones; a re-run whose source files
+differ in content (size and CRC-32) from those a finished area was
+converted from is refused, naming the file.
 
 An area of the requested split that lacks one of the files the other areas
 have (image, full or eroded labels) stops the conversion unless
@@ -82,6 +84,38 @@ class Source:
             return osp.basename(osp.dirname(self.chain[0]))
         return '/'.join([osp.basename(self.chain[0])] + list(self.chain[1:-1])
                         + [osp.dirname(self.chain[-1])])
+
+    def fingerprint(self, known: Optional[Dict[str, int]] = None
+                    ) -> Dict[str, int]:
+        """``size`` and ``crc32`` of the file's bytes: from the zip's
+        directory for a member (nothing is decompressed), computed for a
+        plain file, whose ``mtime_ns`` is kept too: a ``known`` fingerprint
+        with the file's size and mtime is returned without reading it.
+
+        Raises:
+            ConversionError: as :meth:`read`.
+        """
+        try:
+            if len(self.chain) == 1:
+                stat = os.stat(self.chain[0])
+                if known is not None and (known.get('size'),
+                                          known.get('mtime_ns')) == (
+                                              stat.st_size, stat.st_mtime_ns):
+                    return known
+                crc = 0
+                with open(self.chain[0], 'rb') as f:
+                    for block in iter(lambda: f.read(1 << 24), b''):
+                        crc = zlib.crc32(block, crc)
+                return dict(size=stat.st_size, crc32=crc,
+                            mtime_ns=stat.st_mtime_ns)
+            with zipfile.ZipFile(self.chain[0]) as zf:
+                for member in self.chain[1:-1]:
+                    zf = zipfile.ZipFile(zf.open(member))
+                info = zf.getinfo(self.chain[-1])
+            return dict(size=info.file_size, crc32=info.CRC)
+        except ZIP_ERRORS as err:
+            raise ConversionError(f'{self.name}: cannot be read '
+                                  f'({type(err).__name__}: {err})') from err
 
     def read(self) -> np.ndarray:
         """Decode the file as OpenCV does (BGR / BGRA channel order).
@@ -334,7 +368,8 @@ def convert_isprs(dataset: str,
         dataset (str): ``'vaihingen'`` or ``'potsdam'``.
         inputs (str | list[str]): zip files and/or folders.
         out_dir (str): output root (``img_dir``, ``ann_dir``, ...).
-        size (int): tile size. stride (int): step, defaults to ``size``.
+        size (int): tile size. stride (int): step, defaults to ``size``;
+            at most ``size``, so that the tiles cover every pixel.
         split (str): ``'paper'`` (He et al. 2022) or ``'mmseg'``.
         modality (str): Potsdam image band set: RGB, IRRG or RGBIR.
         progress (bool): show a progress bar.
@@ -363,10 +398,15 @@ def convert_isprs(dataset: str,
         check_outputs({'out_dir (-o)': out_dir}, [('input', p) for p in paths])
     except UnsafeOutputError as e:
         raise ConversionError(str(e)) from e
-    stride = stride or size
-    if size <= 0 or stride <= 0:
-        raise ConversionError(f'size and stride must be positive, got '
-                              f'{size} and {stride}')
+    stride = size if stride is None else stride
+    if size <= 0:
+        raise ConversionError(f'--size must be a positive number of pixels, '
+                              f'got {size}')
+    if not 0 < stride <= size:
+        raise ConversionError(
+            f'--stride must be between 1 and --size ({size}), got {stride}: '
+            + ('tiles further apart than their size would leave the pixels '
+               'between them out' if stride > 0 else 'tiles need a step'))
     groups = _group_sources(dataset, inputs, modality)
     which = {k: s for s, keys in SPLITS[dataset][split].items() for k in keys}
     summary = Summary(not_in_split=sorted(k for k in groups if k not in which),
@@ -403,6 +443,9 @@ def convert_isprs(dataset: str,
     if dataset == 'potsdam':
         params['modality'] = modality
     state = _check_state(out_dir, params)
+    for key in todo:
+        _check_unchanged(out_dir, _tile_prefix(dataset, key), groups[key],
+                         osp.join(state, f'{_tile_prefix(dataset, key)}.json'))
     bar = None
     if progress and todo:
         from mmengine.utils import ProgressBar
@@ -423,6 +466,33 @@ def convert_isprs(dataset: str,
     if bar is not None:
         print()
     return summary
+
+
+def _check_unchanged(out_dir: str, prefix: str, kinds: Dict[str, Source],
+                     done_file: str) -> None:
+    """Refuse to re-run into ``out_dir`` with source files whose content
+    differs from those the finished area ``prefix`` was converted from (its
+    tiles, of which only the names would be checked, would be stale), or
+    with a file kind the area was converted without."""
+    if not osp.exists(done_file):
+        return
+    with open(done_file) as f:
+        done = json.load(f)
+    old = done.get('fingerprints')
+    for kind, src in sorted(kinds.items()):
+        if old is None:  # written by a version without fingerprints
+            same = src.name in done.get('sources', [])
+        else:
+            known = old.get(kind)
+            new = src.fingerprint(known)
+            same = known is not None and all(
+                known[k] == new[k] for k in ('size', 'crc32'))
+        if not same:
+            raise ConversionError(
+                f'{src.name}: not the {kind} file that {prefix} in {out_dir} '
+                'was converted from (the content differs, or that area has no '
+                f'{kind} tiles), so its tiles there would be stale; convert '
+                f'into a new folder, or delete {out_dir} first')
 
 
 def _convert_one(dataset: str, key: Union[int, str], kinds: Dict[str, Source],
@@ -463,5 +533,7 @@ def _convert_one(dataset: str, key: Union[int, str], kinds: Dict[str, Source],
     _write_bytes(
         done_file,
         json.dumps(dict(split=split_name, tiles=tiles, files=files,
-                        sources=[s.name for s in kinds.values()])).encode())
+                        sources=[s.name for s in kinds.values()],
+                        fingerprints={k: s.fingerprint()
+                                      for k, s in kinds.items()})).encode())
     return len(tiles)

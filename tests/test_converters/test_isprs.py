@@ -289,3 +289,107 @@ def test_damaged_archive_is_named(tmp_path):
                        match=r'Vaihingen\.zip:top/top_mosaic_09cm_area1\.tif'
                        r': cannot be read'):
         convert('vaihingen', str(raw), str(tmp_path / 'out'))
+
+
+@pytest.mark.parametrize('size,stride,message', [
+    (SIZE, 0, r'--stride must be between 1 and --size \(64\), got 0: tiles '
+     'need a step'),
+    (SIZE, -5, r'--stride must be between 1 and --size \(64\), got -5'),
+    (SIZE, SIZE + 1, r'--stride .* got 65: tiles further apart than their '
+     'size would leave the pixels between them out'),
+    (SIZE, 1000, r'--stride .* got 1000'),
+    (0, None, r'--size must be a positive number of pixels, got 0'),
+    (-64, 32, r'--size must be a positive number of pixels, got -64'),
+])
+def test_tiling_that_cannot_cover_every_pixel_is_refused(
+        vaihingen_raw, tmp_path, capsys, size, stride, message):
+    """--stride 0 used to fall back to --size silently, and a stride above
+    the size left untiled gaps; both are refused in one line before
+    anything is written, by the API and by the command line."""
+    raw, _ = vaihingen_raw
+    out = tmp_path / 'out'
+    with pytest.raises(ic.ConversionError, match=message):
+        convert('vaihingen', raw, str(out), size=size, stride=stride,
+                progress=False)
+    argv = [raw, '-o', str(out), '--size', str(size), '--allow-missing']
+    if stride is not None:
+        argv += ['--stride', str(stride)]
+    with pytest.raises(SystemExit) as info:
+        cli_main('vaihingen', argv)
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: --s') and err.count('\n') == 1
+    assert not out.exists()
+
+
+def _extracted(raw, folder):
+    """The archives of ``raw`` extracted into ``folder`` (one sub-folder
+    per zip, so that the label folders keep their ground_truth names)."""
+    for z in glob.glob(osp.join(raw, '*.zip')):
+        with zipfile.ZipFile(z) as zf:
+            zf.extractall(osp.join(folder, osp.basename(z)[:-4]))
+    return str(folder)
+
+
+def test_rerun_with_other_source_files_is_refused(vaihingen_raw, tmp_path):
+    """Re-running into the same folder with files of the same names but
+    other content (another download, corrected labels) kept the old tiles,
+    since only names were checked; now the first changed file is named and
+    the output stays as it was. Same content (copied elsewhere, touched)
+    is still a re-run that skips finished areas."""
+    from mmseg_stunet.testing import checksums
+    raw, _ = vaihingen_raw
+    out = str(tmp_path / 'out')
+    convert('vaihingen', raw, out, size=SIZE, progress=False)
+    before = checksums(out)
+    other = str(tmp_path / 'other')
+    write_vaihingen_archives(other, areas=(1, 11, 2), size=(H, W), seed=4)
+    with pytest.raises(ic.ConversionError,
+                       match=r'_eroded_COMPLETE\.zip:top_mosaic_09cm_area1_'
+                       r'noBoundary\.tif: not the eroded file that area1 in '
+                       r'.*out was converted from \(the content differs'):
+        convert('vaihingen', other, out, size=SIZE, progress=False)
+    assert checksums(out) == before
+
+    # the same archives copied elsewhere: the same content, skipped
+    copy = _extracted(raw, tmp_path / 'copy')
+    again = convert('vaihingen', copy, out, size=SIZE, progress=False)
+    assert again.skipped_finished == [1, 11]
+
+    # extracted files: same content after a touch is fine; an edited
+    # label is refused naming it
+    plain = str(tmp_path / 'plain')
+    convert('vaihingen', copy, plain, size=SIZE, progress=False)
+    (label, ) = glob.glob(osp.join(copy, '*ground_truth_COMPLETE',
+                                   '*area11.tif'))
+    os.utime(label, ns=(1, 1))
+    assert convert('vaihingen', copy, plain, size=SIZE,
+                   progress=False).skipped_finished == [1, 11]
+    (other_label, ) = glob.glob(osp.join(
+        _extracted(other, tmp_path / 'other_x'), '*ground_truth_COMPLETE',
+        '*area11.tif'))
+    with open(other_label, 'rb') as f:
+        data = f.read()
+    with open(label, 'wb') as f:
+        f.write(data)
+    plain_before = checksums(plain)
+    with pytest.raises(ic.ConversionError,
+                       match=r'ground_truth_COMPLETE/top_mosaic_09cm_area11'
+                       r'\.tif: not the label file that area11'):
+        convert('vaihingen', copy, plain, size=SIZE, progress=False)
+    assert checksums(plain) == plain_before
+
+
+def test_rerun_adding_a_label_kind_is_refused(tmp_path):
+    """Eroded labels given only on the re-run: the finished areas were
+    skipped and had no eroded tiles; now refused naming the file."""
+    raw = str(tmp_path / 'raw')
+    write_vaihingen_archives(raw, areas=(1, ), size=(H, W), seed=5,
+                             eroded=False)
+    out = str(tmp_path / 'out')
+    convert('vaihingen', raw, out, size=SIZE, progress=False)
+    write_vaihingen_archives(raw, areas=(1, ), size=(H, W), seed=5)
+    with pytest.raises(ic.ConversionError,
+                       match=r'area1_noBoundary\.tif: not the eroded file '
+                       r'that area1 .*has no eroded tiles'):
+        convert('vaihingen', raw, out, size=SIZE, progress=False)

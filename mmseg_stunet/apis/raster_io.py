@@ -3,7 +3,7 @@
 Inputs are opened with rasterio, so GeoTIFFs (any band count and dtype) and
 PNG/JPEG files go through the same windowed reads. GeoTIFF (or any raster
 with georeferencing) in gives a tiled GeoTIFF out with the same CRS, transform
-and size, written window by window; PNG/JPEG in gives a PNG out.
+(or ground control points, and RPCs) and size, written window by window; PNG/JPEG in gives a PNG out.
 """
 import os
 import os.path as osp
@@ -104,6 +104,22 @@ class SceneReader:
     def profile(self) -> dict:
         return self._ds.profile
 
+    @property
+    def georeference(self) -> dict:
+        """The scene's georeferencing as ``rasterio.open`` takes it for
+        writing: ``crs`` and ``transform``, or, for a scene placed by
+        ground control points (no transform), ``gcps`` and their ``crs``;
+        ``rpcs`` where the scene has rational polynomial coefficients."""
+        ds = self._ds
+        gcps, gcp_crs = ds.gcps
+        if gcps and ds.transform.is_identity:
+            georef = dict(gcps=gcps, crs=gcp_crs)
+        else:
+            georef = dict(crs=ds.crs, transform=ds.transform)
+        if ds.rpcs:
+            georef['rpcs'] = ds.rpcs
+        return georef
+
     def read(self, window: Tuple[int, int, int, int]) -> np.ndarray:
         """Pixels of ``(col_off, row_off, width, height)`` as a (C, h, w)
         float32 array in model channel order."""
@@ -162,7 +178,8 @@ class ClassMapWriter:
     """Collects a class-index map window by window into ``path``.
 
     GeoTIFF output is a tiled, deflate-compressed uint8 GeoTIFF with the
-    reference's CRS, transform and size, written directly to disk window by
+    reference's size and georeferencing (:attr:`SceneReader.georeference`:
+    CRS and transform, or ground control points, and RPCs), written directly to disk window by
     window (memory bounded by the window), carrying the palette as its
     colour table and declaring ``nodata`` (pixels that were not
     classified). PNG output keeps the (uint8, one byte per pixel) map in
@@ -189,14 +206,14 @@ class ClassMapWriter:
             self._array = np.full((reader.height, reader.width), nodata,
                                   np.uint8)
         else:
-            src = reader.profile
             profile = dict(
-                driver='GTiff', height=src['height'], width=src['width'],
-                count=1, dtype='uint8', crs=src.get('crs'),
-                transform=src.get('transform'), nodata=nodata,
-                compress='deflate', tiled=True, blockxsize=256,
-                blockysize=256)
-            self._ds = rasterio.open(path, 'w+', **profile)
+                driver='GTiff', height=reader.height, width=reader.width,
+                count=1, dtype='uint8', nodata=nodata, compress='deflate',
+                tiled=True, blockxsize=256, blockysize=256,
+                **reader.georeference)
+            with warnings.catch_warnings():  # a scene without georeference
+                warnings.simplefilter('ignore', NotGeoreferencedWarning)
+                self._ds = rasterio.open(path, 'w+', **profile)
 
     def write(self, window: Tuple[int, int, int, int],
               classes: np.ndarray) -> None:

@@ -56,6 +56,10 @@ def parse_args() -> argparse.Namespace:
                         help='longest side of the preview in pixels')
     parser.add_argument('--opacity', type=float, default=0.5)
     parser.add_argument('--no-progress', action='store_true')
+    parser.add_argument('--allow-dtype', action='store_true',
+                        help='predict scenes that are not uint8 with a model '
+                        'normalised for 8-bit input, with a warning per '
+                        'scene (default: refuse them)')
     parser.add_argument('--allow-partial', action='store_true',
                         help='use a checkpoint whose weights do not all fit '
                         'the model (default: refuse it)')
@@ -75,7 +79,7 @@ def main() -> None:
             flip=args.flip, bands=args.bands, palette=args.palette,
             preview=not args.no_preview, preview_size=args.preview_size,
             opacity=args.opacity, progress=not args.no_progress,
-            nodata=args.nodata)
+            nodata=args.nodata, allow_dtype=args.allow_dtype)
         start = time.perf_counter()
         outputs = predictor.predict(args.inputs, args.out_dir)
         seconds = time.perf_counter() - start

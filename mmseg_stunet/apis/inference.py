@@ -10,7 +10,8 @@ from torch import nn
 from ..engine.checkpoint import load_model_checkpoint
 
 __all__ = [
-    'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel'
+    'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel',
+    'expects_8bit'
 ]
 
 
@@ -74,3 +75,22 @@ def neutral_pixel(model: nn.Module, in_channels: int) -> np.ndarray:
     if in_channels == 3 and getattr(pre, 'channel_conversion', False):
         mean = mean[::-1]  # the preprocessor swaps BGR -> RGB first
     return np.ascontiguousarray(mean)
+
+
+def expects_8bit(model: nn.Module) -> Optional[str]:
+    """What the model's normalisation says about its input: a description
+    (``'8-bit input (uint8, 0..255; normalisation mean 123.7, ...)'``) when
+    every mean of its data preprocessor lies in 0..255, as with every config
+    here, trained on 8-bit images; None without normalisation or with means
+    on another scale (nothing to compare a scene with)."""
+    pre = model.data_preprocessor
+    if not getattr(pre, '_enable_normalize', False):
+        return None
+    mean = pre.mean.detach().flatten().cpu().numpy()
+    std = pre.std.detach().flatten().cpu().numpy()
+    if not ((mean >= 0) & (mean <= 255)).all():
+        return None
+    fmt = ', '.join
+    return ('8-bit input (uint8, 0..255; normalisation mean '
+            f'{fmt(f"{v:.1f}" for v in mean)}, std '
+            f'{fmt(f"{v:.1f}" for v in std)})')

@@ -131,6 +131,33 @@ class SceneReader:
         return data.astype(np.float32, copy=False)
 
     @property
+    def dtype(self) -> str:
+        """Data type of the selected bands (their common type if they
+        differ)."""
+        return str(np.result_type(*(self._ds.dtypes[b - 1]
+                                    for b in self.bands)))
+
+    def value_range(self, side: int = 512) -> Tuple[float, float]:
+        """Smallest and largest finite value of the selected bands that is
+        not masked as nodata, on a nearest-neighbour sample of at most
+        ``side`` x ``side`` pixels (memory stays bounded); NaN, NaN if
+        there is none."""
+        scale = min(1.0, side / max(self.height, self.width))
+        shape = (max(1, round(self.height * scale)),
+                 max(1, round(self.width * scale)))
+        try:
+            data = self._ds.read(self.bands, masked=True,
+                                 out_shape=(len(self.bands), *shape),
+                                 resampling=Resampling.nearest)
+        except RasterioIOError as err:
+            raise OSError(f'cannot read {self.path}: {err}') from err
+        values = data.compressed()
+        values = values[np.isfinite(values)]
+        if not values.size:
+            return float('nan'), float('nan')
+        return float(values.min()), float(values.max())
+
+    @property
     def has_nodata(self) -> bool:
         """Whether any pixel can be nodata (file mask or ``nodata``)."""
         return self.file_masks or self.nodata is not None

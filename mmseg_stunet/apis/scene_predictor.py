@@ -30,8 +30,8 @@ from mmseg.structures import SegDataSample
 from ..datasets.isprs import ISPRS_PALETTE
 from ..utils.atomic import atomic_write
 from ..utils.paths import check_outputs
-from .inference import (default_window, init_segmentor, model_in_channels,
-                        neutral_pixel)
+from .inference import (default_window, expects_8bit, init_segmentor,
+                        model_in_channels, neutral_pixel)
 from .preview import draw_preview
 from .raster_io import (GDAL_CACHE_MB, NODATA_CLASS, ClassMapWriter,
                         SceneReader, list_images)
@@ -116,6 +116,14 @@ class ScenePredictor:
         nodata (float, optional): pixel value that marks nodata when every
             selected band has it, besides each file's own nodata value, mask
             or alpha band (which are always honoured); NaN marks NaN pixels.
+        allow_dtype (bool): predict scenes whose pixels are not uint8 with a
+            model whose normalisation is for 8-bit input
+            (:func:`~.inference.expects_8bit`), with a warning per scene.
+            Default: such a scene is refused (:meth:`predict` raises
+            ``ValueError`` naming the file, its dtype and value range),
+            since pixels on another scale (uint16, reflectance) give other
+            classes than the model was trained to (issue 19: 31 % of the
+            pixels of a uint16 scene changed class, without a word).
 
     Options that cannot work (``opacity`` outside [0, 1], ``preview_size``,
     ``window`` or ``batch_size`` below 1, ``overlap`` not below the window,
@@ -146,7 +154,8 @@ class ScenePredictor:
                  preview_size: int = 2048,
                  opacity: float = 0.5,
                  progress: bool = True,
-                 nodata: Optional[float] = None):
+                 nodata: Optional[float] = None,
+                 allow_dtype: bool = False):
         self.model = model.eval()
         from_model = default_window(model) or ((512, 512), (128, 128))
         self.window = _pair(window, 'window') if window is not None \
@@ -205,6 +214,8 @@ class ScenePredictor:
         self.progress = progress
         self.nodata = nodata
         self.fill = neutral_pixel(model, self.in_channels)
+        self.expects = expects_8bit(model)
+        self.allow_dtype = allow_dtype
 
     @classmethod
     def from_config(cls,
@@ -287,7 +298,8 @@ class ScenePredictor:
         """Predict images and/or folders of images into ``out_dir``.
 
         Every input is opened and checked first (exists, readable, band
-        count), so a bad file anywhere raises before anything is written.
+        count, dtype: :meth:`check_dtype`), so a bad file anywhere raises
+        before anything is written.
 
         Returns:
             list[dict]: per image, ``classes`` (class-index map path) and,
@@ -295,8 +307,9 @@ class ScenePredictor:
         """
         files = list_images([inputs] if isinstance(inputs, str) else inputs)
         for path in files:
-            with SceneReader(path, self.bands, self.in_channels, self.nodata):
-                pass
+            with SceneReader(path, self.bands, self.in_channels,
+                             self.nodata) as reader:
+                self.check_dtype(reader)
         names = [osp.splitext(osp.basename(p))[0] for p in files]
         if len(set(names)) != len(names):
             raise ValueError('inputs with the same name would overwrite each '
@@ -310,6 +323,24 @@ class ScenePredictor:
                       distinct=False)
         os.makedirs(out_dir, exist_ok=True)
         return [self.predict_scene(path, out_dir) for path in files]
+
+    def check_dtype(self, reader: SceneReader) -> Optional[str]:
+        """Refuse a scene that is not uint8 when the model's normalisation
+        is for 8-bit input (``ValueError``: ``'<file>: uint16 pixels
+        (values 0..3999), but the model expects 8-bit input (...); ...'``);
+        with ``allow_dtype`` return that line as a warning to give. None
+        when they fit or the model says nothing about its input scale."""
+        if self.expects is None or reader.dtype == 'uint8':
+            return None
+        lo, hi = reader.value_range()
+        mismatch = (f'{reader.path}: {reader.dtype} pixels (values {lo:g}..'
+                    f'{hi:g}), but the model expects {self.expects}')
+        if not self.allow_dtype:
+            raise ValueError(
+                f'{mismatch}; rescale the scene to 0..255, or pass '
+                'allow_dtype=True (--allow-dtype) to predict it as it is')
+        return (f'{mismatch}; predicted as it is (--allow-dtype): the '
+                'classes may be wrong')
 
     def output_paths(self, path: str, out_dir: str,
                      plain_image: bool) -> Dict[str, str]:
@@ -326,6 +357,9 @@ class ScenePredictor:
                 SceneReader(path, self.bands, self.in_channels,
                             self.nodata) as reader:
             out = self.output_paths(path, out_dir, reader.is_plain_image)
+            mismatch = self.check_dtype(reader)
+            if mismatch:
+                warnings.warn(mismatch)
             # Both files move into place when everything succeeded, the
             # preview after the class map.
             preview = atomic_write(out['preview']) if self.preview \

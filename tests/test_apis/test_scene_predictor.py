@@ -187,7 +187,8 @@ def test_band_selection_and_multiband(tmp_path):
     four = write_tif(str(tmp_path / 'four.tif'), img)
     three = write_tif(str(tmp_path / 'three.tif'), img[[3, 0, 1]])
     model = build('fcn')
-    kw = dict(window=48, overlap=16, preview=False, progress=False)
+    kw = dict(window=48, overlap=16, preview=False, progress=False,
+              allow_dtype=True)  # uint16 for a model normalised for uint8
     picked = ScenePredictor(model, bands=[4, 1, 2], **kw).predict(
         four, str(tmp_path / 'a'))[0]
     direct = ScenePredictor(model, **kw).predict(three,
@@ -197,7 +198,7 @@ def test_band_selection_and_multiband(tmp_path):
         np.testing.assert_array_equal(a.read(), b.read())
 
     model4 = build('fcn', in_channels=4)
-    out = ScenePredictor(model4, window=200, preview=True,
+    out = ScenePredictor(model4, window=200, preview=True, allow_dtype=True,
                          progress=False).predict(four, str(tmp_path / 'c'))[0]
     with rasterio.open(out['classes']) as dst:
         classes = dst.read(1)

@@ -113,7 +113,8 @@ def test_nan_nodata_marks_nan_pixels(model, tmp_path):
                        transform=from_origin(0, 0, 1, 1)) as dst:
         dst.write(img)
     out = ScenePredictor(model, window=64, overlap=16, preview=True,
-                         progress=False, nodata=float('nan')).predict(
+                         progress=False, nodata=float('nan'),
+                         allow_dtype=True).predict(
                              src, str(tmp_path / 'out'))[0]
     with rasterio.open(out['classes']) as dst:
         classes = dst.read(1)

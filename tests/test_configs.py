@@ -150,3 +150,38 @@ def test_training_loaders_drop_the_last_incomplete_batch(path):
     channel); every training loader drops it."""
     cfg = Config.fromfile(path)
     assert cfg.train_dataloader.get('drop_last') is True
+
+
+STUNET_CONFIGS = [p for p in TRAINING_CONFIGS
+                  if Config.fromfile(p).model.backbone.type == 'STUNetBackbone']
+
+
+@pytest.mark.parametrize(
+    'path', STUNET_CONFIGS,
+    ids=[osp.relpath(p, config_path()) for p in STUNET_CONFIGS])
+def test_stunet_configs_pad_small_test_images(path):
+    """Test images with a side below 64 (ST-UNet's deepest map 1x1: tiny
+    tiles, a 0.5x TTA scale) are padded by the data preprocessor and the
+    prediction cropped back (mmseg's postprocess_result)."""
+    cfg = Config.fromfile(path)
+    assert cfg.model.data_preprocessor.test_cfg == dict(size=(64, 64))
+
+
+@pytest.mark.parametrize('size', [(32, 32), (10, 7), (20, 100)])
+def test_stunet_tests_small_images(size):
+    """tools/test.py's path (test_step: data preprocessor, slide
+    inference, post-processing) on images whose deepest ST-UNet map is
+    1x1 or one row: a class map of the image's size, not a GroupNorm
+    error."""
+    import torch
+    from mmseg.apis import init_model
+    from mmseg.structures import SegDataSample
+    cfg = Config.fromfile(config_path('st_unet_demo.py'))
+    torch.manual_seed(0)
+    model = init_model(cfg, None, 'cpu').eval()
+    img = torch.randint(0, 256, (3, *size), dtype=torch.uint8)
+    sample = SegDataSample(metainfo=dict(ori_shape=size, img_shape=size))
+    with torch.no_grad():
+        (out, ) = model.test_step(dict(inputs=[img], data_samples=[sample]))
+    assert out.pred_sem_seg.data.shape == (1, *size)
+    assert out.seg_logits.data.shape == (6, *size)

@@ -1,9 +1,11 @@
 """Building a segmentor for inference from a config and a checkpoint, and
 what the scene predictor and the ONNX export read off it."""
+import weakref
 from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from torch import nn
 
@@ -11,7 +13,7 @@ from ..engine.checkpoint import load_model_checkpoint
 
 __all__ = [
     'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel',
-    'expects_8bit'
+    'expects_8bit', 'min_input_size', 'pad_to_min_size'
 ]
 
 
@@ -94,3 +96,57 @@ def expects_8bit(model: nn.Module) -> Optional[str]:
     return ('8-bit input (uint8, 0..255; normalisation mean '
             f'{fmt(f"{v:.1f}" for v in mean)}, std '
             f'{fmt(f"{v:.1f}" for v in std)})')
+
+
+_MIN_SIZES: 'weakref.WeakKeyDictionary[nn.Module, int]' = \
+    weakref.WeakKeyDictionary()
+
+
+@torch.no_grad()
+def min_input_size(model: nn.Module, probe: int = 64) -> int:
+    """Twice the model's output stride (that of its coarsest feature map,
+    measured once per model on a ``probe`` x ``probe`` input of zeros;
+    ``probe`` if that map is 1 x 1 already): the smallest side for which
+    its deepest map is at least 2 x 2 (64 for ST-UNet).
+
+    On a 1 x 1 deepest map ST-UNet's projection GroupNorm (one group per
+    channel) normalises a single value: torch refuses it for one image
+    ("Expected more than 1 value per channel"), and for more it gives 0
+    whatever the input. Inputs with a shorter side are padded to this size
+    (:func:`pad_to_min_size`) and the result is cropped back.
+    """
+    if model in _MIN_SIZES:
+        return _MIN_SIZES[model]
+    param = next(model.parameters())
+    # wide enough not to be 1 x 1 at stride probe / 2 (GroupNorm would stop)
+    x = param.new_zeros(1, model_in_channels(model), probe, 2 * probe)
+    training = model.training
+    model.eval()  # BatchNorm statistics stay as they are
+    try:
+        feats = model.extract_feat(x)
+    finally:
+        model.train(training)
+    sides = [f.shape[-2] for f in feats
+             if isinstance(f, torch.Tensor) and f.dim() == 4]
+    size = 2 * max(1, probe // min(sides)) if sides else 1
+    _MIN_SIZES[model] = size
+    return size
+
+
+def pad_to_min_size(x: torch.Tensor, min_size: int) -> torch.Tensor:
+    """Pad (N, C, H, W) with zeros on the right and bottom so that each
+    side is at least ``min_size`` (the normalised inputs' zero is the mean
+    pixel, as the data preprocessor pads); sides already that long are left
+    alone, so larger inputs predict exactly as before. Traced for ONNX, the
+    padding is computed from the input's shape in the graph."""
+    if torch.jit.is_tracing():
+        # the traced sizes are tensors: pad by min_size, keep
+        # max(size, min_size) rows and columns
+        h, w = x.shape[-2], x.shape[-1]
+        padded = F.pad(x, (0, min_size, 0, min_size))
+        return padded[:, :, :torch.clamp(h, min=min_size),
+                      :torch.clamp(w, min=min_size)]
+    h, w = x.shape[-2:]
+    if h >= min_size and w >= min_size:
+        return x
+    return F.pad(x, (0, max(0, min_size - w), 0, max(0, min_size - h)))

@@ -7,7 +7,8 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from .inference import min_input_size, pad_to_min_size
 
 
 class SegmentorLogits(nn.Module):
@@ -15,17 +16,25 @@ class SegmentorLogits(nn.Module):
 
     Folds the segmentor's data pre-processing (BGR->RGB swap for 3-channel
     input when the config asks for it, mean/std normalisation) into the graph,
-    then runs ``extract_feat`` and the decode head's ``forward`` and resizes
-    the logits to the input size, as ``encode_decode`` does.
+    then runs ``extract_feat``, the decode head's ``forward`` and its
+    ``predict_by_feat`` to the input size, as ``encode_decode`` does (a
+    plain bilinear resize put ST-UNet's logits up to 0.12 off at sizes that
+    are not multiples of 32, since its head crops its logits instead).
 
     Input: (N, in_channels, H, W) float32 pixels in the order :class:`SceneReader`
     gives them (BGR for a 3-band RGB image, as ``mmcv.imread``).
     Output: (N, num_classes, H, W) logits.
+
+    Inputs with a side below :func:`~.inference.min_input_size` are padded
+    to it after normalisation and the logits cropped back, as the scene
+    predictor does, so small images run (and agree) in the exported graph
+    too.
     """
 
     def __init__(self, segmentor: nn.Module, in_channels: int):
         super().__init__()
         self.segmentor = segmentor
+        self.min_size = min_input_size(segmentor)
         pre = segmentor.data_preprocessor
         self.swap = in_channels == 3 and bool(
             getattr(pre, 'channel_conversion', False))
@@ -39,11 +48,16 @@ class SegmentorLogits(nn.Module):
             img = img.flip(1)
         if self.normalize:
             img = (img - self.mean) / self.std
+        h, w = img.shape[2], img.shape[3]
+        img = pad_to_min_size(img, self.min_size)
         feats = self.segmentor.extract_feat(img)
         logits = self.segmentor.decode_head(feats)
-        return F.interpolate(
-            logits, size=img.shape[2:], mode='bilinear',
-            align_corners=self.segmentor.align_corners)
+        # the head's own way to the input size, as encode_decode takes it
+        # (bilinear resizing; STUNetHead crops its full-size logits)
+        size = img.shape[2:]
+        logits = self.segmentor.decode_head.predict_by_feat(
+            logits, [dict(img_shape=size, pad_shape=size)])
+        return logits[:, :, :h, :w]
 
 
 def export_onnx(segmentor: nn.Module,

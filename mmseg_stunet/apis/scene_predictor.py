@@ -31,7 +31,8 @@ from ..datasets.isprs import ISPRS_PALETTE
 from ..utils.atomic import atomic_write
 from ..utils.paths import check_outputs
 from .inference import (default_window, expects_8bit, init_segmentor,
-                        model_in_channels, neutral_pixel)
+                        min_input_size, model_in_channels, neutral_pixel,
+                        pad_to_min_size)
 from .preview import draw_preview
 from .raster_io import (GDAL_CACHE_MB, NODATA_CLASS, ClassMapWriter,
                         SceneReader, list_images)
@@ -215,6 +216,7 @@ class ScenePredictor:
         self.nodata = nodata
         self.fill = neutral_pixel(model, self.in_channels)
         self.expects = expects_8bit(model)
+        self.min_size = min_input_size(model)
         self.allow_dtype = allow_dtype
 
     @classmethod
@@ -283,12 +285,14 @@ class ScenePredictor:
     def _logits(self, raw: torch.Tensor) -> torch.Tensor:
         """(N, K, h, w) logits of raw (N, C, h, w) pixels through the model's
         ``data_preprocessor`` (which may pad right/bottom to its test size)
-        and ``encode_decode``."""
+        and ``encode_decode``; windows with a side below
+        :func:`~.inference.min_input_size` (small scenes) are padded to it
+        and cropped back."""
         h, w = raw.shape[-2:]
         data = self.model.data_preprocessor(
             dict(inputs=list(raw), data_samples=[SegDataSample() for _ in raw]),
             False)
-        inputs = data['inputs']
+        inputs = pad_to_min_size(data['inputs'], self.min_size)
         pad_shape = tuple(inputs.shape[-2:])
         metas = [dict(img_shape=(h, w), pad_shape=pad_shape)] * len(inputs)
         return self.model.encode_decode(inputs, metas)[..., :h, :w]

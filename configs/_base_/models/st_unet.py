@@ -16,7 +16,12 @@ data_preprocessor = dict(
     std=[50.24, 33.30, 32.54],
     bgr_to_rgb=True,
     pad_val=0,
-    seg_pad_val=255)
+    seg_pad_val=255,
+    # test images with a side below 64 (twice the output stride; e.g. a
+    # 0.5x TTA scale of a 64 tile) are padded to it and the prediction
+    # cropped back: on a 1x1 deepest map the CNN's projection GroupNorm
+    # stops ("Expected more than 1 value per channel")
+    test_cfg=dict(size=(64, 64)))
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,

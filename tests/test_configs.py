@@ -152,8 +152,10 @@ def test_training_loaders_drop_the_last_incomplete_batch(path):
     assert cfg.train_dataloader.get('drop_last') is True
 
 
-STUNET_CONFIGS = [p for p in TRAINING_CONFIGS
-                  if Config.fromfile(p).model.backbone.type == 'STUNetBackbone']
+STUNET_CONFIGS = [
+    p for p in TRAINING_CONFIGS
+    if Config.fromfile(p).model.backbone.type == 'STUNetBackbone'
+]
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 Inputs are opened with rasterio, so GeoTIFFs (any band count and dtype) and
 PNG/JPEG files go through the same windowed reads. GeoTIFF (or any raster
 with georeferencing) in gives a tiled GeoTIFF out with the same CRS, transform
-(or ground control points, and RPCs) and size, written window by window; PNG/JPEG in gives a PNG out.
+(or ground control points, and RPCs) and size, written window by window;
+PNG/JPEG in gives a PNG out.
 """
 import os
 import os.path as osp
@@ -205,12 +206,12 @@ class ClassMapWriter:
     """Collects a class-index map window by window into ``path``.
 
     GeoTIFF output is a tiled, deflate-compressed uint8 GeoTIFF with the
-    reference's size and georeferencing (:attr:`SceneReader.georeference`:
-    CRS and transform, or ground control points, and RPCs), written directly to disk window by
-    window (memory bounded by the window), carrying the palette as its
-    colour table and declaring ``nodata`` (pixels that were not
-    classified). PNG output keeps the (uint8, one byte per pixel) map in
-    memory and encodes it in :meth:`close`.
+    reference's size and georeferencing (:attr:`SceneReader.georeference`: CRS
+    and transform, or ground control points, and RPCs), written directly to
+    disk window by window (memory bounded by the window), carrying the palette
+    as its colour table and declaring ``nodata`` (pixels that were not
+    classified). PNG output keeps the (uint8, one byte per pixel) map in memory
+    and encodes it in :meth:`close`.
 
     Write through :func:`mmseg_stunet.utils.atomic.atomic_write` for an
     all-or-nothing file: ``with atomic_write(out) as tmp, ClassMapWriter(tmp,

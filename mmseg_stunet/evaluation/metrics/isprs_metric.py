@@ -50,8 +50,10 @@ class ISPRSMetric(IoUMetric):
     tile covered (its ownership mask), so the converter's last row and
     column of tiles, moved back to end at the border, and tiles with a
     stride smaller than their size do not count the overlap twice. The
-    sums are then those of the stitched area; the order does not depend on
-    the data loader or the number of processes. Any other image is scored
+    sums are then those of the area stitched with each pixel's prediction
+    taken from the first tile that holds it (overlapping tiles share the
+    ground truth; their predictions may differ at tile borders), whatever
+    the order of the data loader or the number of processes. Any other image is scored
     whole. The log says ``each pixel of N areas scored once; M overlapping
     pixels not double-counted``. Ground truth with at least
     :data:`ERODED_FRACTION` of ignored pixels, or from a folder or file

@@ -1,6 +1,6 @@
 """Building a segmentor for inference from a config and a checkpoint, and
 what the scene predictor and the ONNX export read off it."""
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -10,7 +10,8 @@ from torch import nn
 from ..engine.checkpoint import load_model_checkpoint
 
 __all__ = [
-    'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel'
+    'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel',
+    'feed_order'
 ]
 
 
@@ -44,6 +45,14 @@ def model_in_channels(model: nn.Module) -> int:
             return module.in_channels
     raise ValueError(f'{type(model.backbone).__name__} has no Conv2d; '
                      'cannot tell how many input channels it expects')
+
+
+def feed_order(bands: Sequence[int]) -> List[int]:
+    """The selected 1-based file ``bands`` in the order the model is fed
+    them: three bands reversed (B, G, R of an RGB file), as ``mmcv.imread``
+    and ``LoadImageFromFile`` load them in training; other counts as they
+    are, as MMSegmentation's ``LoadSingleRSImageFromFile`` keeps them."""
+    return list(bands)[::-1] if len(bands) == 3 else list(bands)
 
 
 def default_window(

@@ -12,7 +12,9 @@ dynamic sizes. After export, random images of each --check-sizes pair (only
 --shape with --static) run through onnxruntime and PyTorch; the maximum
 absolute logit difference and the median CPU time of both are printed, and
 the file is written only if every difference is finite and within --atol
-(exit status 1 otherwise).
+(exit status 1 otherwise). The file's ONNX metadata holds the band order,
+mean/std, bgr_to_rgb, classes, palette, window/stride and the project
+version (see docs/inference.md); the band order is printed.
 """
 import argparse
 import os.path as osp
@@ -21,7 +23,8 @@ import sys
 from mmengine.config import DictAction
 
 from mmseg_stunet.apis.inference import init_segmentor, model_in_channels
-from mmseg_stunet.apis.onnx_export import check_onnx, export_onnx
+from mmseg_stunet.apis.onnx_export import (check_onnx, describe_input,
+                                           export_onnx, onnx_metadata)
 from mmseg_stunet.engine.errors import USER_ERRORS
 from mmseg_stunet.utils.atomic import atomic_write
 from mmseg_stunet.utils.notices import silence_known_notices
@@ -84,8 +87,10 @@ def main() -> None:
     try:
         # moved onto --out only once the check has passed
         with atomic_write(args.out) as tmp:
+            metadata = onnx_metadata(model, channels)
             wrapper = export_onnx(model, tmp, channels, tuple(args.shape),
-                                  args.opset, dynamic=not args.static)
+                                  args.opset, dynamic=not args.static,
+                                  metadata=metadata)
             if sizes:
                 results = check_onnx(wrapper, tmp, channels, sizes,
                                      args.repeats)
@@ -104,6 +109,7 @@ def main() -> None:
     except RuntimeError as err:
         sys.exit(f'error: {args.out} not written: {err}')
     print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB)')
+    print(describe_input(metadata))
 
 
 if __name__ == '__main__':

@@ -70,7 +70,7 @@ def main() -> None:
             cfg.resume = True
             cfg.load_from = args.resume
         elif (cfg.get('resume') and cfg.get('load_from') is None
-              and find_latest_checkpoint(cfg.work_dir) is None):
+              and latest_checkpoint(cfg.work_dir) is None):
             print(f'warning: resume = True in the config, but no checkpoint '
                   f'in {cfg.work_dir}: starting from scratch',
                   file=sys.stderr, flush=True)

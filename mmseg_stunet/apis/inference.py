@@ -1,7 +1,7 @@
 """Building a segmentor for inference from a config and a checkpoint, and
 what the scene predictor and the ONNX export read off it."""
 import weakref
-from typing import Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -13,7 +13,7 @@ from ..engine.checkpoint import load_model_checkpoint
 
 __all__ = [
     'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel',
-    'expects_8bit', 'min_input_size', 'pad_to_min_size'
+    'feed_order', 'expects_8bit', 'min_input_size', 'pad_to_min_size'
 ]
 
 
@@ -47,6 +47,14 @@ def model_in_channels(model: nn.Module) -> int:
             return module.in_channels
     raise ValueError(f'{type(model.backbone).__name__} has no Conv2d; '
                      'cannot tell how many input channels it expects')
+
+
+def feed_order(bands: Sequence[int]) -> List[int]:
+    """The selected 1-based file ``bands`` in the order the model is fed
+    them: three bands reversed (B, G, R of an RGB file), as ``mmcv.imread``
+    and ``LoadImageFromFile`` load them in training; other counts as they
+    are, as MMSegmentation's ``LoadSingleRSImageFromFile`` keeps them."""
+    return list(bands)[::-1] if len(bands) == 3 else list(bands)
 
 
 def default_window(

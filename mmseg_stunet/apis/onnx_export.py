@@ -1,14 +1,51 @@
 """ONNX export of MMSegmentation segmentors with dynamic height and width,
-and a check of the exported graph against PyTorch with onnxruntime."""
+the input conventions written into the file's metadata, a runner that reads
+and checks them, and a check of the exported graph against PyTorch with
+onnxruntime."""
+import json
 import time
 import warnings
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from .inference import min_input_size, pad_to_min_size
+from ..version import __version__
+from .inference import (default_window, feed_order, min_input_size,
+                        pad_to_min_size)
+
+__all__ = [
+    'SegmentorLogits', 'export_onnx', 'check_onnx', 'onnx_metadata',
+    'write_onnx_metadata', 'read_onnx_metadata', 'describe_input',
+    'OnnxSegmentor', 'OnnxMetadataError', 'METADATA_KEYS'
+]
+
+#: ``metadata_props`` that :func:`export_onnx` writes (values JSON-encoded)
+#: and :class:`OnnxSegmentor` requires: without them nothing in the file
+#: says which band goes into which input channel
+METADATA_KEYS = ('mmseg_stunet_version', 'input_channels', 'band_order',
+                 'bgr_to_rgb', 'mean', 'std', 'classes', 'palette', 'window',
+                 'stride')
+
+
+class OnnxMetadataError(ValueError):
+    """An ONNX file without the project's metadata, or input that does not
+    fit it."""
+
+
+def _preprocessing(segmentor: nn.Module, in_channels: int
+                   ) -> Tuple[bool, Optional[torch.Tensor],
+                              Optional[torch.Tensor]]:
+    """``(swap, mean, std)`` of the segmentor's data preprocessor: whether
+    it turns BGR into RGB (only for 3 channels, as mmseg's does) and its
+    normalisation (None without)."""
+    pre = segmentor.data_preprocessor
+    swap = in_channels == 3 and bool(getattr(pre, 'channel_conversion',
+                                             False))
+    if not getattr(pre, '_enable_normalize', False):
+        return swap, None, None
+    return swap, pre.mean.detach().clone(), pre.std.detach().clone()
 
 
 class SegmentorLogits(nn.Module):
@@ -35,13 +72,11 @@ class SegmentorLogits(nn.Module):
         super().__init__()
         self.segmentor = segmentor
         self.min_size = min_input_size(segmentor)
-        pre = segmentor.data_preprocessor
-        self.swap = in_channels == 3 and bool(
-            getattr(pre, 'channel_conversion', False))
-        self.normalize = bool(getattr(pre, '_enable_normalize', False))
+        self.swap, mean, std = _preprocessing(segmentor, in_channels)
+        self.normalize = mean is not None
         if self.normalize:
-            self.register_buffer('mean', pre.mean.detach().clone(), False)
-            self.register_buffer('std', pre.std.detach().clone(), False)
+            self.register_buffer('mean', mean, False)
+            self.register_buffer('std', std, False)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         if self.swap:
@@ -60,12 +95,99 @@ class SegmentorLogits(nn.Module):
         return logits[:, :, :h, :w]
 
 
+def onnx_metadata(segmentor: nn.Module, in_channels: int) -> Dict[str, Any]:
+    """What a user of the exported graph must know, as :data:`METADATA_KEYS`.
+
+    ``band_order``: channel ``i`` of the input is band ``band_order[i]``
+    (1-based) of the image file -- ``[3, 2, 1]`` for three bands (B, G, R
+    of an RGB file, G, R, IR of Vaihingen's IRRG), as ``mmcv.imread`` loads
+    them in training and ``tools/predict.py`` reads them; other band counts
+    in file order. ``bgr_to_rgb``, ``mean`` and ``std`` are the data
+    preprocessor's (inside the graph: feed raw pixels). ``classes`` and
+    ``palette`` come from the segmentor's ``dataset_meta`` (the
+    checkpoint's), ``window`` and ``stride`` (height, width) from its
+    ``test_cfg`` (:func:`~mmseg_stunet.apis.inference.default_window`),
+    None where it states none.
+    """
+    swap, mean, std = _preprocessing(segmentor, in_channels)
+    meta = getattr(segmentor, 'dataset_meta', None) or {}
+    window = default_window(segmentor)
+
+    def plain(value: Any) -> Any:
+        return None if value is None else np.asarray(value).tolist()
+
+    return dict(
+        mmseg_stunet_version=__version__,
+        input_channels=in_channels,
+        band_order=feed_order(range(1, in_channels + 1)),
+        bgr_to_rgb=swap,
+        mean=plain(None if mean is None else mean.flatten()),
+        std=plain(None if std is None else std.flatten()),
+        classes=plain(meta.get('classes')),
+        palette=plain(meta.get('palette')),
+        window=plain(window and window[0]),
+        stride=plain(window and [w - o for w, o in zip(*window)]))
+
+
+def describe_input(metadata: Dict[str, Any]) -> str:
+    """One line: the band order and pixel conventions of the graph's input."""
+    order = metadata['band_order']
+    text = (f'input channels = bands {", ".join(map(str, order))} of the '
+            'image file (1-based)')
+    if len(order) == 3:
+        text += ' (B, G, R of an RGB file, as mmcv.imread reads it)'
+    swap = ', swapped to RGB in the graph' if metadata['bgr_to_rgb'] else ''
+    return (f'{text}; raw pixels, normalised in the graph (mean '
+            f'{metadata["mean"]}, std {metadata["std"]}{swap})')
+
+
+def write_onnx_metadata(path: str, metadata: Dict[str, Any]) -> None:
+    """Store ``metadata`` in the ``metadata_props`` of the ONNX file
+    ``path`` (values JSON-encoded; keys already there are replaced)."""
+    import onnx
+    model = onnx.load(path)
+    keep = [(p.key, p.value) for p in model.metadata_props
+            if p.key not in metadata]
+    del model.metadata_props[:]
+    for key, value in keep + [(k, json.dumps(v))
+                              for k, v in metadata.items()]:
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, path)
+
+
+def read_onnx_metadata(props: Dict[str, str], path: str) -> Dict[str, Any]:
+    """Decode and check the :data:`METADATA_KEYS` of an ONNX file's
+    ``metadata_props`` (``props``, as onnxruntime's
+    ``custom_metadata_map`` gives them).
+
+    Raises:
+        OnnxMetadataError: in one line naming ``path`` and the missing or
+            undecodable keys.
+    """
+    missing = [k for k in METADATA_KEYS if k not in props]
+    if missing:
+        raise OnnxMetadataError(
+            f'{path}: no {", ".join(missing)} in the ONNX metadata, so '
+            'nothing says which image band goes into which input channel; '
+            're-export it with tools/export_onnx.py')
+    metadata = {}
+    for key in METADATA_KEYS:
+        try:
+            metadata[key] = json.loads(props[key])
+        except ValueError as err:
+            raise OnnxMetadataError(
+                f'{path}: ONNX metadata {key}={props[key]!r} is not JSON '
+                f'({err}); re-export it with tools/export_onnx.py') from err
+    return metadata
+
+
 def export_onnx(segmentor: nn.Module,
                 path: str,
                 in_channels: int,
                 sample_size: Tuple[int, int] = (512, 512),
                 opset: int = 17,
-                dynamic: bool = True) -> nn.Module:
+                dynamic: bool = True,
+                metadata: Optional[Dict[str, Any]] = None) -> nn.Module:
     """Export ``segmentor`` (eval mode, on CPU) to ``path``.
 
     The TorchScript-based exporter (``dynamo=False``) is used: it needs no
@@ -78,6 +200,8 @@ def export_onnx(segmentor: nn.Module,
     with :func:`check_onnx` at other sizes); ``dynamic=False`` fixes the
     input to (1, in_channels, *sample_size), e.g. the window size of the
     scene predictor. See docs/inference.md for which models work which way.
+    ``metadata`` (default :func:`onnx_metadata`) goes into the file's
+    ``metadata_props``.
 
     Returns:
         nn.Module: the exported wrapper (:class:`SegmentorLogits`).
@@ -95,7 +219,69 @@ def export_onnx(segmentor: nn.Module,
             wrapper, (sample, ), path, dynamo=False, opset_version=opset,
             input_names=['image'], output_names=['logits'],
             dynamic_axes=dict(image=axes, logits=axes) if dynamic else None)
+    write_onnx_metadata(
+        path, onnx_metadata(segmentor, in_channels)
+        if metadata is None else metadata)
     return wrapper
+
+
+class OnnxSegmentor:
+    """An exported segmentor in onnxruntime that knows its input: reads the
+    file's metadata (:func:`read_onnx_metadata`) and refuses input with
+    another channel count.
+
+    Args:
+        path (str): ONNX file written by :func:`export_onnx`.
+        providers (Sequence[str], optional): onnxruntime execution
+            providers. Default: CPU.
+
+    Raises:
+        OnnxMetadataError: a file without the metadata, or whose graph
+            input has another channel count than its metadata says.
+    """
+
+    def __init__(self, path: str,
+                 providers: Optional[Sequence[str]] = None):
+        import onnxruntime as ort
+        self.path = path
+        self.session = ort.InferenceSession(
+            path, providers=list(providers or ['CPUExecutionProvider']))
+        self.metadata = read_onnx_metadata(
+            self.session.get_modelmeta().custom_metadata_map, path)
+        self.in_channels = int(self.metadata['input_channels'])
+        graph = self.session.get_inputs()[0].shape[1]
+        if graph != self.in_channels or \
+                len(self.metadata['band_order']) != self.in_channels:
+            raise OnnxMetadataError(
+                f'{path}: the graph takes {graph} input channels but its '
+                f'metadata says {self.in_channels} (band order '
+                f'{self.metadata["band_order"]}); re-export it with '
+                'tools/export_onnx.py')
+        self.classes: Optional[List[str]] = self.metadata['classes']
+
+    @property
+    def band_order(self) -> List[int]:
+        """1-based image-file band of each input channel."""
+        return list(self.metadata['band_order'])
+
+    def describe(self) -> str:
+        """One line: the file and the band order it expects."""
+        return f'{self.path}: {describe_input(self.metadata)}'
+
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) raw pixels (bands in :attr:`band_order`) ->
+        (N, num_classes, H, W) float32 logits.
+
+        Raises:
+            OnnxMetadataError: for another shape or channel count.
+        """
+        if img.ndim != 4 or img.shape[1] != self.in_channels:
+            raise OnnxMetadataError(
+                f'{self.path}: input of shape {tuple(img.shape)}, but the '
+                f'model takes (N, {self.in_channels}, H, W): '
+                f'{describe_input(self.metadata)}')
+        return self.session.run(
+            None, {'image': np.asarray(img, np.float32)})[0]
 
 
 def _median_time(fn: Callable[[], object], repeats: int) -> Optional[float]:
@@ -120,28 +306,31 @@ def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
         seconds per image over ``repeats`` runs after a warm-up, ``torch_s``
         and ``onnx_s`` (CPU; None with ``repeats=0``).
 
+    Runs the file through :class:`OnnxSegmentor`, so its metadata is
+    checked too.
+
     Raises:
         RuntimeError: onnxruntime fails at a size, or either side gives
             non-finite logits (a difference of NaN is no agreement).
+        OnnxMetadataError: the file lacks the metadata.
     """
-    import onnxruntime as ort
-    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    runner = OnnxSegmentor(path)
     gen = torch.Generator().manual_seed(seed)
     results = {}
     for size in sizes:
         img = torch.rand(1, in_channels, *size, generator=gen) * 255
-        feed = {'image': img.numpy()}
+        feed = img.numpy()
         with torch.no_grad():
             expected = wrapper(img).numpy()
             try:
-                got = session.run(None, feed)[0]
+                got = runner(feed)
             except Exception as err:  # onnxruntime's own exception types
                 raise RuntimeError(
                     f'{path} fails in onnxruntime at {tuple(size)}: {err} '
                     '(typically shape arithmetic traced as constants; '
                     'export with dynamic=False at the size to run)') from err
             torch_s = _median_time(lambda: wrapper(img), repeats)
-            onnx_s = _median_time(lambda: session.run(None, feed), repeats)
+            onnx_s = _median_time(lambda: runner(feed), repeats)
         if got.shape != expected.shape:
             raise RuntimeError(f'ONNX output shape {got.shape} differs '
                                f'from PyTorch {expected.shape} at {size}')

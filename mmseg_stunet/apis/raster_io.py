@@ -18,6 +18,8 @@ from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
+from .inference import feed_order
+
 IMAGE_SUFFIXES = ('.tif', '.tiff', '.png', '.jpg', '.jpeg')
 PLAIN_IMAGE_DRIVERS = ('PNG', 'JPEG')
 # GDAL's block cache would otherwise grow to 5% of RAM with the scene size.
@@ -79,8 +81,7 @@ class SceneReader:
                     f'{path} gives {len(self.bands)} band(s) but the model '
                     f'expects {in_channels} input channel(s); select bands '
                     f'with --bands')
-            self.order = (self.bands[::-1]
-                          if len(self.bands) == 3 else self.bands)
+            self.order = feed_order(self.bands)
             self.nodata = nodata
             flags = [self._ds.mask_flag_enums[b - 1] for b in self.bands]
             self.file_masks = any(MaskFlags.all_valid not in f for f in flags)

@@ -49,7 +49,7 @@ from ..datasets.isprs import (LABEL_COLOUR_NAMES, LABEL_COLOURS,
                               POTSDAM_MODALITIES, SPLITS)
 from ..utils.atomic import atomic_write, is_partial
 from ..utils.paths import UnsafeOutputError, check_outputs
-from ..utils.tiling import window_starts
+from ..utils.tiling import parse_tile_name, tile_name, window_starts
 
 __all__ = [
     'ConversionError', 'Source', 'find_sources', 'classify',
@@ -256,12 +256,11 @@ def stitch_tiles(tile_dir: str, prefix: str) -> np.ndarray:
     """The image or label of one area put back together from the tiles
     ``<prefix>_<x0>_<y0>_<x1>_<y1>.png`` that :func:`convert_isprs` wrote
     into ``tile_dir`` (overlapping tiles hold the same pixels)."""
-    name = re.compile(re.escape(prefix) + r'_(\d+)_(\d+)_(\d+)_(\d+)\.png')
     tiles = {}
     for entry in os.listdir(tile_dir):
-        m = name.fullmatch(entry)
-        if m:
-            tiles[tuple(map(int, m.groups()))] = cv2.imread(
+        parsed = parse_tile_name(entry)
+        if parsed and parsed[0] == prefix and entry.endswith('.png'):
+            tiles[parsed[1]] = cv2.imread(
                 osp.join(tile_dir, entry), cv2.IMREAD_UNCHANGED)
     if not tiles:
         raise FileNotFoundError(f'no tiles {prefix}_*.png in {tile_dir}')
@@ -521,7 +520,7 @@ def _convert_one(dataset: str, key: Union[int, str], kinds: Dict[str, Source],
     tiles, files = [], []
     for x0, y0, x1, y1 in tile_boxes(image.shape[0], image.shape[1], size,
                                      stride):
-        name = f'{prefix}_{x0}_{y0}_{x1}_{y1}.png'
+        name = tile_name(prefix, (x0, y0, x1, y1))
         outputs = [('img_dir', image)] + [(LABEL_DIRS[k], v)
                                           for k, v in labels.items()]
         for sub, arr in outputs:

@@ -167,6 +167,9 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert '40x56' in printed and '72x32' in printed
     assert f'wrote {out}' in printed
+    # the band order the file records (4 bands: file order)
+    assert ('input channels = bands 1, 2, 3, 4 of the image file (1-based); '
+            'raw pixels, normalised in the graph') in printed
     import onnxruntime as ort
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     logits = session.run(None, {'image': np.zeros((2, 4, 24, 40),
@@ -232,3 +235,80 @@ def export_onnx_layer(layer, path):
                           dynamo=False, opset_version=17,
                           input_names=['image'], output_names=['out'],
                           dynamic_axes=dict(image={2: 'h', 3: 'w'}))
+
+
+CLASSES = ['impervious_surface', 'building', 'low_vegetation', 'tree', 'car',
+           'clutter']
+PALETTE = [[255, 255, 255], [0, 0, 255], [0, 255, 255], [0, 255, 0],
+           [255, 255, 0], [255, 0, 0]]
+
+
+def _export_with_meta(tmp_path):
+    model = build('fcn')
+    model.dataset_meta = dict(classes=tuple(CLASSES), palette=PALETTE)
+    model.test_cfg = dict(mode='slide', crop_size=(32, 32), stride=(24, 24))
+    path = str(tmp_path / 'm.onnx')
+    wrapper = export_onnx(model, path, 3, (32, 32))
+    return model, wrapper, path
+
+
+def test_metadata_round_trip(tmp_path):
+    """The file says which band goes into which channel, the normalisation,
+    classes, palette, windows and the version; the project's runner reads
+    it back and reports the band order (before: no metadata at all)."""
+    import json
+    from mmseg_stunet.version import __version__
+    model, wrapper, path = _export_with_meta(tmp_path)
+    pre = model.data_preprocessor
+    expected = dict(
+        mmseg_stunet_version=__version__, input_channels=3,
+        band_order=[3, 2, 1], bgr_to_rgb=bool(pre.channel_conversion),
+        mean=pre.mean.flatten().tolist(), std=pre.std.flatten().tolist(),
+        classes=CLASSES, palette=PALETTE, window=[32, 32], stride=[24, 24])
+    props = {p.key: p.value for p in onnx.load(path).metadata_props}
+    assert {k: json.loads(v) for k, v in props.items()} == expected
+    from mmseg_stunet.apis.onnx_export import OnnxSegmentor
+    runner = OnnxSegmentor(path)
+    assert runner.metadata == expected and runner.band_order == [3, 2, 1]
+    assert runner.describe() == (
+        f'{path}: input channels = bands 3, 2, 1 of the image file (1-based) '
+        '(B, G, R of an RGB file, as mmcv.imread reads it); raw pixels, '
+        f'normalised in the graph (mean {expected["mean"]}, std '
+        f'{expected["std"]}' +
+        (', swapped to RGB in the graph)' if expected['bgr_to_rgb'] else ')'))
+    img = torch.rand(2, 3, 24, 40) * 255
+    with torch.no_grad():
+        ref = wrapper(img).numpy()
+    assert np.abs(runner(img.numpy()) - ref).max() <= 1e-4
+
+
+def test_runner_refuses_other_channel_counts_and_missing_metadata(tmp_path):
+    from mmseg_stunet.apis.onnx_export import (OnnxMetadataError,
+                                               OnnxSegmentor,
+                                               write_onnx_metadata)
+    _, _, path = _export_with_meta(tmp_path)
+    runner = OnnxSegmentor(path)
+    with pytest.raises(OnnxMetadataError) as e:
+        runner(np.zeros((1, 4, 8, 8), np.float32))
+    msg = str(e.value)
+    assert '\n' not in msg
+    assert msg.startswith(f'{path}: input of shape (1, 4, 8, 8), but the '
+                          'model takes (N, 3, H, W): input channels = bands '
+                          '3, 2, 1 of the image file')
+    # metadata that contradicts the graph
+    write_onnx_metadata(path, dict(input_channels=4, band_order=[1, 2, 3, 4]))
+    with pytest.raises(OnnxMetadataError,
+                       match=r'm\.onnx: the graph takes 3 input channels but '
+                       r'its metadata says 4'):
+        OnnxSegmentor(path)
+    # a graph exported without the metadata (every file before this)
+    model = onnx.load(path)
+    del model.metadata_props[:]
+    onnx.save(model, path)
+    with pytest.raises(OnnxMetadataError) as e:
+        OnnxSegmentor(path)
+    assert str(e.value) == (
+        f'{path}: no mmseg_stunet_version, input_channels, band_order, '
+        'bgr_to_rgb, mean, std, classes, palette, window, stride in the ONNX '
+        'metadata, so nothing says which image band goes into which input '
+        'channel; re-export it with tools/export_onnx.py')

@@ -78,3 +78,74 @@ def test_empty_image_folder_is_named(tmp_path, dataset):
 def test_transform_repr_and_registry():
     t = TRANSFORMS.build(dict(type='CheckSegMap', num_classes=3))
     assert repr(t) == 'CheckSegMap(num_classes=3, ignore_index=255)'
+
+
+def _scene_tiles(root, labels, size=64):
+    """Write the tiles of one area's label map (and blank images)."""
+    h, w = labels.shape
+    for y in range(0, h, size):
+        for x in range(0, w, size):
+            _write(root, f'area1_{x}_{y}_{x + size}_{y + size}.png',
+                   np.zeros((size, size, 3), np.uint8),
+                   labels[y:y + size, x:x + size].astype(np.uint8))
+
+
+def _scene_label(seed=0):
+    from mmseg_stunet.testing.synthetic_isprs import make_scene
+    _, label = make_scene(192, 192, np.random.default_rng(seed))
+    label[label == 5] = 2  # no clutter: no 6 in the ISPRS convention either
+    return label
+
+
+def test_class_index_labels_are_refused_naming_a_file(tmp_path):
+    """Labels written as 0..5 read with reduce_zero_label=True lose class 0
+    to the ignore index and shift the others; every value stays valid, so
+    only the convention check sees it (before: built, silently shifted)."""
+    _scene_tiles(tmp_path, _scene_label())
+    with pytest.raises(ValueError) as e:
+        _dataset(tmp_path)
+    msg = str(e.value)
+    print(msg)
+    assert '\n' not in msg
+    assert msg.startswith(str(tmp_path / 'ann_dir' / 'train' / 'area1_'))
+    assert 'look like class indices 0..5' in msg
+    assert 'set reduce_zero_label=False in the data set' in msg
+    # the same labels as 0..5 with reduce_zero_label=False are fine
+    ds = DATASETS.build(
+        dict(type='ISPRSVaihingenDataset', data_root=str(tmp_path),
+             reduce_zero_label=False,
+             data_prefix=dict(img_path='img_dir/train',
+                              seg_map_path='ann_dir/train'),
+             pipeline=[dict(type='LoadImageFromFile'),
+                       dict(type='LoadAnnotations', reduce_zero_label=False),
+                       dict(type='CheckSegMap', num_classes=6)]))
+    sample = ds[0]
+    np.testing.assert_array_equal(
+        sample['gt_seg_map'],
+        cv2.imread(sample['seg_map_path'], cv2.IMREAD_UNCHANGED))
+    # and the check can be turned off
+    assert len(DATASETS.build(
+        dict(type='ISPRSVaihingenDataset', data_root=str(tmp_path),
+             label_check_files=0,
+             data_prefix=dict(img_path='img_dir/train',
+                              seg_map_path='ann_dir/train')))) == 9
+
+
+@pytest.mark.parametrize('eroded', [False, True])
+def test_isprs_convention_passes_without_clutter(tmp_path, eroded):
+    """1..6 labels (0 = the eroded boundary band), even with no clutter (6)
+    anywhere, are not taken for class indices."""
+    from mmseg_stunet.testing.synthetic_isprs import erode_label
+    label = _scene_label() + 1
+    if eroded:
+        label = erode_label(label - 1, radius=3) + 1
+        assert (label == 0).mean() > 0.05
+    _scene_tiles(tmp_path, label)
+    assert len(_dataset(tmp_path)) == 9
+
+
+def test_no_labels_at_inference(tmp_path):
+    os.makedirs(tmp_path / 'img_dir' / 'train')
+    cv2.imwrite(str(tmp_path / 'img_dir' / 'train' / 'a.png'),
+                np.zeros((8, 8, 3), np.uint8))
+    assert len(_dataset(tmp_path)) == 1

@@ -161,3 +161,113 @@ def test_unwritten_prediction_is_an_error_naming_the_file(tmp_path,
     pred = np.zeros((2, 2), np.int64)
     with pytest.raises(OSError, match=r'could not write .*area7_0_0_2_2\.png'):
         metric.process({}, [make_sample(pred, pred, 'd/area7_0_0_2_2.png')])
+
+
+def logged(monkeypatch):
+    """Messages the metric logs, in order."""
+    from mmseg_stunet.evaluation.metrics import isprs_metric
+    lines = []
+    monkeypatch.setattr(isprs_metric, 'print_log',
+                        lambda msg, *args, **kwargs: lines.append(msg))
+    return lines
+
+
+def confusion(pred, label, ignore=255, n=len(CLASSES)):
+    """Rows: ground truth, columns: prediction; ignored pixels left out."""
+    keep = label != ignore
+    return np.bincount(label[keep] * n + pred[keep],
+                       minlength=n * n).reshape(n, n)
+
+
+def cm_scores(cm):
+    inter = np.diag(cm).astype(float)
+    union = cm.sum(0) + cm.sum(1) - inter
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return 100 * inter.sum() / cm.sum(), 100 * inter / union
+
+
+def test_overlapping_tiles_score_each_pixel_once(monkeypatch):
+    """The converter's tiles overlap (last row/column moved back to the
+    border; stride < size). Scored by area, the sums are those of the whole
+    area computed directly, not those of the tiles counted each in full."""
+    from mmseg_stunet.converters.isprs import tile_boxes
+    from mmseg_stunet.utils.tiling import tile_name
+    rng = np.random.default_rng(3)
+    areas = {'area3': (50, 70, 32, 32), 'area8': (40, 40, 24, 8)}
+    whole, samples, tile_cm, n_tile_px = {}, [], 0, 0
+    for area, (h, w, size, stride) in areas.items():
+        pred, label = random_pair(rng, (h, w), 0.6)
+        label[h // 2, :w // 3] = 255  # a few ignored pixels
+        whole[area] = confusion(pred, label)
+        for x0, y0, x1, y1 in tile_boxes(h, w, size, stride):
+            p, g = pred[y0:y1, x0:x1], label[y0:y1, x0:x1]
+            tile_cm = tile_cm + confusion(p, g)
+            n_tile_px += p.size
+            samples.append(make_sample(
+                p.copy(), g.copy(), 'd/' + tile_name(area, (x0, y0, x1, y1))))
+    once = sum(whole.values())
+    assert (tile_cm != once).any()  # the input does overlap
+    lines = logged(monkeypatch)
+    metric = ISPRSMetric()
+    metric.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
+    for i in rng.permutation(len(samples)):  # the order does not matter
+        metric.process({}, [samples[i]])
+    got = metric.evaluate(len(samples))
+    oa, iou = cm_scores(once)
+    oa_twice, iou_twice = cm_scores(tile_cm)
+    assert got['OA'] == pytest.approx(oa, rel=1e-12)
+    assert got['OA'] != pytest.approx(oa_twice, rel=1e-6)
+    for c, name in enumerate(CLASSES):
+        assert got[f'IoU.{name}'] == pytest.approx(iou[c], rel=1e-12)
+    overlap = n_tile_px - sum(h * w for h, w, _, _ in areas.values())
+    assert lines[0] == (f'each pixel of 2 areas scored once; {overlap} '
+                        'overlapping pixels not double-counted')
+
+
+def test_untiled_images_are_scored_whole(monkeypatch):
+    """Names without a box (or a box of another size than the image) are
+    images of their own: nothing is left out."""
+    lines = logged(monkeypatch)
+    rng = np.random.default_rng(4)
+    pairs = [random_pair(rng, (6, 9), 0.5) for _ in range(2)]
+    metric = ISPRSMetric()
+    metric.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
+    for name, (p, g) in zip(['d/scene.png', 'd/area1_0_0_6_9.png'], pairs):
+        metric.process({}, [make_sample(p, g, name)])
+    got = metric.evaluate(2)
+    ref = reference_scores(*zip(*pairs))
+    assert got['OA'] == pytest.approx(ref['OA'])
+    assert lines[0] == ('each pixel of 2 areas scored once; 0 overlapping '
+                        'pixels not double-counted')
+
+
+def test_eroded_ground_truth_is_noted(monkeypatch):
+    """A boundary band of ignored pixels (or labels from an eroded folder)
+    gives one note that the scores are not full-reference ones; the full
+    reference gives none."""
+    rng = np.random.default_rng(5)
+    pred, label = random_pair(rng, (20, 20), 0.6)
+    eroded = label.copy()
+    eroded[::5] = 255  # 20 % boundary band
+    cases = [(label, 'ann_dir/val/area1_0_0_20_20.png', False),
+             (eroded, 'ann_dir/val/area1_0_0_20_20.png', True),
+             (label, 'ann_dir_eroded/val/area1_0_0_20_20.png', True)]
+    for gt, path, noted in cases:
+        lines = logged(monkeypatch)
+        metric = ISPRSMetric()
+        metric.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
+        sample = make_sample(pred, gt, path)
+        metric.process({}, [sample])
+        metric.evaluate(1)
+        notes = [line for line in lines if 'eroded' in line]
+        assert len(notes) == noted, (path, lines)
+    assert notes[0].startswith('note: the ground truth is eroded (0.0 % ')
+    assert 'not comparable with scores on the full reference' in notes[0]
+    lines = logged(monkeypatch)
+    metric = ISPRSMetric()
+    metric.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
+    metric.process({}, [make_sample(pred, eroded, 'd/a.png')])
+    metric.evaluate(1)
+    assert any(line.startswith('note: the ground truth is eroded (20.0 % of '
+                               'its pixels are ignore_index 255')
+               for line in lines)

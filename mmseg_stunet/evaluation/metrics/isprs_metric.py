@@ -1,7 +1,10 @@
 """ISPRS scores: overall accuracy, per-class IoU and F1, mIoU and mF1."""
+import logging
 import os.path as osp
-from collections import OrderedDict
-from typing import Dict, Optional, Sequence
+import re
+import zlib
+from collections import OrderedDict, defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -10,7 +13,16 @@ from mmengine.logging import MMLogger, print_log
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 
-__all__ = ['ISPRSMetric']
+from ...utils.tiling import parse_tile_name
+
+__all__ = ['ISPRSMetric', 'ERODED_FRACTION']
+
+#: share of ignored ground-truth pixels from which the ground truth is
+#: reported as eroded (the full ISPRS references have none; the eroded ones
+#: lose a boundary band of several percent)
+ERODED_FRACTION = 0.01
+#: label paths that name eroded ground truth (the converters' folders/files)
+_ERODED_PATH = re.compile(r'eroded|noBoundary', re.IGNORECASE)
 
 
 @METRICS.register_module()
@@ -29,6 +41,24 @@ class ISPRSMetric(IoUMetric):
     are not scored, so labels whose boundaries are marked ignore (ISPRS
     eroded ground truth, black -> 0 -> 255 with ``reduce_zero_label``) give
     the eroded-boundary scores.
+
+    **Each pixel once.** Tiles named after their box within their area
+    (``<area>_<x0>_<y0>_<x1>_<y1>.png``, as this project's and
+    MMSegmentation's converters write them) are scored by area: the tiles
+    of an area are taken in raster order of their boxes (top to bottom,
+    then left to right) and each one adds only the pixels that no earlier
+    tile covered (its ownership mask), so the converter's last row and
+    column of tiles, moved back to end at the border, and tiles with a
+    stride smaller than their size do not count the overlap twice. The
+    sums are then those of the area stitched with each pixel's prediction
+    taken from the first tile that holds it (overlapping tiles share the
+    ground truth; their predictions may differ at tile borders), whatever
+    the order of the data loader or the number of processes. Any other image is scored
+    whole. The log says ``each pixel of N areas scored once; M overlapping
+    pixels not double-counted``. Ground truth with at least
+    :data:`ERODED_FRACTION` of ignored pixels, or from a folder or file
+    named ``*eroded*`` / ``*noBoundary*``, is reported as eroded: its
+    scores are not comparable with scores on the full reference.
 
     Unlike ``IoUMetric`` it refuses label values outside the classes (which
     ``IoUMetric``'s histograms drop silently), naming the label file, and
@@ -86,9 +116,91 @@ class ISPRSMetric(IoUMetric):
                     f'{sorted(set(scored.unique().tolist()))} outside '
                     f'0..{num_classes - 1} and ignore_index '
                     f'{self.ignore_index}')
-            self.results.append(
-                self.intersect_and_union(pred, label, num_classes,
-                                         self.ignore_index))
+            eroded = bool(_ERODED_PATH.search(str(where or '')))
+            tile = parse_tile_name(sample['img_path'])
+            if tile is not None and (tile[1][3] - tile[1][1],
+                                     tile[1][2] - tile[1][0]) == pred.shape:
+                # kept (compressed) until every tile of the area is known
+                area = (osp.dirname(sample['img_path']), tile[0])
+                self.results.append(
+                    dict(area=area, box=tile[1], eroded=eroded,
+                         **self._pack(pred, label)))
+            else:
+                self.results.append(
+                    dict(area=None, eroded=eroded,
+                         areas=self.intersect_and_union(
+                             pred, label, num_classes, self.ignore_index),
+                         ignored=int((label == self.ignore_index).sum()),
+                         pixels=label.numel()))
+
+    @staticmethod
+    def _pack(pred: torch.Tensor, label: torch.Tensor) -> dict:
+        """Prediction and label of a tile as zlib-compressed bytes (class
+        maps compress tens of times; an overlapping tile set is held until
+        the end of the evaluation)."""
+        both = torch.stack([pred, label]).cpu().numpy()
+        small = both.min() >= 0 and both.max() <= 255
+        both = both.astype(np.uint8 if small else np.int64)
+        return dict(maps=zlib.compress(both.tobytes(), 1),
+                    dtype=both.dtype.str)
+
+    @staticmethod
+    def _unpack(result: dict) -> Tuple[torch.Tensor, torch.Tensor]:
+        x0, y0, x1, y1 = result['box']
+        both = np.frombuffer(zlib.decompress(result['maps']),
+                             result['dtype']).reshape(2, y1 - y0, x1 - x0)
+        both = torch.from_numpy(both.astype(np.int64))
+        return both[0], both[1]
+
+    def score_once(self, results: List[dict], num_classes: int
+                   ) -> Tuple[List[torch.Tensor], Dict[str, int]]:
+        """Sum the per-class areas (intersection, union, prediction, label;
+        ``IoUMetric.intersect_and_union``) over all images, counting each
+        pixel of a tiled area once.
+
+        Returns:
+            tuple: the four float64 area vectors and counts: ``areas``
+            (tiled areas and whole images), ``overlap`` (tile pixels left
+            out because an earlier tile of the area had them), ``pixels``
+            and ``ignored`` (ground-truth pixels scored / equal to
+            ``ignore_index``), ``eroded_paths`` (labels named eroded).
+        """
+        total = [torch.zeros(num_classes, dtype=torch.float64)
+                 for _ in range(4)]
+        counts = dict(areas=0, overlap=0, pixels=0, ignored=0,
+                      eroded_paths=0)
+
+        def add(areas: Sequence[torch.Tensor]) -> None:
+            for t, a in zip(total, areas):
+                t += a.double()
+
+        by_area = defaultdict(list)
+        for r in results:
+            counts['eroded_paths'] += r['eroded']
+            if r['area'] is None:
+                add(r['areas'])
+                counts['areas'] += 1
+                counts['pixels'] += r['pixels']
+                counts['ignored'] += r['ignored']
+            else:
+                by_area[r['area']].append(r)
+        for tiles in by_area.values():
+            tiles.sort(key=lambda r: (r['box'][1], r['box'][0]))
+            covered = np.zeros((max(r['box'][3] for r in tiles),
+                                max(r['box'][2] for r in tiles)), bool)
+            for r in tiles:
+                x0, y0, x1, y1 = r['box']
+                owned = torch.from_numpy(~covered[y0:y1, x0:x1])
+                covered[y0:y1, x0:x1] = True
+                pred, label = self._unpack(r)
+                pred, label = pred[owned], label[owned]
+                add(self.intersect_and_union(pred, label, num_classes,
+                                             self.ignore_index))
+                counts['overlap'] += owned.numel() - label.numel()
+                counts['pixels'] += label.numel()
+                counts['ignored'] += int((label == self.ignore_index).sum())
+            counts['areas'] += 1
+        return total, counts
 
     def _write_colour(self, pred: torch.Tensor, img_path: str) -> None:
         palette = np.asarray(self.dataset_meta['palette'], np.uint8)
@@ -110,8 +222,9 @@ class ISPRSMetric(IoUMetric):
         if unknown:
             raise ValueError(f'exclude_classes {sorted(unknown)} are not '
                              f'among the classes {classes}')
-        # per-image areas are exact float32 counts; sum them in float64
-        areas = [sum(a.double() for a in area) for area in zip(*results)]
+        # per-image areas are exact float32 counts; summed in float64
+        areas, counts = self.score_once(results, len(classes))
+        self._log_protocol(counts, logger)
         ret = self.total_area_to_metrics(*areas, metrics=self.metrics)
         iou, f1 = ret['IoU'], ret['Dice']
         keep = np.array([c not in self.exclude_classes for c in classes])
@@ -131,6 +244,21 @@ class ISPRSMetric(IoUMetric):
             scores[f'F1.{name}'] = float(f) * 100
         self._log_table(scores, classes, logger)
         return scores
+
+    def _log_protocol(self, counts: Dict[str, int], logger: MMLogger) -> None:
+        """Say what was scored: each pixel once, and whether the ground truth
+        is eroded (then the scores are not the full-reference ones)."""
+        print_log(
+            f'each pixel of {counts["areas"]} areas scored once; '
+            f'{counts["overlap"]} overlapping pixels not double-counted',
+            logger)
+        share = counts['ignored'] / max(counts['pixels'], 1)
+        if share >= ERODED_FRACTION or counts['eroded_paths']:
+            print_log(
+                f'note: the ground truth is eroded ({100 * share:.1f} % of '
+                f'its pixels are ignore_index {self.ignore_index}, the '
+                'boundary band, not scored): these scores are not comparable '
+                'with scores on the full reference', logger, logging.WARNING)
 
     def _log_table(self, scores: Dict[str, float], classes: Sequence[str],
                    logger: MMLogger) -> None:

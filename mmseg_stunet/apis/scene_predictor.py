@@ -14,6 +14,7 @@ farthest from a border) straight to the output file, so memory is bounded by
 ``batch_size x window`` and not by the scene; nodata pixels are left out and
 written as nodata, windows of nodata only are skipped.
 """
+import inspect
 import os
 import os.path as osp
 import warnings
@@ -53,6 +54,53 @@ def _option(name: str) -> str:
     """``window (--window)``: how an error names an option, for the Python
     API and for tools/predict.py alike."""
     return f'{name} (--{name.replace("_", "-")})'
+
+
+def _check_window(window: Tuple[int, int],
+                  overlap: Optional[Tuple[int, int]]) -> None:
+    for i, w in enumerate(window):
+        if w < 1:
+            raise ValueError(f'{_option("window")} must be >= 1 pixel, got '
+                             f'{window}')
+        if overlap is not None and not 0 <= overlap[i] < w:
+            raise ValueError(f'{_option("overlap")} must be >= 0 and less '
+                             f'than the window {window}, got {overlap}')
+
+
+def check_options(window: Optional[Union[int, Sequence[int]]] = None,
+                  overlap: Optional[Union[int, Sequence[int]]] = None,
+                  batch_size: int = 4,
+                  flip: Sequence[str] = (),
+                  bands: Optional[Sequence[int]] = None,
+                  opacity: float = 0.5,
+                  preview_size: int = 2048) -> None:
+    """Refuse (one-line ``ValueError`` naming the option) the
+    :class:`ScenePredictor` options that cannot work whatever the model:
+    :meth:`ScenePredictor.from_config` checks them before it builds the
+    model and loads the checkpoint, ``__init__`` again (with the model's
+    default window, and ``bands`` and the palette against the model)."""
+    if window is not None:
+        _check_window(_pair(window, 'window'),
+                      None if overlap is None else _pair(overlap, 'overlap'))
+    elif overlap is not None and min(_pair(overlap, 'overlap')) < 0:
+        raise ValueError(f'{_option("overlap")} must be >= 0, got {overlap}')
+    if batch_size < 1:
+        raise ValueError(f'{_option("batch_size")} must be >= 1, got '
+                         f'{batch_size}')
+    unknown = set(flip) - set(FLIP_DIMS)
+    if unknown:
+        raise ValueError(f'unknown flip direction(s) {sorted(unknown)}; '
+                         f'use {sorted(FLIP_DIMS)}')
+    if not 0 <= opacity <= 1:
+        raise ValueError(f'{_option("opacity")} must be in [0, 1], got '
+                         f'{opacity}')
+    if preview_size < 1:
+        raise ValueError(f'{_option("preview_size")} must be >= 1 pixel, '
+                         f'got {preview_size}')
+    if bands is not None and (not list(bands)
+                              or any(b < 1 for b in bands)):
+        raise ValueError(f'{_option("bands")} are 1-based band numbers, got '
+                         f'{list(bands)}')
 
 
 def check_palette(palette: Sequence[Sequence[int]], num_classes: int,
@@ -157,6 +205,9 @@ class ScenePredictor:
                  progress: bool = True,
                  nodata: Optional[float] = None,
                  allow_dtype: bool = False):
+        check_options(window=window, overlap=overlap, batch_size=batch_size,
+                      flip=flip, bands=bands, opacity=opacity,
+                      preview_size=preview_size)
         self.model = model.eval()
         from_model = default_window(model) or ((512, 512), (128, 128))
         self.window = _pair(window, 'window') if window is not None \
@@ -165,35 +216,12 @@ class ScenePredictor:
             self.overlap = _pair(overlap, 'overlap')
         else:
             self.overlap = from_model[1] if window is None else (0, 0)
-        for w, o in zip(self.window, self.overlap):
-            if w < 1:
-                raise ValueError(f'{_option("window")} must be >= 1 pixel, '
-                                 f'got {self.window}')
-            if not 0 <= o < w:
-                raise ValueError(f'{_option("overlap")} must be >= 0 and '
-                                 f'less than the window {self.window}, got '
-                                 f'{self.overlap}')
-        if batch_size < 1:
-            raise ValueError(f'{_option("batch_size")} must be >= 1, got '
-                             f'{batch_size}')
-        unknown = set(flip) - set(FLIP_DIMS)
-        if unknown:
-            raise ValueError(f'unknown flip direction(s) {sorted(unknown)}; '
-                             f'use {sorted(FLIP_DIMS)}')
-        if not 0 <= opacity <= 1:
-            raise ValueError(f'{_option("opacity")} must be in [0, 1], got '
-                             f'{opacity}')
-        if preview_size < 1:
-            raise ValueError(f'{_option("preview_size")} must be >= 1 '
-                             f'pixel, got {preview_size}')
+        _check_window(self.window, self.overlap)  # the model's default too
         self.batch_size = batch_size
         self.flip = list(flip)
         self.in_channels = model_in_channels(model)
         if bands is not None:
             bands = list(bands)
-            if not bands or any(b < 1 for b in bands):
-                raise ValueError(f'{_option("bands")} are 1-based band '
-                                 f'numbers, got {bands}')
             if len(bands) != self.in_channels:
                 raise ValueError(
                     f'{_option("bands")} selects {len(bands)} band(s) but '
@@ -228,10 +256,16 @@ class ScenePredictor:
                     allow_partial: bool = False,
                     **kwargs) -> 'ScenePredictor':
         """Build the model with :func:`~.inference.init_segmentor` (the
-        checkpoint must fit it unless ``allow_partial``) and wrap it."""
+        checkpoint must fit it unless ``allow_partial``) and wrap it; options
+        that cannot work (:func:`check_options`) are refused first."""
         for path in (config, checkpoint):
             if isinstance(path, str) and not osp.isfile(path):
                 raise FileNotFoundError(f'file not found: {path}')
+        check_options(**{
+            k: v
+            for k, v in kwargs.items()
+            if k in inspect.signature(check_options).parameters
+        })  # before the model is built and the checkpoint read
         model = init_segmentor(config, checkpoint, device, cfg_options,
                                allow_partial)
         return cls(model, **kwargs)

@@ -146,3 +146,23 @@ def test_predict_cli_refuses_in_one_line(tmp_path, monkeypatch, option,
                        run_name='__main__')
     assert '\n' not in str(info.value.code)
     assert not out_dir.exists()
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (k, m) for k, m in BAD_OPTIONS
+    if not {'palette'} & set(k) and k.get('bands') != [1, 2]
+])
+def test_from_config_refuses_before_building_the_model(
+        tmp_path, monkeypatch, kwargs, message):
+    """Options that cannot work with any model are named before the model
+    is built and the checkpoint read (which takes a while)."""
+    from mmseg_stunet.apis import scene_predictor
+    cfg_path = str(tmp_path / 'cfg.py')
+    small_cfg('fcn').dump(cfg_path)
+
+    def never(*args, **kw):
+        raise AssertionError('the model was built')
+
+    monkeypatch.setattr(scene_predictor, 'init_segmentor', never)
+    with pytest.raises(ValueError, match=message):
+        ScenePredictor.from_config(cfg_path, None, progress=False, **kwargs)

@@ -2,7 +2,7 @@
 
     python tools/predict.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir DIR \
         [--window H [W]] [--overlap N [M]] [--nodata V] [--batch-size 4]
-        [--flip horizontal vertical]
+        [--flip horizontal vertical] [--allow-dtype]
 
 Each INPUT is an image or a folder of images. GeoTIFF in gives a uint8
 GeoTIFF of class indices out (same CRS, transform and size, ISPRS colour

@@ -75,9 +75,10 @@ def load_vainf_checkpoint(path: str,
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=not trust)
     except Exception as e:  # pickle errors come in many types
+        from ..engine.checkpoint import read_error_reason
         raise VainFConversionError(
-            f'{path}: cannot be read as a checkpoint ({e}); if it is a '
-            'trusted file holding other Python objects, pass --trust') from e
+            f'{path}: cannot be read as a checkpoint: '
+            f'{read_error_reason(e)}') from None
     if not isinstance(ckpt, dict):
         raise VainFConversionError(
             f'{path}: expected a dict, got {type(ckpt).__name__}')

@@ -53,6 +53,9 @@ _LOADER_KEYS = frozenset({'dataset', 'sampler', 'batch_sampler',
                           'collate_fn', 'num_batch_per_epoch',
                           'worker_init_fn'})
 _ANY = None  # "takes any key"
+#: keys of a typed dict that the builders take, not the class
+#: (mmcv's ``build_norm_layer`` pops ``requires_grad``)
+_BUILDER_KEYS = frozenset({'type', '_scope_', 'requires_grad'})
 
 
 def _registries() -> Iterator:
@@ -220,10 +223,10 @@ def _takes(parent, path: List[str], names) -> Optional[Set[str]]:
     if isinstance(kind, str):
         obj = names().get(kind) if '.' not in kind else None
         params = None if obj is None else _init_params(obj)
-        return _ANY if params is None else params | {'type'}
+        return _ANY if params is None else params | _BUILDER_KEYS
     if not isinstance(kind, type(None)):  # a class object (lazy configs)
         params = _init_params(kind)
-        return _ANY if params is None else params | {'type'}
+        return _ANY if params is None else params | _BUILDER_KEYS
     if not path:
         from mmengine.runner import Runner
         return _init_params(Runner) | TOP_LEVEL_KEYS

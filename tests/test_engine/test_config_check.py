@@ -28,6 +28,7 @@ ACCEPTED = [
     {'optim_wrapper.optimizer.lr': 1},           # int for a float
     {'model.backbone.init_cfg': None},           # typed: a constructor arg
     {'model.backbone.frozen_stages': 1},         # typed, via **kwargs chain
+    {'model.decode_head.norm_cfg.momentum': 0.01},  # nn.BatchNorm2d arg
     {'model.decode_head.dropout_ratio': 0.0},    # FCNHead -> BaseDecodeHead
     {'train_dataloader.persistent_workers': False},  # DataLoader argument
     {'train_cfg.val_begin': 1},                  # IterBasedTrainLoop arg
@@ -65,6 +66,15 @@ def test_cfg_options_refused_naming_the_key(cfg, options, words):
     assert '\n' not in text
     for word in words:
         assert word in text, text
+
+
+def test_builder_keys_are_taken_by_typed_dicts():
+    """``requires_grad`` is mmcv's ``build_norm_layer``'s, not BN's."""
+    cfg = Config(dict(model=dict(type='EncoderDecoder', backbone=dict(
+        type='ResNetV1c', norm_cfg=dict(type='BN')))))
+    check_cfg_options(cfg, {'model.backbone.norm_cfg.requires_grad': False})
+    with pytest.raises(ConfigError, match='momentum'):
+        check_cfg_options(cfg, {'model.backbone.norm_cfg.momentun': 0.1})
 
 
 def test_every_project_config_passes_the_type_check():

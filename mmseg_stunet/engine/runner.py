@@ -192,7 +192,7 @@ def load_config(path: str,
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none',
-                needs: Sequence[str] = ('model', )) -> Config:
+                needs: Sequence[str] = ()) -> Config:
     """Read ``path`` the way MMSegmentation's tools do and apply the CLI.
 
     The file, ``needs`` (the keys the tool cannot do without), the

@@ -29,8 +29,11 @@ import numpy as np
 from mmseg_stunet.converters.isprs import convert_isprs, stitch_tiles
 from mmseg_stunet.datasets.isprs import LABEL_COLOURS, SPLITS
 from mmseg_stunet.engine.checkpoint import read_checkpoint
+from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.testing import write_vaihingen_archives
-from mmseg_stunet.utils.paths import config_path, project_root
+from mmseg_stunet.utils.cli import int_range, positive_int
+from mmseg_stunet.utils.paths import (check_output_kinds, config_path,
+                                      project_root)
 
 ROOT = project_root()
 CONFIG = config_path(
@@ -40,8 +43,12 @@ TEST_AREAS = tuple(SPLITS['vaihingen']['paper']['val'][:3])
 
 
 def run(cmd):
+    """Run a step; a failed step has said why (one line): stop with its
+    exit status and no second message."""
     print('$ ' + ' '.join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    code = subprocess.run(cmd, cwd=ROOT).returncode
+    if code:
+        sys.exit(code)
 
 
 def write_panels(data, pred_dir, vis_dir):
@@ -63,11 +70,13 @@ def write_panels(data, pred_dir, vis_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'demo'))
-    parser.add_argument('--iters', type=int, default=600,
+    parser.add_argument('--iters', type=positive_int, default=600,
                         help='training iterations (batch 8, 128x128 tiles)')
-    parser.add_argument('--area-size', type=int, default=384,
-                        help='side of each synthetic area in pixels')
+    parser.add_argument('--area-size', type=int_range(128), default=384,
+                        help='side of each synthetic area in pixels (at '
+                        'least one 128 px tile)')
     args = parser.parse_args()
+    check_output_kinds({'--work-dir': args.work_dir})
     work = osp.abspath(args.work_dir)
     raw, data = osp.join(work, 'raw'), osp.join(work, 'data')
     start = time.time()
@@ -131,4 +140,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_tool_main(main)

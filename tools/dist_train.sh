@@ -4,6 +4,13 @@
 # On machines without CUDA the processes use the gloo backend on CPU.
 # PYTHON selects the interpreter (default: python on the PATH).
 set -euo pipefail
+usage() {  # a mistake in the arguments: usage, one error line, exit 2
+    echo "usage: bash tools/dist_train.sh CONFIG NPROC [train.py options...]" >&2
+    echo "dist_train.sh: error: $1" >&2
+    exit 2
+}
+[ $# -ge 2 ] || usage "missing $([ $# -eq 0 ] && echo 'CONFIG and ')NPROC (processes per node)"
+[[ $2 =~ ^[1-9][0-9]*$ ]] || usage "NPROC must be a number of processes (1 or more), got '$2'"
 CONFIG=$1
 NPROC=$2
 NNODES=${NNODES:-1}

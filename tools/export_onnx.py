@@ -20,15 +20,15 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 from mmseg_stunet.apis.inference import init_segmentor, model_in_channels
 from mmseg_stunet.apis.onnx_export import (check_onnx, describe_input,
                                            export_onnx, onnx_metadata)
-from mmseg_stunet.engine.errors import USER_ERRORS
+from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.atomic import atomic_write
+from mmseg_stunet.utils.cli import (CfgOptionsAction, int_range,
+                                    non_negative_float, positive_int)
 from mmseg_stunet.utils.notices import silence_known_notices
-from mmseg_stunet.utils.paths import UnsafeOutputError, check_outputs
+from mmseg_stunet.utils.paths import check_output_kinds, check_outputs
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,14 +37,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', nargs='?',
                         help='checkpoint file (random weights if omitted)')
     parser.add_argument('--out', required=True, help='ONNX file to write')
-    parser.add_argument('--shape', type=int, nargs=2, default=[512, 512],
+    parser.add_argument('--shape', type=positive_int, nargs=2, default=[512, 512],
                         help='height width of the tracing input')
-    parser.add_argument('--check-sizes', type=int, nargs='*',
+    parser.add_argument('--check-sizes', type=positive_int, nargs='*',
                         default=[512, 512, 384, 640],
                         help='height width pairs to compare; none to skip')
-    parser.add_argument('--repeats', type=int, default=3)
-    parser.add_argument('--atol', type=float, default=1e-3)
-    parser.add_argument('--opset', type=int, default=17)
+    parser.add_argument('--repeats', type=positive_int, default=3)
+    parser.add_argument('--atol', type=non_negative_float, default=1e-3)
+    parser.add_argument('--opset', type=int_range(7), default=17)
     parser.add_argument('--static', action='store_true',
                         help='fixed 1 x C x --shape input instead of dynamic '
                         'batch/height/width (for runtimes that need static '
@@ -52,9 +52,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--allow-partial', action='store_true',
                         help='use a checkpoint whose weights do not all fit '
                         'the model (default: refuse it)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if len(args.check_sizes) % 2:
+        parser.error('argument --check-sizes: takes height width pairs')
+    return args
 
 
 def main() -> None:
@@ -62,24 +65,16 @@ def main() -> None:
     args = parse_args()
     for path in (args.config, args.checkpoint):
         if path is not None and not osp.isfile(path):
-            sys.exit(f'error: file not found: {path}')
-    try:
-        check_outputs({'--out': args.out},
-                      {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint})
-    except UnsafeOutputError as err:
-        sys.exit(f'error: {err}')
+            raise FileNotFoundError(f'file not found: {path}')
+    check_output_kinds(files={'--out': args.out})
+    check_outputs({'--out': args.out},
+                  {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint})
     folder = osp.dirname(osp.abspath(args.out))
     if not osp.isdir(folder):
-        sys.exit(f'error: --out {args.out}: folder {folder} does not exist')
-    if len(args.check_sizes) % 2:
-        sys.exit('error: --check-sizes takes height width pairs')
-    if args.repeats < 1:
-        sys.exit('error: --repeats must be at least 1')
-    try:
-        model = init_segmentor(args.config, args.checkpoint, 'cpu',
-                               args.cfg_options, args.allow_partial)
-    except USER_ERRORS as err:
-        sys.exit(f'error: {err}')
+        raise FileNotFoundError(
+            f'--out {args.out}: folder {folder} does not exist')
+    model = init_segmentor(args.config, args.checkpoint, 'cpu',
+                           args.cfg_options, args.allow_partial)
     channels = model_in_channels(model)
     sizes = list(zip(args.check_sizes[::2], args.check_sizes[1::2]))
     if args.static:
@@ -113,4 +108,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool_main(main)

@@ -17,11 +17,13 @@ import sys
 import time
 from typing import Dict, List
 
-from mmengine.config import DictAction
-
 from mmseg_stunet.apis import ScenePredictor
-from mmseg_stunet.engine.errors import USER_ERRORS
+from mmseg_stunet.engine.errors import run_tool_main
+from mmseg_stunet.utils.cli import (CfgOptionsAction, check_nargs, device,
+                                    float_range, non_negative_int,
+                                    positive_int)
 from mmseg_stunet.utils.notices import silence_known_notices
+from mmseg_stunet.utils.paths import check_output_kinds
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,10 +32,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('inputs', nargs='+', help='images and/or folders')
     parser.add_argument('--out-dir', required=True, help='output folder')
-    parser.add_argument('--window', type=int, nargs='+',
+    parser.add_argument('--window', type=positive_int, nargs='+',
                         help='window size: one value or height width '
                         '(default: the config\'s test crop or training crop)')
-    parser.add_argument('--overlap', type=int, nargs='+',
+    parser.add_argument('--overlap', type=non_negative_int, nargs='+',
                         help='minimum window overlap: one value or two '
                         '(default: the config\'s test crop minus its stride, '
                         '0 with --window)')
@@ -41,20 +43,21 @@ def parse_args() -> argparse.Namespace:
                         help='pixel value that marks nodata when all bands '
                         'have it (the file\'s own nodata value, mask or alpha '
                         'band are always used)')
-    parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument('--batch-size', type=positive_int, default=4)
     parser.add_argument('--flip', nargs='*', default=[],
                         choices=['horizontal', 'vertical'],
                         help='test-time flips averaged with the original')
-    parser.add_argument('--bands', type=int, nargs='+',
+    parser.add_argument('--bands', type=positive_int, nargs='+',
                         help='1-based input bands to use, in this order')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device', type=device, default='cpu',
+                        help='cpu, cuda or cuda:N (checked to exist)')
     parser.add_argument('--palette', choices=['isprs', 'model'],
                         default='isprs',
                         help="colours: ISPRS, or the model's dataset_meta")
     parser.add_argument('--no-preview', action='store_true')
-    parser.add_argument('--preview-size', type=int, default=2048,
+    parser.add_argument('--preview-size', type=positive_int, default=2048,
                         help='longest side of the preview in pixels')
-    parser.add_argument('--opacity', type=float, default=0.5)
+    parser.add_argument('--opacity', type=float_range(0, 1), default=0.5)
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument('--allow-dtype', action='store_true',
                         help='predict scenes that are not uint8 with a model '
@@ -63,28 +66,31 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--allow-partial', action='store_true',
                         help='use a checkpoint whose weights do not all fit '
                         'the model (default: refuse it)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
-    return parser.parse_args()
+    args = parser.parse_args()
+    check_nargs(parser, '--window', args.window, (1, 2),
+                'one value or two (height width)')
+    check_nargs(parser, '--overlap', args.overlap, (1, 2),
+                'one value or two')
+    return args
 
 
 def main() -> None:
     silence_known_notices()
     args = parse_args()
-    try:
-        predictor = ScenePredictor.from_config(
-            args.config, args.checkpoint, args.device, args.cfg_options,
-            allow_partial=args.allow_partial, window=args.window,
-            overlap=args.overlap, batch_size=args.batch_size,
-            flip=args.flip, bands=args.bands, palette=args.palette,
-            preview=not args.no_preview, preview_size=args.preview_size,
-            opacity=args.opacity, progress=not args.no_progress,
-            nodata=args.nodata, allow_dtype=args.allow_dtype)
-        start = time.perf_counter()
-        outputs = predictor.predict(args.inputs, args.out_dir)
-        seconds = time.perf_counter() - start
-    except USER_ERRORS + (OSError, ValueError, FloatingPointError) as err:
-        sys.exit(f'error: {err}')  # bad input: one line, no traceback
+    check_output_kinds({'--out-dir': args.out_dir})
+    predictor = ScenePredictor.from_config(
+        args.config, args.checkpoint, args.device, args.cfg_options,
+        allow_partial=args.allow_partial, window=args.window,
+        overlap=args.overlap, batch_size=args.batch_size,
+        flip=args.flip, bands=args.bands, palette=args.palette,
+        preview=not args.no_preview, preview_size=args.preview_size,
+        opacity=args.opacity, progress=not args.no_progress,
+        nodata=args.nodata, allow_dtype=args.allow_dtype)
+    start = time.perf_counter()
+    outputs = predictor.predict(args.inputs, args.out_dir)
+    seconds = time.perf_counter() - start
     for out in outputs:
         print(' '.join(out.values()))
     print(throughput(outputs, seconds), file=sys.stderr)
@@ -104,4 +110,5 @@ def throughput(outputs: List[Dict[str, str]], seconds: float) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    # bad input (ValueError, FloatingPointError of the predictor): one line
+    run_tool_main(main, (ValueError, FloatingPointError))

@@ -17,17 +17,21 @@ it was.
 """
 import argparse
 import os
-import sys
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.engine.runner import (USER_ERRORS, ConfigError,
-                                        add_runner_args, build_runner,
-                                        check_predictions, dataset_paths,
-                                        enable_amp, load_config,
-                                        parse_runner_args)
+from mmseg_stunet.engine.checkpoint import check_readable
+from mmseg_stunet.engine.errors import run_tool_main
+from mmseg_stunet.engine.runner import (ConfigError, add_runner_args,
+                                        build_runner, check_predictions,
+                                        dataset_paths, enable_amp,
+                                        load_config, parse_runner_args)
 from mmseg_stunet.utils.atomic import atomic_folder
+from mmseg_stunet.utils.cli import non_negative_float
 from mmseg_stunet.utils.notices import silence_known_notices
-from mmseg_stunet.utils.paths import check_outputs
+from mmseg_stunet.utils.paths import check_output_kinds, check_outputs
+
+#: what testing cannot do without
+NEEDS = ('model', 'test_dataloader', 'test_cfg', 'test_evaluator')
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,7 +46,7 @@ def parse_args() -> argparse.Namespace:
         help='directory to save colour-coded predictions of every test '
         'image')
     parser.add_argument(
-        '--wait-time', type=float, default=2, help='show interval (s)')
+        '--wait-time', type=non_negative_float, default=2, help='show interval (s)')
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
     parser.add_argument(
@@ -75,42 +79,46 @@ def trigger_visualization_hook(cfg, args: argparse.Namespace) -> None:
 def main() -> None:
     silence_known_notices()
     args = parse_args()
-    try:
-        cfg = load_config(args.config, args.cfg_options, args.work_dir,
-                          args.launcher)
-        check_outputs(
-            {'--out': args.out, '--show-dir': args.show_dir,
-             '--work-dir' if args.work_dir else 'work_dir': cfg.work_dir},
-            {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint,
-             **dataset_paths(cfg)},
-            distinct=False)
-        cfg.load_from = args.checkpoint
-        if args.allow_partial:
-            cfg.allow_partial_checkpoint = True
-        if args.show or args.show_dir:
-            trigger_visualization_hook(cfg, args)
-        if args.tta:
-            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-            cfg.tta_model.module = cfg.model
-            cfg.model = cfg.tta_model
-        if args.amp:
-            enable_amp(cfg)
-        if args.out is None:
-            build_runner(cfg).test()
-            return
-        # the other ranks of a distributed run write into the same folder
-        rank0 = int(os.environ.get('RANK', '0')) == 0
-        with atomic_folder(args.out, rank0, '--out') as partial:
-            cfg.test_evaluator['output_dir'] = partial
-            cfg.test_evaluator['keep_results'] = True
-            runner = build_runner(cfg)
-            runner.test()
-            if rank0:
-                check_predictions(partial, len(runner.test_dataloader.dataset),
-                                  args.out)
-    except USER_ERRORS + (OSError, ) as err:  # one line, no traceback
-        sys.exit(f'error: {err}')
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher, needs=NEEDS)
+    outputs = {'--out': args.out, '--show-dir': args.show_dir,
+               '--work-dir' if args.work_dir else 'work_dir': cfg.work_dir}
+    check_outputs(
+        outputs,
+        {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint,
+         **dataset_paths(cfg)},
+        distinct=False)
+    check_output_kinds(outputs)
+    check_readable(args.checkpoint, 'CHECKPOINT')  # before the runner
+    cfg.load_from = args.checkpoint
+    if args.allow_partial:
+        cfg.allow_partial_checkpoint = True
+    if args.show or args.show_dir:
+        trigger_visualization_hook(cfg, args)
+    if args.tta:
+        for key in ('tta_model', 'tta_pipeline'):
+            if cfg.get(key) is None:
+                raise ConfigError(f'{args.config}: --tta needs `{key}` in '
+                                  'the config')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.amp:
+        enable_amp(cfg)
+    if args.out is None:
+        build_runner(cfg).test()
+        return
+    # the other ranks of a distributed run write into the same folder
+    rank0 = int(os.environ.get('RANK', '0')) == 0
+    with atomic_folder(args.out, rank0, '--out') as partial:
+        cfg.test_evaluator['output_dir'] = partial
+        cfg.test_evaluator['keep_results'] = True
+        runner = build_runner(cfg)
+        runner.test()
+        if rank0:
+            check_predictions(partial, len(runner.test_dataloader.dataset),
+                              args.out)
 
 
 if __name__ == '__main__':
-    main()
+    run_tool_main(main)

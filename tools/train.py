@@ -23,11 +23,16 @@ import argparse
 import sys
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.engine.checkpoint import latest_checkpoint
-from mmseg_stunet.engine.runner import (USER_ERRORS, add_runner_args,
-                                        build_runner, enable_amp, load_config,
+from mmseg_stunet.engine.checkpoint import check_readable, latest_checkpoint
+from mmseg_stunet.engine.errors import run_tool_main
+from mmseg_stunet.engine.runner import (add_runner_args, build_runner,
+                                        enable_amp, load_config,
                                         parse_runner_args)
 from mmseg_stunet.utils.notices import silence_known_notices
+from mmseg_stunet.utils.paths import check_output_kinds
+
+#: what training cannot do without
+NEEDS = ('model', 'train_dataloader', 'train_cfg', 'optim_wrapper')
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,35 +55,37 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     silence_known_notices()
     args = parse_args()
-    try:
-        cfg = load_config(args.config, args.cfg_options, args.work_dir,
-                          args.launcher)
-        if args.amp:
-            enable_amp(cfg)
-        if args.resume == 'auto':
-            latest = latest_checkpoint(cfg.work_dir)
-            if latest is None:
-                raise FileNotFoundError(
-                    f'--resume: no checkpoint to resume from in {cfg.work_dir}'
-                    ' (no last_checkpoint); train without --resume, or pass '
-                    '--resume CKPT')
-            # named explicitly: mmengine would resume from a config's
-            # load_from (initial weights) instead of the latest checkpoint
-            cfg.resume = True
-            cfg.load_from = latest
-        elif args.resume is not None:
-            cfg.resume = True
-            cfg.load_from = args.resume
-        elif (cfg.get('resume') and cfg.get('load_from') is None
-              and latest_checkpoint(cfg.work_dir) is None):
-            print(f'warning: resume = True in the config, but no checkpoint '
-                  f'in {cfg.work_dir}: starting from scratch',
-                  file=sys.stderr, flush=True)
-            cfg.resume = False
-        build_runner(cfg).train()
-    except USER_ERRORS as err:  # bad input: one line, no traceback
-        sys.exit(f'error: {err}')
+    cfg = load_config(args.config, args.cfg_options, args.work_dir,
+                      args.launcher, needs=NEEDS)
+    check_output_kinds(
+        {'--work-dir' if args.work_dir else 'work_dir': cfg.work_dir})
+    if args.amp:
+        enable_amp(cfg)
+    if args.resume == 'auto':
+        latest = latest_checkpoint(cfg.work_dir)
+        if latest is None:
+            raise FileNotFoundError(
+                f'--resume: no checkpoint to resume from in {cfg.work_dir}'
+                ' (no last_checkpoint); train without --resume, or pass '
+                '--resume CKPT')
+        # named explicitly: mmengine would resume from a config's
+        # load_from (initial weights) instead of the latest checkpoint
+        cfg.resume = True
+        cfg.load_from = latest
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    elif (cfg.get('resume') and cfg.get('load_from') is None
+          and latest_checkpoint(cfg.work_dir) is None):
+        print(f'warning: resume = True in the config, but no checkpoint '
+              f'in {cfg.work_dir}: starting from scratch',
+              file=sys.stderr, flush=True)
+        cfg.resume = False
+    if cfg.get('resume') and cfg.get('load_from'):
+        # before anything is built or written in the work dir
+        check_readable(cfg.load_from, '--resume')
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':
-    main()
+    run_tool_main(main)

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from torch import nn
 
-from ..engine.checkpoint import load_model_checkpoint
+from ..engine.checkpoint import check_readable, load_model_checkpoint
+from ..engine.config_check import read_config
 
 __all__ = [
     'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel',
@@ -28,9 +29,18 @@ def init_segmentor(config: Union[str, Config],
     with :func:`~mmseg_stunet.engine.checkpoint.load_model_checkpoint`
     (errors name the file; missing or reshaped weights are refused unless
     ``allow_partial``), and its ``dataset_meta`` is kept as ``init_model``
-    keeps it.
+    keeps it. A config path is read with
+    :func:`~mmseg_stunet.engine.config_check.read_config` (one-line errors
+    for the file, ``cfg_options`` and unregistered types), and the
+    checkpoint is checked to be readable before the model is built.
     """
     from mmseg.apis import init_model
+    if isinstance(config, str):
+        # one-line errors for the file, the options and unknown types
+        config = read_config(config, cfg_options)
+        cfg_options = None
+    if checkpoint is not None:
+        check_readable(checkpoint, 'checkpoint')  # before building
     model = init_model(config, None, 'cpu', cfg_options)
     if checkpoint is not None:
         ckpt = load_model_checkpoint(model, checkpoint, allow_partial)

@@ -75,9 +75,13 @@ def load_vainf_checkpoint(path: str,
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=not trust)
     except Exception as e:  # pickle errors come in many types
+        from ..engine.checkpoint import read_error_reason
+        reason = read_error_reason(e)
+        if 'refused rather than executed' in reason:
+            reason += ('; only for a file whose origin you trust, --trust '
+                       'loads it with the code it carries')
         raise VainFConversionError(
-            f'{path}: cannot be read as a checkpoint ({e}); if it is a '
-            'trusted file holding other Python objects, pass --trust') from e
+            f'{path}: cannot be read as a checkpoint: {reason}') from None
     if not isinstance(ckpt, dict):
         raise VainFConversionError(
             f'{path}: expected a dict, got {type(ckpt).__name__}')

@@ -23,7 +23,8 @@ from torch import nn
 from .errors import CheckpointError
 
 __all__ = [
-    'CheckpointError', 'read_checkpoint', 'check_readable', 'checkpoint_fit',
+    'CheckpointError', 'read_checkpoint', 'read_error_reason',
+    'check_readable', 'checkpoint_fit',
     'fit_report', 'check_checkpoint_fits', 'non_finite_weight',
     'check_finite_weights', 'load_model_checkpoint', 'unwrap_model',
     'in_work_dir', 'latest_checkpoint'
@@ -75,23 +76,69 @@ def read_checkpoint(filename: str,
 
     Raises:
         FileNotFoundError: no such file.
-        CheckpointError: truncated, corrupted or unsafe file.
+        CheckpointError: truncated, corrupted or unsafe file, or one that
+            holds no dict (a checkpoint is a dict of weights, or a dict
+            with a ``state_dict``).
     """
     with _named_errors(filename):
-        return CheckpointLoader.load_checkpoint(filename, map_location)
+        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location)
+    _check_dict(checkpoint, filename)
+    return checkpoint
 
 
-def check_readable(filename: str) -> None:
+def _check_dict(checkpoint: object, filename: str) -> None:
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointError(
+            f'{filename}: is not a checkpoint: it holds a '
+            f'{type(checkpoint).__name__}, not a dict of weights (or a dict '
+            'with a state_dict)')
+
+
+def check_readable(filename: str, label: str = 'checkpoint') -> None:
     """Raise as :func:`read_checkpoint` would for a local ``filename``,
     without reading its tensors (the file is memory-mapped: the zip
     directory and the pickled structure are checked, the allow-list
-    included)."""
+    included). ``label`` names the file in the error of a missing file
+    (``--resume``, ``CHECKPOINT``)."""
+    if '://' in filename:
+        return  # URLs and torchvision:// are read where they are used
+    if osp.isdir(filename):
+        raise IsADirectoryError(f'{label} {filename}: is a folder, not a '
+                                'checkpoint file')
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{label} {filename}: no such file')
     with _named_errors(filename):
-        if not osp.isfile(filename):
-            raise FileNotFoundError(f'{filename} can not be found.')
         # the legacy (pre-zip) format cannot be memory-mapped: read it
-        torch.load(filename, map_location='cpu', weights_only=True,
-                   mmap=zipfile.is_zipfile(filename))
+        checkpoint = torch.load(filename, map_location='cpu',
+                                weights_only=True,
+                                mmap=zipfile.is_zipfile(filename))
+    _check_dict(checkpoint, filename)
+
+
+def read_error_reason(err: BaseException) -> str:
+    """Why ``torch.load`` failed, in one line: the refused Python object
+    of a ``weights_only`` refusal (never torch's advice to load with
+    ``weights_only=False``, which would run the code the file carries), a
+    truncated or foreign file, or the error's first line."""
+    text = str(err)
+    unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', text) or \
+        re.search(r'(?:unsupported|not an allowed) global:? `?([\w.]+)', text,
+                  re.IGNORECASE)
+    if unsafe:
+        return (f'it holds the Python object {unsafe.group(1)}, which is '
+                'not among the types a checkpoint may carry (tensors, '
+                'numbers, strings, numpy arrays, mmengine log buffers); it '
+                'is refused rather than executed')
+    if 'weights_only' in text or 'Weights only load failed' in text:
+        return ('it holds Python objects that are not among the types a '
+                'checkpoint may carry; it is refused rather than executed')
+    first = text.splitlines()[0] if text else type(err).__name__
+    if 'central directory' in text or isinstance(
+            err, (EOFError, zipfile.BadZipFile)):
+        return f'it is truncated or not a PyTorch checkpoint ({first})'
+    if isinstance(err, pickle.UnpicklingError):
+        return f'it is not a PyTorch checkpoint ({first})'
+    return first
 
 
 @contextmanager
@@ -101,20 +148,8 @@ def _named_errors(filename: str) -> Iterator[None]:
     except FileNotFoundError:
         raise
     except _READ_ERRORS as err:
-        text = str(err)
-        unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', text)
-        if unsafe:
-            reason = (f'it holds the Python object {unsafe.group(1)}, which '
-                      'is not among the types a checkpoint may carry '
-                      '(tensors, numbers, strings, numpy arrays, mmengine '
-                      'log buffers); it is refused rather than executed')
-        elif 'central directory' in text or isinstance(
-                err, (EOFError, zipfile.BadZipFile)):
-            reason = ('it is truncated or not a PyTorch checkpoint '
-                      f'({text.splitlines()[0] if text else type(err)})')
-        else:
-            reason = text.splitlines()[0] if text else type(err).__name__
-        raise CheckpointError(f'{filename}: cannot be read: {reason}') \
+        raise CheckpointError(
+            f'{filename}: cannot be read: {read_error_reason(err)}') \
             from None
 
 
@@ -219,18 +254,24 @@ def check_checkpoint_fits(
         model: nn.Module,
         checkpoint: dict,
         filename: str,
-        revise_keys: RevisedKeys = DEFAULT_REVISE_KEYS) -> List[str]:
+        revise_keys: RevisedKeys = DEFAULT_REVISE_KEYS,
+        hint: Optional[str] = None) -> List[str]:
     """Raise :class:`CheckpointError` (one line: counts and a few keys) if
     weights of ``model`` are missing from ``checkpoint`` or have another
-    shape. Returns the unexpected keys (extra weights are not an error)."""
+    shape. Returns the unexpected keys (extra weights are not an error).
+
+    ``hint`` ends the message (default: check the config, or
+    ``--allow-partial``, which the tools that evaluate and predict have;
+    ``tools/train.py --resume`` passes its own)."""
     missing, mismatched, unexpected = checkpoint_fit(model, checkpoint,
                                                      revise_keys)
     if missing or mismatched:
+        if hint is None:
+            hint = ('Check the config, or load what fits with '
+                    '--allow-partial (config: allow_partial_checkpoint=True)')
         raise CheckpointError(
             f'{filename} does not fit the model: ' +
-            fit_report(model, missing, mismatched, unexpected) +
-            '. Check the config, or load what fits with --allow-partial '
-            '(config: allow_partial_checkpoint=True)')
+            fit_report(model, missing, mismatched, unexpected) + '. ' + hint)
     return unexpected
 
 

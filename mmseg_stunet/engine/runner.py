@@ -5,16 +5,19 @@ import argparse
 import copy
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+import shutil
+from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import MMLogger, print_log
 from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import RUNNERS
 
+from ..utils.cli import CfgOptionsAction, non_negative_int
 from ..utils.notices import KnownNoticeFilter
 from .checkpoint import in_work_dir, latest_checkpoint
+from .config_check import check_cfg_options, check_types, read_config_file
 from .errors import USER_ERRORS, ConfigError  # noqa: F401  (for the tools)
 from .optim_wrapper import check_cpu_bf16
 from .run_length import (check_not_finished, check_run_length,
@@ -56,11 +59,30 @@ class CheckedRunner(Runner):
       (checked after a resume, which restores the schedulers' ``end``) are
       warned about (:func:`~.run_length.schedule_mismatches`).
 
+    * A runner whose construction fails (a config whose model cannot be
+      built) removes the log folder it made, and the work dir when it
+      made it and left it empty: a refused config writes nothing.
+
     Checkpoint checks live in :class:`~.hooks.CheckpointCheckHook`, which
     also works under MMSegmentation's own ``tools/test.py`` (``mim test``),
     which ignores ``runner_type``. The project's runtime config selects this
     runner with ``runner_type``.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        work_dir = kwargs.get('work_dir', args[1] if len(args) > 1 else None)
+        new_work_dir = isinstance(work_dir, str) and not osp.exists(work_dir)
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            # a config that fails to build leaves no log folder behind
+            log_dir = getattr(self, '_log_dir', None)
+            if log_dir and osp.isdir(log_dir):
+                shutil.rmtree(log_dir, ignore_errors=True)
+            if new_work_dir and osp.isdir(work_dir) and \
+                    not os.listdir(work_dir):
+                os.rmdir(work_dir)
+            raise
 
     @property
     def iter(self) -> int:
@@ -144,15 +166,18 @@ def add_runner_args(
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
-        help='override settings in the config, key=value')
+        action=CfgOptionsAction,
+        help='override settings in the config, key=value (keys must exist '
+        'in the config, or be arguments of the class of the dict they are '
+        'added to; see mmseg_stunet/engine/config_check.py)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--local_rank', '--local-rank', type=non_negative_int,
+                        default=0)
     return parser
 
 
@@ -166,8 +191,13 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
 def load_config(path: str,
                 cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None,
-                launcher: str = 'none') -> Config:
+                launcher: str = 'none',
+                needs: Sequence[str] = ()) -> Config:
     """Read ``path`` the way MMSegmentation's tools do and apply the CLI.
+
+    The file, ``needs`` (the keys the tool cannot do without), the
+    ``cfg_options`` and the ``type`` names are checked first, with one-line
+    errors (:mod:`~.config_check`).
 
     The work dir defaults to ``./work_dirs/<config name>``. Schedulers
     whose ``end`` equals the config's run length follow a run length that
@@ -178,15 +208,15 @@ def load_config(path: str,
     (:mod:`mmseg_stunet.engine.cpu_distributed`), so ``dist_train.sh`` runs
     on CPU-only machines.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    cfg = read_config_file(path, needs)
     cfg.launcher = launcher
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         original_train_cfg = copy.deepcopy(cfg.get('train_cfg') or {})
         cfg.merge_from_dict(cfg_options)
         for note in follow_run_length(cfg, original_train_cfg, cfg_options):
             print_log(note, logger='current')
+    check_types(cfg, path)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:

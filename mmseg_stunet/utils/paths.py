@@ -5,7 +5,8 @@ import os
 import os.path as osp
 from typing import Iterable, List, Mapping, Optional, Tuple, Union
 
-__all__ = ['project_root', 'config_path', 'UnsafeOutputError', 'check_outputs']
+__all__ = ['project_root', 'config_path', 'UnsafeOutputError', 'check_outputs',
+           'check_output_kinds']
 
 
 def project_root() -> str:
@@ -114,3 +115,29 @@ def check_outputs(outputs: LabelledPaths,
                     'path: one would overwrite the other')
         if distinct:
             seen.append((out_key, out))
+
+
+def check_output_kinds(folders: LabelledPaths = (),
+                       files: LabelledPaths = ()) -> None:
+    """Refuse, before anything is written, an output folder that is an
+    existing file (or lies below one) and an output file that is an
+    existing folder; paths that are None are skipped.
+
+    Raises:
+        NotADirectoryError: ``'--out x: is a file, not a folder'``.
+        IsADirectoryError: ``'--out x: is a folder, not a file'``.
+    """
+    for kind, paths in (('folder', folders), ('file', files)):
+        for label, path in _labelled(paths):
+            if kind == 'file' and osp.isdir(path):
+                raise IsADirectoryError(f'{label} {path}: is a folder, not a '
+                                        'file; name the file to write')
+            if kind == 'folder' and osp.exists(path) and not osp.isdir(path):
+                raise NotADirectoryError(f'{label} {path}: is a file, not a '
+                                         'folder')
+            above = osp.dirname(osp.abspath(path))
+            while above and not osp.exists(above):
+                above = osp.dirname(above)
+            if above and not osp.isdir(above):
+                raise NotADirectoryError(f'{label} {path}: {above} is a file, '
+                                         'not a folder')

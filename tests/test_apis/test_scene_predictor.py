@@ -2,6 +2,7 @@
 MMSegmentation's whole-image inference, flip TTA, bands, errors."""
 import os
 import os.path as osp
+import re
 import runpy
 import sys
 
@@ -253,7 +254,7 @@ def test_bad_inputs_raise_and_write_nothing(tmp_path):
     assert listing(out_dir) == []
 
 
-def test_predict_cli(tmp_path, monkeypatch):
+def test_predict_cli(tmp_path, monkeypatch, capsys):
     """tools/predict.py: config + checkpoint through init_model."""
     model = build('fcn', seed=1)
     cfg_path = str(tmp_path / 'cfg.py')
@@ -286,8 +287,11 @@ def test_predict_cli(tmp_path, monkeypatch):
         'predict.py', cfg_path, ckpt, missing, '--out-dir',
         str(tmp_path / 'bad')
     ])
-    with pytest.raises(SystemExit, match='error: input not found: .*nope'):
+    with pytest.raises(SystemExit) as e:
         runpy.run_path(script, run_name='__main__')
+    assert e.value.code == 1  # the one line is on stderr
+    assert re.search('^error: input not found: .*nope',
+                     capsys.readouterr().err, re.M)
     assert listing(tmp_path / 'bad') == []
 
 

@@ -8,6 +8,9 @@ from typing import List, Optional
 from mmseg_stunet.converters.isprs import (ConversionError, Summary,
                                            convert_isprs)
 from mmseg_stunet.datasets.isprs import POTSDAM_MODALITIES, SPLITS
+from mmseg_stunet.engine.errors import run_tool_main
+from mmseg_stunet.utils.cli import positive_int
+from mmseg_stunet.utils.paths import check_output_kinds
 
 
 def main(dataset: str, argv: Optional[List[str]] = None) -> Summary:
@@ -18,9 +21,9 @@ def main(dataset: str, argv: Optional[List[str]] = None) -> Summary:
         'inputs', nargs='+', help='zip files and/or folders as ISPRS '
         'distributes them (nested zips and extracted folders work)')
     parser.add_argument('-o', '--out-dir', default=osp.join('data', dataset))
-    parser.add_argument('--size', type=int, default=256,
+    parser.add_argument('--size', type=positive_int, default=256,
                         help='tile size (paper: 256; MMSegmentation: 512)')
-    parser.add_argument('--stride', type=int, default=None,
+    parser.add_argument('--stride', type=positive_int, default=None,
                         help='tile step (default: size, non-overlapping; '
                         'MMSegmentation: 256 with size 512)')
     parser.add_argument('--split', default='paper',
@@ -37,13 +40,16 @@ def main(dataset: str, argv: Optional[List[str]] = None) -> Summary:
                         '(default: stop, since the split would change)')
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
-    try:
-        s = convert_isprs(dataset, args.inputs, args.out_dir, args.size,
-                          args.stride, args.split,
-                          getattr(args, 'modality', 'RGB'),
-                          not args.no_progress, args.allow_missing)
-    except ConversionError as e:
-        parser.exit(1, f'error: {e}\n')
+    return run_tool_main(lambda: convert(dataset, args), (ConversionError, ))
+
+
+def convert(dataset: str, args: argparse.Namespace) -> Summary:
+    """Convert as ``args`` say and print the summary."""
+    check_output_kinds({'-o/--out-dir': args.out_dir})
+    s = convert_isprs(dataset, args.inputs, args.out_dir, args.size,
+                      args.stride, args.split,
+                      getattr(args, 'modality', 'RGB'),
+                      not args.no_progress, args.allow_missing)
     print(f'{args.out_dir}: {s.tiles["train"]} train and {s.tiles["val"]} val '
           f'tiles; converted {len(s.converted)}, already finished '
           f'{len(s.skipped_finished)}')

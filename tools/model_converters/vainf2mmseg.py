@@ -11,12 +11,12 @@ then comes from --output-stride or from ``os8``/``os16`` in SRC's name.
 Nothing is written when the checkpoint does not fit.
 """
 import argparse
-import sys
 from typing import List, Optional
 
 from mmseg_stunet.converters.vainf import (VainFConversionError,
                                            convert_vainf_checkpoint)
-from mmseg_stunet.utils.paths import config_path
+from mmseg_stunet.engine.errors import run_tool_main
+from mmseg_stunet.utils.paths import check_output_kinds, config_path
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -42,18 +42,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        dst, config = convert_vainf_checkpoint(
-            args.src,
-            args.dst,
-            config=args.config,
-            output_stride=args.output_stride,
-            out_config=args.out_config,
-            config_dir=None if args.config else config_path('vainf'),
-            trust=args.trust)
-    except VainFConversionError as e:
-        print(f'vainf2mmseg: error: {e}', file=sys.stderr)
-        sys.exit(1)
+    run_tool_main(lambda: convert(args), (VainFConversionError, ))
+
+
+def convert(args: argparse.Namespace) -> None:
+    check_output_kinds(files={'DST': args.dst, '--out-config':
+                              args.out_config})
+    dst, config = convert_vainf_checkpoint(
+        args.src,
+        args.dst,
+        config=args.config,
+        output_stride=args.output_stride,
+        out_config=args.out_config,
+        config_dir=None if args.config else config_path('vainf'),
+        trust=args.trust)
     print(f'wrote {dst} and {config}')
 
 

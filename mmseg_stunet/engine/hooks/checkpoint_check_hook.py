@@ -58,7 +58,8 @@ class CheckpointCheckHook(Hook):
                 '(no last_checkpoint); train without --resume, or name the '
                 'checkpoint (tools/train.py --resume CKPT, or load_from=CKPT)')
         if source and '://' not in source:  # local files only
-            check_readable(source)
+            check_readable(source,
+                           '--resume' if runner._resume else 'load_from')
 
     def after_load_checkpoint(self, runner: Runner,
                               checkpoint: dict) -> None:
@@ -68,7 +69,13 @@ class CheckpointCheckHook(Hook):
         if (training and not runner._resume) or runner.cfg.get(
                 'allow_partial_checkpoint', False):
             return
-        unexpected = check_checkpoint_fits(runner.model, checkpoint, source)
+        hint = None
+        if training:  # tools/train.py has no --allow-partial
+            hint = ('Resume from a checkpoint of this config\'s model, or '
+                    'set allow_partial_checkpoint=True in the config to load '
+                    'what fits')
+        unexpected = check_checkpoint_fits(runner.model, checkpoint, source,
+                                           hint=hint)
         if unexpected:
             runner.logger.warning(
                 f'{osp.basename(source)}: {len(unexpected)} weights not in '

@@ -4,6 +4,7 @@ model expects (predictions change class on another scale); with
 ``allow_dtype`` (--allow-dtype) it is predicted with one warning per
 scene."""
 import os.path as osp
+import re
 import runpy
 import sys
 import warnings
@@ -107,10 +108,13 @@ def test_predict_cli(tmp_path, monkeypatch, capsys, extra, refused):
     ])
     script = osp.join(project_root(), 'tools', 'predict.py')
     if refused:
-        with pytest.raises(SystemExit, match=r'^error: .*u16\.tif: uint16 '
-                           r'pixels .*\(--allow-dtype\)') as info:
+        with pytest.raises(SystemExit) as info:
             runpy.run_path(script, run_name='__main__')
-        assert '\n' not in str(info.value.code)
+        assert info.value.code == 1
+        err = capsys.readouterr().err.strip()
+        assert '\n' not in err
+        assert re.match(r'^error: .*u16\.tif: uint16 pixels .*'
+                        r'\(--allow-dtype\)', err), err
         assert not out_dir.exists()
     else:
         with pytest.warns(UserWarning, match=r'u16\.tif: uint16 pixels'):

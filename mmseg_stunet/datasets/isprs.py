@@ -14,6 +14,8 @@ import numpy as np
 from mmseg.datasets import ISPRSDataset, PotsdamDataset
 from mmseg.registry import DATASETS
 
+from ..utils.paths import DataFileError
+
 __all__ = [
     'ISPRS_CLASSES', 'ISPRS_PALETTE', 'BOUNDARY_COLOUR', 'LABEL_COLOURS',
     'LABEL_COLOUR_NAMES', 'SPLITS', 'POTSDAM_MODALITIES',
@@ -74,6 +76,28 @@ class NonEmptyDatasetMixin:
     mmengine serialises an empty data list with ``np.concatenate`` and fails
     with ``need at least one array to concatenate``.
     """
+
+    def prepare_data(self, idx: int):
+        """The pipeline's output for sample ``idx``; a sample that fails to
+        load (truncated or unreadable image or label, a label the checks
+        refuse) raises :class:`~mmseg_stunet.utils.paths.DataFileError`
+        naming its files, which the tools print in one line, also when it
+        happens in a data-loader worker."""
+        try:
+            return super().prepare_data(idx)
+        except DataFileError:
+            raise
+        except Exception as err:  # noqa: B902 - re-raised with the files
+            info = self.get_data_info(idx)
+            files = ', '.join(
+                str(info[k]) for k in ('img_path', 'seg_map_path')
+                if info.get(k))
+            text = '; '.join(ln.strip() for ln in str(err).splitlines()
+                             if ln.strip())
+            if not any(str(info.get(k)) in text
+                       for k in ('img_path', 'seg_map_path') if info.get(k)):
+                text = f'{files}: {type(err).__name__}: {text}'
+            raise DataFileError(text) from err
 
     def load_data_list(self) -> List[dict]:
         data_list = super().load_data_list()

@@ -57,7 +57,21 @@ def one_line(err: BaseException) -> str:
             isinstance(err.args[0], str):
         text = err.args[0]  # KeyError's str() adds quotes
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    worker = _WORKER.match(lines[0]) if lines else None
+    if worker and len(lines) > 1:
+        # torch re-raises a worker's error with the worker's whole traceback
+        # as its message: its last line is the error itself
+        last = lines[-1]
+        qualified = _QUALIFIED.match(last)
+        if qualified:  # module.path.Name: message -> Name: message
+            name, message = qualified.groups()
+            last = message if name == 'DataFileError' else f'{name}: {message}'
+        return f'in data loader worker {worker.group(1)}: {last}'
     return '; '.join(lines) or type(err).__name__
+
+
+_WORKER = re.compile(r'Caught \w+ in DataLoader worker process (\d+)\.')
+_QUALIFIED = re.compile(r'^(?:\w+\.)*(\w+): (.*)$')
 
 
 def _interrupted(signum: int, frame: Any) -> None:

@@ -36,6 +36,12 @@ LabelledPaths = Union[Mapping[str, Optional[str]],
                       Iterable[Tuple[str, Optional[str]]]]
 
 
+class DataFileError(OSError, ValueError):
+    """A data sample that cannot be loaded, named by its files (raised where
+    samples are prepared, also inside data-loader workers). A ``ValueError``
+    too, as the label checks' errors it carries are."""
+
+
 class UnsafeOutputError(ValueError):
     """An output path that would overwrite or write into one of the inputs
     (or onto another output); raised before anything is written."""

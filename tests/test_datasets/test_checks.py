@@ -149,3 +149,43 @@ def test_no_labels_at_inference(tmp_path):
     cv2.imwrite(str(tmp_path / 'img_dir' / 'train' / 'a.png'),
                 np.zeros((8, 8, 3), np.uint8))
     assert len(_dataset(tmp_path)) == 1
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_unreadable_sample_names_its_files_also_from_a_worker(tmp_path,
+                                                              workers):
+    """A truncated image fails in the pipeline, in a data-loader worker as
+    in the main process; the tools' one line names the image and the label
+    (was: 'Caught UnidentifiedImageError in DataLoader worker process 0.;
+    Original Traceback ...', the worker's traceback joined; its file only
+    inside it)."""
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.data import DataLoader
+
+    from mmseg_stunet.engine.errors import one_line
+    from mmseg_stunet.utils.paths import DataFileError
+    ann = np.ones((8, 8), np.uint8)
+    _write(tmp_path, 'a.png', np.zeros((8, 8, 3), np.uint8), ann)
+    img = tmp_path / 'img_dir' / 'train' / 'a.png'
+    img.write_bytes(img.read_bytes()[:40])
+    loader = DataLoader(_dataset(tmp_path), batch_size=1,
+                        num_workers=workers, collate_fn=pseudo_collate)
+    with pytest.raises(DataFileError) as e:
+        next(iter(loader))
+    line = one_line(e.value)
+    assert '\n' not in line and 'Traceback' not in line
+    assert str(img) in line, line
+    if workers:
+        assert line.startswith('in data loader worker 0: '), line
+
+
+def test_worker_traceback_becomes_its_last_line():
+    from mmseg_stunet.engine.errors import one_line
+    text = ('Caught UnidentifiedImageError in DataLoader worker process 3.\n'
+            'Original Traceback (most recent call last):\n'
+            '  File "x.py", line 1, in f\n'
+            'PIL.UnidentifiedImageError: cannot identify image file\n')
+    assert one_line(OSError(text)) == ('in data loader worker 3: '
+                                       'UnidentifiedImageError: cannot '
+                                       'identify image file')
+    assert one_line(ValueError('two\nlines')) == 'two; lines'

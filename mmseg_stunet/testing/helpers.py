@@ -10,6 +10,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from mmengine.config import Config
+from mmseg.structures import SegDataSample
 
 from ..utils.paths import project_root
 
@@ -188,7 +189,8 @@ def build_small(head: str = 'fcn',
     # Centre each class score on a sample image (balances the classes).
     sample = torch.from_numpy(smooth_scene(64, 64, in_channels,
                                            seed=9)).float()
-    data = model.data_preprocessor(dict(inputs=[sample]), False)
+    data = model.data_preprocessor(
+        dict(inputs=[sample], data_samples=[SegDataSample()]), False)
     with torch.no_grad():
         logits = model.encode_decode(data['inputs'],
                                      [dict(img_shape=(64, 64))])

@@ -6,6 +6,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmseg.structures import SegDataSample
 
 from mmseg_stunet.converters.isprs import convert_isprs, find_sources
 from mmseg_stunet.testing import run_tool, write_vaihingen_archives
@@ -42,7 +43,8 @@ def trained(tmp_path_factory):
 
 def logits(model, bgr):
     x = torch.from_numpy(bgr.transpose(2, 0, 1).copy()).float()
-    data = model.data_preprocessor(dict(inputs=[x]), False)
+    data = model.data_preprocessor(
+        dict(inputs=[x], data_samples=[SegDataSample()]), False)
     with torch.no_grad():
         return model.encode_decode(data['inputs'],
                                    [dict(img_shape=bgr.shape[:2])])

@@ -22,6 +22,7 @@ from typing import List, Tuple
 
 import numpy as np
 import torch
+from mmseg.structures import SegDataSample
 
 from mmseg_stunet.apis.inference import (init_segmentor, model_in_channels,
                                          neutral_pixel)
@@ -46,7 +47,8 @@ def scenes(data_root: str, split: str) -> List[Tuple[np.ndarray, np.ndarray]]:
 
 def logits(model: torch.nn.Module, bgr: np.ndarray) -> torch.Tensor:
     x = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1))).float()
-    data = model.data_preprocessor(dict(inputs=[x]), False)
+    data = model.data_preprocessor(
+        dict(inputs=[x], data_samples=[SegDataSample()]), False)
     with torch.no_grad():
         return model.encode_decode(data['inputs'],
                                    [dict(img_shape=bgr.shape[:2])])

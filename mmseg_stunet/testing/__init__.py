@@ -3,7 +3,8 @@ benchmarks (nothing here is registered or imported by ``mmseg_stunet``)."""
 from .helpers import (SMALL_STUNET_BACKBONE, SMALL_STUNET_HEAD,
                       bn_reference, build_small, checksums, conv_bn_reference,
                       randomise_bn, run_tool, small_cfg, smooth_scene,
-                      tiny_config, tiny_data_options, write_shapes_dataset)
+                      tiny_config, tiny_data_options, write_shapes_dataset,
+                      write_tiny_config)
 from .synthetic_isprs import (colour_label, erode_label, make_scene,
                               write_potsdam_archives,
                               write_vaihingen_archives)

@@ -16,7 +16,8 @@ from ..utils.paths import project_root
 
 __all__ = [
     'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'run_tool', 'checksums',
-    'write_shapes_dataset', 'tiny_config', 'tiny_data_options', 'small_cfg',
+    'write_shapes_dataset', 'tiny_config', 'write_tiny_config',
+    'tiny_data_options', 'small_cfg',
     'build_small', 'smooth_scene',
     'randomise_bn', 'bn_reference', 'conv_bn_reference'
 ]
@@ -123,6 +124,19 @@ def tiny_config() -> str:
     :func:`write_shapes_dataset` data; point it at the data with
     :func:`tiny_data_options`."""
     return osp.join(project_root(), 'tests', 'data', 'tiny_fcn_config.py')
+
+
+def write_tiny_config(path: str, data_root: str, max_iters: int = 1) -> str:
+    """Write a config at ``path`` that inherits :func:`tiny_config` with
+    every data loader on ``data_root`` and ``max_iters`` iterations (for
+    tools that take no ``--cfg-options``); returns ``path``."""
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{tiny_config()!r}]\n')
+        for loader in ('train', 'val', 'test'):
+            f.write(f'{loader}_dataloader = dict(dataset=dict('
+                    f'data_root={data_root!r}))\n')
+        f.write(f'train_cfg = dict(max_iters={max_iters})\n')
+    return path
 
 
 def tiny_data_options(data_root: str) -> Dict[str, str]:

@@ -28,11 +28,11 @@ from typing import Dict, List
 import pytest
 import torch
 
-from mmseg_stunet.testing import checksums, run_tool, write_shapes_dataset
+from mmseg_stunet.testing import (checksums, run_tool, write_shapes_dataset,
+                                  write_tiny_config)
 from mmseg_stunet.utils.paths import project_root
 
 pytestmark = pytest.mark.e2e
-TINY = osp.join(project_root(), 'tests', 'data', 'tiny_fcn_config.py')
 
 
 class _Evil:
@@ -68,13 +68,7 @@ def world(tmp_path_factory) -> Dict[str, str]:
     root = str(tmp_path_factory.mktemp('badinputs'))
     data = write_shapes_dataset(osp.join(root, 'data'),
                                 splits=(('train', 2), ('val', 2)))
-    cfg = osp.join(root, 'cfg.py')
-    with open(cfg, 'w') as f:
-        f.write(f'_base_ = [{TINY!r}]\n')
-        for loader in ('train', 'val', 'test'):
-            f.write(f'{loader}_dataloader = dict(dataset=dict('
-                    f'data_root={data!r}))\n')
-        f.write('train_cfg = dict(max_iters=1)\n')
+    cfg = write_tiny_config(osp.join(root, 'cfg.py'), data)
     work = osp.join(root, 'work')
     run_tool(['tools/train.py', cfg, '--work-dir', work])
     files = {

@@ -6,7 +6,6 @@ crop_size = (256, 256)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='CheckSegMap', num_classes={{_base_.num_classes}}),
     dict(
         type='RandomResize',
         scale=(256, 256),

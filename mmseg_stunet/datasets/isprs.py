@@ -19,7 +19,8 @@ from ..utils.paths import DataFileError
 __all__ = [
     'ISPRS_CLASSES', 'ISPRS_PALETTE', 'BOUNDARY_COLOUR', 'LABEL_COLOURS',
     'LABEL_COLOUR_NAMES', 'SPLITS', 'POTSDAM_MODALITIES',
-    'NonEmptyDatasetMixin', 'LabelConventionMixin', 'label_convention_error',
+    'NonEmptyDatasetMixin', 'LabelConventionMixin', 'LabelCheckMixin',
+    'label_convention_error',
     'ISPRSVaihingenDataset', 'ISPRSPotsdamDataset'
 ]
 
@@ -214,15 +215,62 @@ class LabelConventionMixin:
         return data_list
 
 
+class LabelCheckMixin:
+    """A data set that checks every label map it loads: a
+    :class:`~mmseg_stunet.datasets.transforms.CheckSegMap` (its classes,
+    its ``ignore_index``) runs right after each ``LoadAnnotations`` of its
+    pipeline, unless the pipeline already has one there.
+
+    Why here and not as a step of the configs' pipelines: labels exist
+    only where a data set loads them. MMSegmentation's inference helpers
+    (``inference_model``, ``MMSegInferencer``) reuse the config's
+    ``test_pipeline`` without labels: they drop the steps whose type is
+    exactly ``LoadAnnotations``, so a check step listed there (or a
+    ``LoadAnnotations`` variant of another name) failed with
+    ``KeyError: 'gt_seg_map'`` on every image. Inference never builds a
+    data set, so a check the data set adds runs in training, validation
+    and testing only, whatever pipeline the config writes. Only the
+    top-level steps are searched (not those nested in ``TestTimeAug``).
+
+    Args:
+        check_labels (bool): add the check. Default True.
+    """
+
+    def __init__(self, *args, check_labels: bool = True, **kwargs):
+        self.check_labels = check_labels
+        super().__init__(*args, **kwargs)
+        if check_labels:
+            self._add_label_checks()
+
+    def _add_label_checks(self) -> None:
+        from mmcv.transforms import LoadAnnotations
+
+        from .transforms import CheckSegMap
+        steps = self.pipeline.transforms
+        num_classes = len(self.metainfo['classes'])
+        i = 0
+        while i < len(steps):
+            if isinstance(steps[i], LoadAnnotations) and not (
+                    i + 1 < len(steps)
+                    and isinstance(steps[i + 1], CheckSegMap)):
+                steps.insert(
+                    i + 1, CheckSegMap(num_classes, self.ignore_index))
+            i += 1
+
+
 @DATASETS.register_module()
 class ISPRSVaihingenDataset(NonEmptyDatasetMixin, LabelConventionMixin,
-                            ISPRSDataset):
+                            LabelCheckMixin, ISPRSDataset):
     """MMSegmentation's ``ISPRSDataset`` (Vaihingen) that refuses an empty
-    image folder and labels written as class indices 0..5."""
+    image folder, labels written as class indices 0..5 and, sample by
+    sample, label maps with values past the classes or of another size
+    than their image (:class:`LabelCheckMixin`)."""
 
 
 @DATASETS.register_module()
 class ISPRSPotsdamDataset(NonEmptyDatasetMixin, LabelConventionMixin,
-                          PotsdamDataset):
+                          LabelCheckMixin, PotsdamDataset):
     """MMSegmentation's ``PotsdamDataset`` that refuses an empty image
-    folder and labels written as class indices 0..5."""
+    folder, labels written as class indices 0..5 and, sample by sample,
+    label maps with values past the classes or of another size than their
+    image (:class:`LabelCheckMixin`)."""

@@ -12,7 +12,9 @@ __all__ = ['CheckSegMap']
 class CheckSegMap(BaseTransform):
     """Refuse a sample whose label map does not fit its image or classes.
 
-    Put after ``LoadAnnotations``. Without it, a label value past the
+    The ISPRS data sets run it after each ``LoadAnnotations`` of their
+    pipeline themselves (:class:`~mmseg_stunet.datasets.isprs.LabelCheckMixin`);
+    other data sets can list it after ``LoadAnnotations``. Without it, a label value past the
     classes surfaces as cross-entropy's ``Target 8 is out of bounds`` (the
     file unnamed, the value shifted by ``reduce_zero_label``) and a label of
     another size than its image as ``stack expects each tensor to be equal
@@ -25,7 +27,10 @@ class CheckSegMap(BaseTransform):
         ignore_index (int): the ignored label value. Default: 255.
 
     Required keys: ``img``, ``gt_seg_map``; ``img_path``, ``seg_map_path``
-    and ``reduce_zero_label`` name the files and values in errors.
+    and ``reduce_zero_label`` name the files and values in errors. A sample
+    with neither ``gt_seg_map`` nor ``seg_map_path`` (inference: mmseg's
+    ``inference_model`` and ``MMSegInferencer`` drop ``LoadAnnotations``
+    but keep this step where a config lists it) passes unchanged.
     """
 
     def __init__(self, num_classes: int, ignore_index: int = 255):
@@ -34,6 +39,8 @@ class CheckSegMap(BaseTransform):
         self.ignore_index = ignore_index
 
     def transform(self, results: dict) -> Optional[dict]:
+        if 'gt_seg_map' not in results and not results.get('seg_map_path'):
+            return results  # no labels: inference
         seg, img = results['gt_seg_map'], results['img']
         where = results.get('seg_map_path')
         if seg.shape[:2] != img.shape[:2]:

@@ -9,10 +9,10 @@ from mmseg.registry import DATASETS, TRANSFORMS
 
 
 def _pipeline():
+    # as the configs write it: the data set adds CheckSegMap itself
     return [
         dict(type='LoadImageFromFile'),
-        dict(type='LoadAnnotations', reduce_zero_label=True),
-        dict(type='CheckSegMap', num_classes=6)
+        dict(type='LoadAnnotations', reduce_zero_label=True)
     ]
 
 
@@ -144,6 +144,47 @@ def test_isprs_convention_passes_without_clutter(tmp_path, eroded):
     assert len(_dataset(tmp_path)) == 9
 
 
+@pytest.mark.parametrize('dataset', ['ISPRSVaihingenDataset',
+                                     'ISPRSPotsdamDataset'])
+@pytest.mark.parametrize('listed,check_labels,checks', [
+    (False, True, 1),  # the configs: added after LoadAnnotations
+    (True, True, 1),  # listed by the user: not added twice
+    (False, False, 0),  # turned off
+])
+def test_label_check_is_added_after_loading_annotations(
+        tmp_path, dataset, listed, check_labels, checks):
+    from mmcv.transforms import LoadAnnotations
+
+    from mmseg_stunet.datasets import CheckSegMap
+    _write(tmp_path, 'a.png', np.zeros((8, 8, 3), np.uint8),
+           np.ones((8, 8), np.uint8))
+    pipeline = _pipeline() + [dict(type='PackSegInputs')]
+    if listed:
+        pipeline.insert(2, dict(type='CheckSegMap', num_classes=6))
+    ds = DATASETS.build(
+        dict(type=dataset, data_root=str(tmp_path),
+             check_labels=check_labels,
+             data_prefix=dict(img_path='img_dir/train',
+                              seg_map_path='ann_dir/train'),
+             pipeline=pipeline))
+    steps = ds.pipeline.transforms
+    found = [i for i, t in enumerate(steps) if isinstance(t, CheckSegMap)]
+    assert len(found) == checks
+    if checks:
+        assert isinstance(steps[found[0] - 1], LoadAnnotations)
+        assert (steps[found[0]].num_classes, steps[found[0]].ignore_index) \
+            == (6, 255)
+    assert len(steps) == 3 + checks
+
+
+def test_check_passes_samples_without_labels():
+    """mmseg's inference drops LoadAnnotations, not a CheckSegMap a
+    config lists (was: KeyError 'gt_seg_map')."""
+    check = TRANSFORMS.build(dict(type='CheckSegMap', num_classes=6))
+    results = dict(img=np.zeros((8, 8, 3), np.uint8), img_path='a.png')
+    assert check(results) is results
+
+
 def test_no_labels_at_inference(tmp_path):
     os.makedirs(tmp_path / 'img_dir' / 'train')
     cv2.imwrite(str(tmp_path / 'img_dir' / 'train' / 'a.png'),
@@ -189,3 +230,27 @@ def test_worker_traceback_becomes_its_last_line():
                                        'UnidentifiedImageError: cannot '
                                        'identify image file')
     assert one_line(ValueError('two\nlines')) == 'two; lines'
+
+
+@pytest.mark.parametrize('loader', ['train_dataloader', 'test_dataloader'])
+def test_the_configs_data_sets_check_labels(tmp_path, loader):
+    """The paper config's pipelines list no CheckSegMap (mmseg's inference
+    API reuses test_pipeline); its data sets still refuse a bad label."""
+    from mmengine.config import Config
+
+    from mmseg_stunet.utils.paths import config_path
+    cfg = Config.fromfile(
+        config_path('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py'))
+    dataset = cfg[loader].dataset
+    dataset.data_root = str(tmp_path)
+    img_dir, ann_dir = (dataset.data_prefix[k]
+                        for k in ('img_path', 'seg_map_path'))
+    ann = np.ones((256, 256), np.uint8)
+    ann[3, 4] = 9
+    for sub, arr in ((img_dir, np.zeros((256, 256, 3), np.uint8)),
+                     (ann_dir, ann)):
+        os.makedirs(tmp_path / sub)
+        cv2.imwrite(str(tmp_path / sub / 'bad.png'), arr)
+    with pytest.raises(ValueError, match=r'bad\.png: label value\(s\) \[9\] '
+                       r'in the file are not among the 6 classes'):
+        DATASETS.build(dataset)[0]

@@ -24,7 +24,7 @@ from .run_length import (check_not_finished, check_run_length,
                          follow_run_length, schedule_mismatches)
 
 __all__ = [
-    'CheckedRunner', 'add_runner_args', 'parse_runner_args', 'load_config',
+    'CheckedRunner', 'usable_cpus', 'fit_num_workers', 'add_runner_args', 'parse_runner_args', 'load_config',
     'build_runner', 'enable_amp', 'dataset_paths', 'rebase_checkpoint_paths',
     'check_predictions'
 ]
@@ -58,6 +58,11 @@ class CheckedRunner(Runner):
     * Learning-rate (and momentum) schedules that do not span the run
       (checked after a resume, which restores the schedulers' ``end``) are
       warned about (:func:`~.run_length.schedule_mismatches`).
+
+    * A data loader's ``num_workers`` above the CPUs this process may use
+      (:func:`usable_cpus`; the configs ask for 4) is lowered to them, with
+      one line in the log (:func:`fit_num_workers`): torch warns about more
+      workers than CPUs, and they only compete for the cores.
 
     * A runner whose construction fails (a config whose model cannot be
       built) removes the log folder it made, and the work dir when it
@@ -93,6 +98,12 @@ class CheckedRunner(Runner):
     def epoch(self) -> int:
         loop = self._train_loop
         return loop.epoch if isinstance(loop, BaseLoop) else 0
+
+    @staticmethod
+    def build_dataloader(dataloader, *args, **kwargs):
+        if isinstance(dataloader, dict):
+            dataloader = fit_num_workers(dataloader)
+        return Runner.build_dataloader(dataloader, *args, **kwargs)
 
     def build_train_loop(self, loop) -> BaseLoop:
         loop = super().build_train_loop(loop)
@@ -135,6 +146,31 @@ class CheckedRunner(Runner):
         if self.cfg.get('channels_last', False):
             model = model.to(memory_format=torch.channels_last)
         return super().wrap_model(model_wrapper_cfg, model)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the system
+    has one, as torch's ``DataLoader`` counts them), at least 1."""
+    if hasattr(os, 'sched_getaffinity'):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def fit_num_workers(dataloader: dict, cpus: Optional[int] = None) -> dict:
+    """``dataloader`` (a data loader config) with ``num_workers`` lowered
+    to ``min(num_workers, cpus)``, ``cpus`` defaulting to
+    :func:`usable_cpus`; a copy when changed, logged in one line. 0 (load
+    in the main process) and values that fit are left as they are."""
+    cpus = usable_cpus() if cpus is None else cpus
+    asked = dataloader.get('num_workers', 0)
+    if not isinstance(asked, int) or asked <= cpus:
+        return dataloader
+    dataloader = copy.copy(dataloader)
+    dataloader['num_workers'] = cpus
+    print_log(
+        f'num_workers={asked} lowered to {cpus}, the CPUs this process may '
+        'use', logger='current')
+    return dataloader
 
 
 def rebase_checkpoint_paths(info: Dict, work_dir: str, update) -> List[str]:

@@ -5,7 +5,7 @@ _base_ = './st-unet_1xb8-100e_vaihingen-256x256.py'
 crop_size = (256, 256)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadAnnotations'),
     dict(
         type='RandomResize',
         scale=(256, 256),

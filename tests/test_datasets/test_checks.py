@@ -12,7 +12,7 @@ def _pipeline():
     # as the configs write it: the data set adds CheckSegMap itself
     return [
         dict(type='LoadImageFromFile'),
-        dict(type='LoadAnnotations', reduce_zero_label=True)
+        dict(type='LoadAnnotations')
     ]
 
 

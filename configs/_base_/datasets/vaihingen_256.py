@@ -16,15 +16,18 @@ num_classes = 6
 # (CheckSegMap: values past the classes, size unlike the image, naming the
 # file); it is not listed here, so that mmseg's inference_model and
 # MMSegInferencer, which reuse test_pipeline without LoadAnnotations, work.
+# LoadAnnotations takes reduce_zero_label (file 0 = boundary -> ignored,
+# 1..6 -> classes 0..5) from the data set (ISPRSDataset's default, True);
+# mmseg deprecates setting it on LoadAnnotations (a warning every run).
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadAnnotations'),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
 # Epoch-based: the paper trains 100 epochs of the split, whatever its size.

@@ -71,7 +71,13 @@ class DivergenceHook(Hook):
 
 
 def _value(value: Union[torch.Tensor, float, Sequence]) -> float:
-    """A logged loss as a float (a tensor's mean, as mmengine logs it)."""
+    """A logged loss as a float (a tensor's mean, as mmengine logs it);
+    detached first (torch warns on a scalar of a tensor that needs grad)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+    elif isinstance(value, (list, tuple)):
+        value = [v.detach() if isinstance(v, torch.Tensor) else v
+                 for v in value]
     return float(torch.as_tensor(value, dtype=torch.float64).mean())
 
 

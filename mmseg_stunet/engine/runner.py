@@ -15,7 +15,7 @@ from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import RUNNERS
 
 from ..utils.cli import CfgOptionsAction, non_negative_int
-from ..utils.notices import KnownNoticeFilter
+from ..utils.notices import KnownNoticeFilter, silence_known_notices
 from .checkpoint import in_work_dir, latest_checkpoint
 from .config_check import check_cfg_options, check_types, read_config_file
 from .errors import USER_ERRORS, ConfigError  # noqa: F401  (for the tools)
@@ -42,7 +42,12 @@ class CheckedRunner(Runner):
     * ``channels_last=True`` in the config puts the model's weights in the
       channels-last memory format before it is wrapped (convolutions then
       run channels-last on CPU and CUDA; see :func:`enable_amp`).
-    * mmengine's notices about its own internals are kept out of the log.
+    * mmengine's notices about its own internals are kept out of the log,
+      and the known third-party warnings
+      (:data:`~mmseg_stunet.utils.notices.KNOWN_NOTICES`) are silenced when
+      the runner is built, as the project's tools silence them: so also
+      under MMSegmentation's own tools (``mim train/test mmseg``), which
+      build this runner from ``runner_type``.
     * A copied or moved work dir resumes from its own checkpoint and never
       touches the original: ``last_checkpoint`` is read with
       :func:`~.checkpoint.latest_checkpoint`, and the absolute checkpoint
@@ -77,6 +82,7 @@ class CheckedRunner(Runner):
     def __init__(self, *args, **kwargs) -> None:
         work_dir = kwargs.get('work_dir', args[1] if len(args) > 1 else None)
         new_work_dir = isinstance(work_dir, str) and not osp.exists(work_dir)
+        silence_known_notices()
         try:
             super().__init__(*args, **kwargs)
         except BaseException:

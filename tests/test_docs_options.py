@@ -1,7 +1,8 @@
-"""The options the README, docs/ and the tools' usage lines give a tool
-exist: every ``tools/X.py ... --opt`` in a command (fenced code block,
-inline code, a docstring's ``python tools/...`` line) is an option of
-that tool's ``--help`` (of its subcommands' for tools with subcommands)."""
+"""The options the README, docs/ and the docstrings give a tool exist:
+every ``tools/X.py ... --opt`` in a command (fenced code block, inline
+code, a tool's ``python tools/...`` usage line, a docstring's
+``tools/X.py --opt``) is an option of that tool's ``--help`` (of its
+subcommands' for tools with subcommands)."""
 import ast
 import glob
 import os.path as osp
@@ -70,6 +71,20 @@ def documented_options() -> Dict[str, Set[Tuple[str, str]]]:
         sources.append((osp.relpath(path, ROOT), [
             line for line in logical_lines(doc)
             if line.strip().startswith('python tools/')
+        ]))
+    # the package's and the tools' docstrings: ``tools/X.py --opt`` spans
+    for path in sorted(
+            glob.glob(osp.join(ROOT, 'mmseg_stunet', '**', '*.py'),
+                      recursive=True) +
+            glob.glob(osp.join(ROOT, 'tools', '**', '*.py'), recursive=True)):
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        docs = [ast.get_docstring(node) or '' for node in ast.walk(tree)
+                if isinstance(node, (ast.Module, ast.ClassDef,
+                                     ast.FunctionDef, ast.AsyncFunctionDef))]
+        sources.append((osp.relpath(path, ROOT), [
+            ' '.join(span.split()) for doc in docs
+            for span in re.findall(r'`([^`]+)`', doc)
         ]))
     for where, commands in sources:
         for tool, option in tool_options(commands):

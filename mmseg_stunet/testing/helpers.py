@@ -32,11 +32,12 @@ def tiny_stunet_model() -> dict:
     return Config.fromfile(path).model.to_dict()
 
 
+_TINY = tiny_stunet_model()
 #: the backbone of :func:`tiny_stunet_model` (the tests' ST-UNet; output
 #: channels 8, 32, 64, 128, 256)
-SMALL_STUNET_BACKBONE = tiny_stunet_model()['backbone']
+SMALL_STUNET_BACKBONE = _TINY['backbone']
 #: its head, with the paper's loss
-SMALL_STUNET_HEAD = tiny_stunet_model()['decode_head']
+SMALL_STUNET_HEAD = _TINY['decode_head']
 
 
 def run_tool(args: Sequence[str],

@@ -6,7 +6,9 @@ Each figure is the wall time of a fresh ``python`` process (interpreter
 start included), run ``--rounds`` times; min and median are printed so the
 noise of a shared machine is visible (the min is the figure to compare).
 Also printed: ``python -c pass`` (the interpreter alone), ``import torch``
-and ``import mmseg.registry`` for scale, and whether each command imported
+and ``import mmseg.registry`` for scale, the package import followed by a
+registry look-up (what the first model build pays once: the registries
+import the package's modules then), and whether each command imported
 torch. ``--root`` measures another checkout (e.g. the code before a
 change); its ``mmseg_stunet`` is put first on ``PYTHONPATH``.
 """
@@ -52,6 +54,10 @@ def commands(root: str) -> Dict[str, List[str]]:
         'import torch': [py, '-c', 'import torch'],
         'import mmseg.registry': [py, '-c', 'import mmseg.registry'],
         'import mmseg_stunet': [py, '-c', 'import mmseg_stunet; ' + PROBE],
+        # the deferred part: what the first build of a model pays
+        'import mmseg_stunet + MODELS.get(STUNetBackbone)': [
+            py, '-c', 'import mmseg_stunet; from mmseg.registry import '
+            'MODELS; MODELS.get("STUNetBackbone")'],
     }
     for tool in tools(root):
         # runpy keeps the tool's own sys.argv handling; the probe runs at

@@ -35,11 +35,10 @@ REGISTERED = {
 HEAVY_HELP = {
     'tools/benchmarks/bench_dcn.py':
     'defines its reference DCN as a torch module at module level',
-    'tools/dataset_converters/isprs_cli.py':
+    'tools/dataset_converters/potsdam.py':
     'its --split/--modality choices come from mmseg_stunet.datasets.isprs, '
-    'which subclasses mmseg data sets',
-    'tools/dataset_converters/potsdam.py': 'isprs_cli',
-    'tools/dataset_converters/vaihingen.py': 'isprs_cli',
+    'which subclasses mmseg data sets (through isprs_cli.py)',
+    'tools/dataset_converters/vaihingen.py': 'as potsdam.py',
 }
 
 
@@ -57,8 +56,10 @@ def cli_tools():
                        glob.glob(osp.join(ROOT, 'tools', '*', '*.py'))):
         rel = osp.relpath(path, ROOT).replace(osp.sep, '/')
         with open(path) as f:
-            if 'argparse' in f.read() and not rel.startswith('tools/lib/'):
-                tools.append(rel)
+            text = f.read()
+        if ("__name__ == '__main__'" in text and not rel.startswith(
+                'tools/lib/') and ('argparse' in text or 'import main' in text)):
+            tools.append(rel)
     return tools
 
 

@@ -41,8 +41,12 @@ def tools(root: str) -> List[str]:
         if any(rel.startswith(skip) for skip in NOT_CLI):
             continue
         with open(path) as f:
-            if 'argparse' in f.read():
-                found.append(rel)
+            text = f.read()
+        # a script run as a program that parses arguments (its own, or
+        # through the main it imports, as the ISPRS converters do)
+        if "__name__ == '__main__'" in text and ('argparse' in text
+                                                 or 'import main' in text):
+            found.append(rel)
     return found
 
 

@@ -21,9 +21,15 @@ few non-tensor objects besides tensors and builtins:
   argument: that name resolves to :func:`empty_bytes`, which returns
   ``b''`` and refuses any argument (``bytes(n)`` would allocate n bytes).
 
-Importing this module allow-lists exactly those types with
-:func:`torch.serialization.add_safe_globals`. ``weights_only`` stays on:
-a checkpoint holding any other object is still refused by torch.
+Importing this module allow-lists exactly those globals with
+:func:`torch.serialization.add_safe_globals`: ``HistoryBuffer``,
+``numpy.ndarray``, ``numpy.dtype``, the ``numpy.dtypes.*DType`` classes,
+``_reconstruct`` and ``scalar`` under both numpy spellings, and the two
+stand-ins above under the names ``builtins.getattr`` and
+``builtins.bytes``. ``weights_only`` stays on: a checkpoint holding any
+other object is still refused by torch. ``import mmseg_stunet`` imports
+this module as soon as torch and mmengine's checkpoint code are loaded
+(:mod:`mmseg_stunet.registration`).
 """
 import pickle
 

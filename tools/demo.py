@@ -23,23 +23,27 @@ import subprocess
 import sys
 import time
 
-import cv2
-import numpy as np
+from typing import List, Sequence, Tuple
 
-from mmseg_stunet.converters.isprs import convert_isprs, stitch_tiles
-from mmseg_stunet.datasets.isprs import LABEL_COLOURS, SPLITS
-from mmseg_stunet.engine.checkpoint import read_checkpoint
 from mmseg_stunet.engine.errors import run_tool_main
-from mmseg_stunet.testing import write_vaihingen_archives
 from mmseg_stunet.utils.cli import int_range, positive_int
 from mmseg_stunet.utils.paths import (check_output_kinds, config_path,
                                       project_root)
 
+# numpy, cv2, torch and MMSegmentation are imported where they are used,
+# after parsing (fast --help)
+
 ROOT = project_root()
 CONFIG = config_path(
     'st_unet', 'st-unet-tiny_1xb8-600iter_synthetic-vaihingen-128x128.py')
-TRAIN_AREAS = tuple(SPLITS['vaihingen']['paper']['train'])
-TEST_AREAS = tuple(SPLITS['vaihingen']['paper']['val'][:3])
+
+
+def demo_areas() -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """(train areas, test areas): the paper's Vaihingen split, three of
+    its five test areas to keep the demo short."""
+    from mmseg_stunet.datasets.isprs import SPLITS
+    split = SPLITS['vaihingen']['paper']
+    return tuple(split['train']), tuple(split['val'][:3])
 
 
 def run(cmd):
@@ -51,12 +55,18 @@ def run(cmd):
         sys.exit(code)
 
 
-def write_panels(data, pred_dir, vis_dir):
+def write_panels(data: str, pred_dir: str, vis_dir: str,
+                 areas: Sequence[int]) -> List[str]:
     """Image | ground truth | prediction per test area, ISPRS colours."""
+    import cv2
+    import numpy as np
+
+    from mmseg_stunet.converters.isprs import stitch_tiles
+    from mmseg_stunet.datasets.isprs import LABEL_COLOURS
     os.makedirs(vis_dir, exist_ok=True)
     palette_bgr = np.asarray(LABEL_COLOURS, np.uint8)[:, ::-1]
     paths = []
-    for area in TEST_AREAS:
+    for area in areas:
         img = stitch_tiles(osp.join(data, 'img_dir', 'val'), f'area{area}')
         gt = palette_bgr[stitch_tiles(osp.join(data, 'ann_dir', 'val'), f'area{area}')]
         pred = stitch_tiles(pred_dir, f'area{area}')  # already BGR colour PNGs
@@ -77,6 +87,10 @@ def main():
                         'least one 128 px tile)')
     args = parser.parse_args()
     check_output_kinds({'--work-dir': args.work_dir})
+    from mmseg_stunet.converters.isprs import convert_isprs
+    from mmseg_stunet.engine.checkpoint import read_checkpoint
+    from mmseg_stunet.testing import write_vaihingen_archives
+    train_areas, test_areas = demo_areas()
     work = osp.abspath(args.work_dir)
     raw, data = osp.join(work, 'raw'), osp.join(work, 'data')
     start = time.time()
@@ -84,7 +98,7 @@ def main():
     print(f'[1/5] synthetic raw ISPRS Vaihingen archives -> {raw}', flush=True)
     if not osp.exists(osp.join(raw, 'ISPRS_semantic_labeling_Vaihingen.zip')):
         write_vaihingen_archives(
-            raw, TRAIN_AREAS + TEST_AREAS, (args.area_size, args.area_size))
+            raw, train_areas + test_areas, (args.area_size, args.area_size))
 
     print(f'[2/5] converting (same as: python tools/dataset_converters/'
           f'vaihingen.py {raw} -o {data} --size 128 --allow-missing)',
@@ -130,7 +144,8 @@ def main():
     metrics = {k: v for k, v in metrics.items() if k != 'step'}
     with open(osp.join(work, 'metrics.json'), 'w') as f:
         json.dump(metrics, f, indent=2)
-    panels = write_panels(data, pred_dir, osp.join(work, 'vis'))
+    panels = write_panels(data, pred_dir, osp.join(work, 'vis'),
+                          test_areas)
     print(f'OA {metrics["OA"]:.2f}  mIoU {metrics["mIoU"]:.2f}  '
           f'mF1 {metrics["mF1"]:.2f}  (five classes, clutter excluded; '
           f'chance mIoU is about 10)')

@@ -20,9 +20,6 @@ import argparse
 import os.path as osp
 import sys
 
-from mmseg_stunet.apis.inference import init_segmentor, model_in_channels
-from mmseg_stunet.apis.onnx_export import (check_onnx, describe_input,
-                                           export_onnx, onnx_metadata)
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.atomic import atomic_write
 from mmseg_stunet.utils.cli import (CfgOptionsAction, int_range,
@@ -63,6 +60,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     silence_known_notices()
     args = parse_args()
+    # torch, MMSegmentation and onnx after parsing (fast --help)
+    from mmseg_stunet.apis.inference import init_segmentor, model_in_channels
+    from mmseg_stunet.apis.onnx_export import (check_onnx, describe_input,
+                                               export_onnx, onnx_metadata)
     for path in (args.config, args.checkpoint):
         if path is not None and not osp.isfile(path):
             raise FileNotFoundError(f'file not found: {path}')

@@ -17,7 +17,6 @@ import sys
 import time
 from typing import Dict, List
 
-from mmseg_stunet.apis import ScenePredictor
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.cli import (CfgOptionsAction, check_nargs, device,
                                     float_range, non_negative_int,
@@ -80,6 +79,7 @@ def main() -> None:
     silence_known_notices()
     args = parse_args()
     check_output_kinds({'--out-dir': args.out_dir})
+    from mmseg_stunet.apis import ScenePredictor  # torch etc. after --help
     predictor = ScenePredictor.from_config(
         args.config, args.checkpoint, args.device, args.cfg_options,
         allow_partial=args.allow_partial, window=args.window,

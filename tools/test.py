@@ -19,12 +19,8 @@ import argparse
 import os
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.engine.checkpoint import check_readable
-from mmseg_stunet.engine.errors import run_tool_main
-from mmseg_stunet.engine.runner import (ConfigError, add_runner_args,
-                                        build_runner, check_predictions,
-                                        dataset_paths, enable_amp,
-                                        load_config, parse_runner_args)
+from mmseg_stunet.engine.errors import ConfigError, run_tool_main
+from mmseg_stunet.engine.runner_args import add_runner_args, parse_runner_args
 from mmseg_stunet.utils.atomic import atomic_folder
 from mmseg_stunet.utils.cli import non_negative_float
 from mmseg_stunet.utils.notices import silence_known_notices
@@ -79,6 +75,11 @@ def trigger_visualization_hook(cfg, args: argparse.Namespace) -> None:
 def main() -> None:
     silence_known_notices()
     args = parse_args()
+    # torch, mmengine's runner and MMSegmentation after parsing (fast --help)
+    from mmseg_stunet.engine.checkpoint import check_readable
+    from mmseg_stunet.engine.runner import (build_runner, check_predictions,
+                                            dataset_paths, enable_amp,
+                                            load_config)
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher, needs=NEEDS)
     outputs = {'--out': args.out, '--show-dir': args.show_dir,

@@ -23,11 +23,8 @@ import argparse
 import sys
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
-from mmseg_stunet.engine.checkpoint import check_readable, latest_checkpoint
 from mmseg_stunet.engine.errors import run_tool_main
-from mmseg_stunet.engine.runner import (add_runner_args, build_runner,
-                                        enable_amp, load_config,
-                                        parse_runner_args)
+from mmseg_stunet.engine.runner_args import add_runner_args, parse_runner_args
 from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import check_output_kinds
 
@@ -55,6 +52,11 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     silence_known_notices()
     args = parse_args()
+    # torch, mmengine's runner and MMSegmentation after parsing (fast --help)
+    from mmseg_stunet.engine.checkpoint import (check_readable,
+                                                latest_checkpoint)
+    from mmseg_stunet.engine.runner import (build_runner, enable_amp,
+                                            load_config)
     cfg = load_config(args.config, args.cfg_options, args.work_dir,
                       args.launcher, needs=NEEDS)
     check_output_kinds(

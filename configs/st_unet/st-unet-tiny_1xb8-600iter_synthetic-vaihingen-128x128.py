@@ -1,27 +1,19 @@
 # Reduced-width ST-UNet for the CPU demo (tools/demo.py) and the end-to-end
-# tests: same architecture and loss as st-unet_1xb8-100e_vaihingen-256x256.py,
-# about 1/8 of the widths, one CNN unit and two Swin blocks per stage, 128x128
-# tiles of the synthetic raw-ISPRS data set, an iteration-based poly schedule.
-_base_ = './st-unet_1xb8-100e_vaihingen-256x256.py'
+# tests: the protocol of st-unet_1xb8-100e_vaihingen-256x256.py with the
+# project's one tiny model (../_base_/models/st_unet_tiny.py: same
+# architecture and loss, about 1/8 of the widths, one CNN unit and two Swin
+# blocks per stage), 128x128 tiles of the synthetic raw-ISPRS data set, an
+# iteration-based poly schedule.
+_base_ = [
+    '../_base_/models/st_unet_tiny.py', '../_base_/datasets/vaihingen_256.py',
+    '../_base_/schedules/schedule_100e.py'
+]
 data_root = 'work_dirs/demo/data'
 crop_size = (128, 128)
 max_iters = 600
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    test_cfg=dict(crop_size=crop_size, stride=crop_size),
-    backbone=dict(
-        base_channels=8,
-        stage_blocks=(1, 1, 1, 1),
-        num_groups=4,
-        embed_dims=16,
-        depths=(2, 2, 2, 2),
-        num_heads=(1, 2, 4, 8),
-        window_size=8,
-        drop_path_rate=0.0),
-    decode_head=dict(
-        in_channels=(32, 64, 128, 256),
-        decoder_channels=(128, 64, 32, 16),
-        channels=8))
+    test_cfg=dict(crop_size=crop_size, stride=crop_size))
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,

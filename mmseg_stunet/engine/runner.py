@@ -1,7 +1,6 @@
 """The project's runner and the config / runner helpers shared by
 ``tools/train.py`` and ``tools/test.py`` (MMSegmentation's tools, with this
 plugin's checks)."""
-import argparse
 import copy
 import os
 import os.path as osp
@@ -14,12 +13,12 @@ from mmengine.logging import MMLogger, print_log
 from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import RUNNERS
 
-from ..utils.cli import CfgOptionsAction, non_negative_int
 from ..utils.notices import KnownNoticeFilter, silence_known_notices
 from .checkpoint import in_work_dir, latest_checkpoint
 from .config_check import check_cfg_options, check_types, read_config_file
 from .errors import USER_ERRORS, ConfigError  # noqa: F401  (for the tools)
 from .optim_wrapper import check_cpu_bf16
+from .runner_args import add_runner_args, parse_runner_args
 from .run_length import (check_not_finished, check_run_length,
                          follow_run_length, schedule_mismatches)
 
@@ -197,37 +196,6 @@ def rebase_checkpoint_paths(info: Dict, work_dir: str, update) -> List[str]:
             update(key, local)
             changed.append(key)
     return changed
-
-
-def add_runner_args(
-        parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options both tools share: ``--work-dir``, ``--cfg-options``,
-    ``--launcher`` and the ``--local-rank`` that launchers pass."""
-    parser.add_argument('--work-dir', help='the dir for logs, checkpoints '
-                        'and metrics')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override settings in the config, key=value (keys must exist '
-        'in the config, or be arguments of the class of the dict they are '
-        'added to; see mmseg_stunet/engine/config_check.py)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=non_negative_int,
-                        default=0)
-    return parser
-
-
-def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse, and export ``LOCAL_RANK`` for mmengine if no launcher did."""
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
 
 
 def load_config(path: str,

@@ -12,10 +12,11 @@ import torch
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
-from ..utils.paths import project_root
+from ..utils.paths import config_path, project_root
 
 __all__ = [
-    'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'run_tool', 'checksums',
+    'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'tiny_stunet_model',
+    'run_tool', 'checksums',
     'write_shapes_dataset', 'tiny_config', 'write_tiny_config',
     'tiny_data_options', 'small_cfg',
     'build_small', 'smooth_scene',
@@ -23,34 +24,20 @@ __all__ = [
 ]
 
 
-#: a reduced ST-UNet backbone: every width, depth, head count and window
-#: shrunk (the tests' model; output channels 8, 32, 64, 128, 256)
-SMALL_STUNET_BACKBONE = dict(
-    type='STUNetBackbone',
-    in_channels=3,
-    base_channels=8,
-    stage_blocks=(1, 1, 1, 1),
-    num_groups=4,
-    embed_dims=8,
-    depths=(2, 2, 2, 2),
-    num_heads=(1, 1, 2, 2),
-    window_size=4,
-    drop_path_rate=0.1,
-    dcn_cfg=dict(type='DeformConvV2'))
-#: the head for :data:`SMALL_STUNET_BACKBONE`, with the paper's loss
-SMALL_STUNET_HEAD = dict(
-    type='STUNetHead',
-    in_channels=(32, 64, 128, 256),
-    in_index=(1, 2, 3, 4),
-    decoder_channels=(32, 16, 16, 8),
-    channels=4,
-    num_classes=6,
-    dropout_ratio=0.,
-    norm_cfg=dict(type='BN'),
-    loss_decode=[
-        dict(type='CrossEntropyLoss', loss_weight=0.5),
-        dict(type='ClassWiseDiceLoss', loss_weight=0.5)
-    ])
+def tiny_stunet_model() -> dict:
+    """The project's one reduced-width ST-UNet segmentor (``model`` of
+    ``configs/_base_/models/st_unet_tiny.py``, the demo's model) as a plain
+    dict."""
+    path = config_path('_base_', 'models', 'st_unet_tiny.py')
+    return Config.fromfile(path).model.to_dict()
+
+
+_TINY = tiny_stunet_model()
+#: the backbone of :func:`tiny_stunet_model` (the tests' ST-UNet; output
+#: channels 8, 32, 64, 128, 256)
+SMALL_STUNET_BACKBONE = _TINY['backbone']
+#: its head, with the paper's loss
+SMALL_STUNET_HEAD = _TINY['decode_head']
 
 
 def run_tool(args: Sequence[str],

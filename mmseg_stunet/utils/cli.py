@@ -4,8 +4,6 @@ their range (argparse then reports a bad value in one line and exits 2),
 import argparse
 from typing import Callable, Optional, Sequence
 
-from mmengine.config import DictAction
-
 __all__ = ['int_range', 'float_range', 'positive_int', 'non_negative_int',
            'non_negative_float', 'device', 'CfgOptionsAction', 'check_nargs']
 
@@ -91,10 +89,13 @@ def device(text: str) -> str:
     return text
 
 
-class CfgOptionsAction(DictAction):
+class CfgOptionsAction(argparse.Action):
     """mmengine's ``DictAction`` (``key=value`` items; values parsed as
     numbers, booleans, None, lists or tuples) that names an item without
-    ``=`` or with an empty key instead of failing with a traceback."""
+    ``=`` or with an empty key instead of failing with a traceback.
+
+    mmengine's class is imported when the option is given, not when the
+    parser is built: ``--help`` does not wait for ``mmengine.config``."""
 
     def __call__(self, parser: argparse.ArgumentParser,
                  namespace: argparse.Namespace,
@@ -106,7 +107,9 @@ class CfgOptionsAction(DictAction):
                 raise argparse.ArgumentError(
                     self, f'{item!r} is not KEY=VALUE (e.g. '
                     'train_cfg.max_iters=1000)')
-        super().__call__(parser, namespace, values, option_string)
+        from mmengine.config import DictAction
+        parse = DictAction(self.option_strings, self.dest, nargs=self.nargs)
+        parse(parser, namespace, values, option_string)
 
 
 def check_nargs(parser: argparse.ArgumentParser, option: str,

@@ -1,6 +1,9 @@
-# A tiny MMSegmentation model and data set used by the end-to-end tests:
-# FCN on a narrow ResNet-18, 3 classes, 32x32 images. ``data_root`` is set
-# with --cfg-options by the tests.
+# A tiny MMSegmentation model and data set used by the end-to-end tests of
+# the tools: MMSegmentation's FCN on a narrow ResNet-18, 3 classes, 32x32
+# images (trains in seconds; the tools also run on a model that is not this
+# project's). The project's tiny ST-UNet, shared by the demo and the model
+# tests, is ../../configs/_base_/models/st_unet_tiny.py. ``data_root`` is
+# set with --cfg-options by the tests.
 _base_ = ['../../configs/_base_/default_runtime.py']  # the project's runtime
 
 data_root = None

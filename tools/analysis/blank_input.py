@@ -14,24 +14,26 @@ of the scenes with a black (0) border of N px along the top and the left,
 and with that border filled with the normalisation mean instead (what the
 scene predictor does with declared nodata).
 """
+from __future__ import annotations  # numpy/torch types in annotations
+
 import argparse
 import os
 import os.path as osp
 import re
-from typing import List, Tuple
+from typing import TYPE_CHECKING, List, Tuple
 
-import numpy as np
-import torch
-from mmseg.structures import SegDataSample
-
-from mmseg_stunet.apis.inference import (init_segmentor, model_in_channels,
-                                         neutral_pixel)
-from mmseg_stunet.converters.isprs import stitch_tiles
 from mmseg_stunet.utils.notices import silence_known_notices
+
+if TYPE_CHECKING:  # imported where used, after parsing (fast --help)
+    import numpy as np
+    import torch
 
 
 def scenes(data_root: str, split: str) -> List[Tuple[np.ndarray, np.ndarray]]:
     """(BGR image, label 0..5 or 255) of every area of ``split``."""
+    import numpy as np
+
+    from mmseg_stunet.converters.isprs import stitch_tiles
     img_dir = osp.join(data_root, 'img_dir', split)
     ann_dir = osp.join(data_root, 'ann_dir', split)
     names = os.listdir(img_dir) if osp.isdir(img_dir) else []
@@ -46,6 +48,9 @@ def scenes(data_root: str, split: str) -> List[Tuple[np.ndarray, np.ndarray]]:
 
 
 def logits(model: torch.nn.Module, bgr: np.ndarray) -> torch.Tensor:
+    import numpy as np
+    import torch
+    from mmseg.structures import SegDataSample
     x = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1))).float()
     data = model.data_preprocessor(
         dict(inputs=[x], data_samples=[SegDataSample()]), False)
@@ -71,6 +76,11 @@ def main() -> None:
                         default=[32, 64, 100])
     parser.add_argument('--clips', nargs='+', default=['none', '20'])
     args = parser.parse_args()
+    import numpy as np  # noqa: F811
+    import torch  # noqa: F811
+
+    from mmseg_stunet.apis.inference import (init_segmentor,
+                                             model_in_channels, neutral_pixel)
     areas = scenes(args.data_root, args.split)
     print(f'{len(areas)} scenes of {args.split}, '
           f'{areas[0][0].shape[1]}x{areas[0][0].shape[0]} px')

@@ -10,17 +10,18 @@ checked at --size and 1.25 x --size, then exported with a static --size input
 and checked there. Prints the largest absolute
 logit difference to PyTorch and the median CPU seconds of both.
 """
+from __future__ import annotations  # torch types in annotations
+
 import argparse
 import os.path as osp
 import tempfile
+from typing import TYPE_CHECKING
 
-import torch
-from mmengine.config import Config
-from mmseg.apis import init_model
-
-from mmseg_stunet.apis.onnx_export import check_onnx, export_onnx
 from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import config_path
+
+if TYPE_CHECKING:  # imported where used, after parsing (fast --help)
+    import torch
 
 CONFIGS = [
     'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py',
@@ -32,6 +33,9 @@ CONFIGS = [
 def random_model(config: str) -> torch.nn.Module:
     """Random weights (untrained models stay bounded in eval mode) with
     small non-zero DCN offsets."""
+    import torch
+    from mmengine.config import Config
+    from mmseg.apis import init_model
     torch.manual_seed(0)
     model = init_model(Config.fromfile(config), None, 'cpu')
     for name, param in model.named_parameters():
@@ -48,6 +52,7 @@ def main():
     parser.add_argument('--size', type=int, default=256)
     parser.add_argument('--repeats', type=int, default=3)
     args = parser.parse_args()
+    from mmseg_stunet.apis.onnx_export import check_onnx, export_onnx
     other = args.size * 5 // 4
     print(f'{"config":<36} {"export":>7} {"size":>9} {"max |diff|":>11} '
           f'{"torch s":>8} {"onnx s":>8} {"speed-up":>8}')

@@ -13,8 +13,6 @@ Nothing is written when the checkpoint does not fit.
 import argparse
 from typing import List, Optional
 
-from mmseg_stunet.converters.vainf import (VainFConversionError,
-                                           convert_vainf_checkpoint)
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.paths import check_output_kinds, config_path
 
@@ -42,10 +40,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
+    # torch after parsing (fast --help)
+    from mmseg_stunet.converters.vainf import VainFConversionError
     run_tool_main(lambda: convert(args), (VainFConversionError, ))
 
 
 def convert(args: argparse.Namespace) -> None:
+    from mmseg_stunet.converters.vainf import convert_vainf_checkpoint
     check_output_kinds(files={'DST': args.dst, '--out-config':
                               args.out_config})
     dst, config = convert_vainf_checkpoint(

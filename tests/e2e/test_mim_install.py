@@ -69,10 +69,14 @@ def _run(cmd, cwd, timeout=300, check=True, env=None):
 
 def _copy_checkout(dest):
     """The files a clone of this working tree holds."""
-    files = subprocess.run(
+    listing = subprocess.run(
         ['git', 'ls-files', '-z', '--cached', '--others',
-         '--exclude-standard'], cwd=ROOT, check=True,
-        stdout=subprocess.PIPE).stdout.decode().split('\0')
+         '--exclude-standard'], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    if listing.returncode != 0:
+        pytest.skip(f'{ROOT} is not a git checkout: '
+                    f'{listing.stderr.decode().strip()}')
+    files = listing.stdout.decode().split('\0')
     for rel in filter(None, files):
         src = osp.join(ROOT, rel)
         if not osp.isfile(src):  # deleted but still in the index

@@ -1,6 +1,7 @@
-"""Paths of the source checkout (configs, tools) for the tools, the demo and
-the tests: computed here once instead of in every script; and the one check
-every tool makes before it writes, that no output lands on or in an input."""
+"""Paths of the configs and tools (in the source checkout, or shipped in an
+installed package's ``.mim``) for the tools, the demo and the tests:
+computed here once instead of in every script; and the one check every
+tool makes before it writes, that no output lands on or in an input."""
 import os
 import os.path as osp
 from typing import Iterable, List, Mapping, Optional, Tuple, Union
@@ -10,19 +11,25 @@ __all__ = ['project_root', 'config_path', 'UnsafeOutputError', 'check_outputs',
 
 
 def project_root() -> str:
-    """The checkout that holds ``configs/`` next to this package.
+    """The folder that holds ``configs/`` and ``tools/``: the checkout this
+    package lies in (a source checkout or an editable install), else the
+    installed package's ``.mim`` folder, where a non-editable install
+    (``pip install .``) ships them for ``mim`` (see setup.py).
 
     Raises:
-        FileNotFoundError: for a non-editable install, which carries the
-            package but not the configs: pass config paths explicitly then.
+        FileNotFoundError: neither holds a ``configs/`` folder (a package
+            built without them): pass config paths explicitly then.
     """
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    if not osp.isdir(osp.join(root, 'configs')):
-        raise FileNotFoundError(
-            f'no configs/ folder next to the installed package ({root}); '
-            'the configs ship with the source checkout: install it with '
-            '`pip install -e CHECKOUT` or pass config paths explicitly')
-    return root
+    package = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    checkout = osp.dirname(package)
+    shipped = osp.join(package, '.mim')
+    for root in (checkout, shipped):
+        if osp.isdir(osp.join(root, 'configs')):
+            return root
+    raise FileNotFoundError(
+        f'no configs/ folder next to the installed package ({checkout}) nor '
+        f'in it ({shipped}); install the package with `pip install CHECKOUT` '
+        'or `pip install -e CHECKOUT`, or pass config paths explicitly')
 
 
 def config_path(*parts: str) -> str:

@@ -79,3 +79,41 @@ def test_the_innermost_input_is_named(tree):
                       [('data_root', str(tree / 'data')),
                        ('seg_map_path', str(tree / 'data' / 'ann_dir')),
                        ('img_path', str(tree / 'data' / 'img_dir'))])
+
+
+# (folders made around a copy of paths.py in <tmp>/root/pkg/utils/, the
+# folder project_root() must return, relative to <tmp>/root, or None for
+# FileNotFoundError)
+LAYOUTS = [
+    (['configs', 'pkg/.mim/configs'], '.'),  # checkout (editable) wins
+    (['pkg/.mim/configs', 'pkg/.mim/tools'], 'pkg/.mim'),  # pip install .
+    (['pkg/.mim'], None),  # a .mim without configs
+    ([], None),  # a package built without them
+]
+
+
+@pytest.mark.parametrize('folders,expected', LAYOUTS)
+def test_project_root_in_a_checkout_and_an_installed_package(
+        tmp_path, folders, expected):
+    import importlib.util
+    import shutil
+
+    import mmseg_stunet.utils.paths as paths
+    root = tmp_path / 'root'
+    os.makedirs(root / 'pkg' / 'utils')
+    copy = root / 'pkg' / 'utils' / 'paths.py'
+    shutil.copy(paths.__file__, copy)
+    for folder in folders:
+        os.makedirs(root / folder)
+    spec = importlib.util.spec_from_file_location('paths_copy', copy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if expected is None:
+        with pytest.raises(FileNotFoundError) as info:
+            module.project_root()
+        assert str(root) in str(info.value)
+        assert str(root / 'pkg' / '.mim') in str(info.value)
+    else:
+        assert module.project_root() == osp.normpath(root / expected)
+        assert module.config_path('x.py') == osp.join(
+            osp.normpath(root / expected), 'configs', 'x.py')

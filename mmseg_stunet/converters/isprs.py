@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from ..datasets.isprs import (LABEL_COLOUR_NAMES, LABEL_COLOURS,
-                              POTSDAM_MODALITIES, SPLITS)
+                              POTSDAM_MODALITIES, SPLITS, image_bands)
 from ..utils.atomic import atomic_write, is_partial
 from ..utils.paths import UnsafeOutputError, check_outputs
 from ..utils.tiling import parse_tile_name, tile_name, window_starts
@@ -453,7 +453,7 @@ def convert_isprs(dataset: str,
         split_name = which[key]
         done_file = osp.join(state, f'{_tile_prefix(dataset, key)}.json')
         n = _convert_one(dataset, key, groups[key], out_dir, split_name, size,
-                         stride, done_file)
+                         stride, done_file, image_bands(dataset, modality))
         if n is None:
             summary.skipped_finished.append(key)
         else:
@@ -496,14 +496,25 @@ def _check_unchanged(out_dir: str, prefix: str, kinds: Dict[str, Source],
 
 def _convert_one(dataset: str, key: Union[int, str], kinds: Dict[str, Source],
                  out_dir: str, split_name: str, size: int, stride: int,
-                 done_file: str) -> Optional[int]:
-    """Write the tiles of one source tile; ``None`` if already finished."""
+                 done_file: str,
+                 bands: Sequence[str]) -> Optional[int]:
+    """Write the tiles of one source tile; ``None`` if already finished.
+
+    The image tiles keep the source file's band order (``bands``): OpenCV
+    decodes it as B, G, R (, IR) and encodes that back as R, G, B (, IR).
+    """
     if osp.exists(done_file):
         with open(done_file) as f:
             done = json.load(f)
         if all(osp.exists(osp.join(out_dir, p)) for p in done['files']):
             return None
     image = kinds['image'].read()
+    channels = image.shape[2] if image.ndim == 3 else 1
+    if channels != len(bands):
+        raise ConversionError(
+            f'{kinds["image"].name}: expected the {len(bands)} bands '
+            f'{", ".join(bands)} of a {dataset} image, got {channels} '
+            'band(s)')
     labels = {}
     for kind in ('label', 'eroded'):
         if kind in kinds:

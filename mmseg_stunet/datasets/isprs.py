@@ -198,9 +198,9 @@ def label_convention_error(paths: Sequence[str],
             f'reduce_zero_label=True would shift (0 ignored, '
             f'1..{num_classes - 1} read as 0..{num_classes - 2}); for such '
             'labels set reduce_zero_label=False in the data '
-            'set and its LoadAnnotations, or re-convert the ISPRS archives '
+            'set and its LoadAnnotations, or re-convert the archives '
             f'with tools/dataset_converters/ (1..{num_classes}, 0 = '
-            'boundary); '
+            'boundary or no-data); '
             'label_check_files=0 skips this check')
 
 

@@ -39,7 +39,7 @@ import numpy as np
 from ..datasets.loveda import LOVEDA_CLASSES, LOVEDA_DOMAINS, LOVEDA_SPLITS
 from ..utils.atomic import atomic_write, is_partial
 from ..utils.paths import UnsafeOutputError, check_outputs
-from .isprs import ZIP_ERRORS, ConversionError
+from .sources import ZIP_ERRORS, ConversionError
 
 __all__ = ['LoveDASummary', 'convert_loveda', 'find_loveda_files']
 

@@ -100,3 +100,18 @@ def test_variant_configs_build_and_predict(name, classes, bands):
                                      [dict(img_shape=(64, 64))])
     assert logits.shape == (1, classes, 64, 64)
     assert torch.isfinite(logits).all()
+
+
+def test_isprs_config_on_loveda_masks_names_the_seventh_class(tmp_path):
+    """LoveDA data under a 6-class ISPRS config (the issue's two
+    tracebacks): the first mask holding 7 (agricultural) stops in one line
+    naming the file and the value."""
+    root = write_loveda_layout(str(tmp_path), size=64)
+    cfg = Config.fromfile(
+        config_path('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py'))
+    ds = _dataset(cfg, root)
+    with pytest.raises(DataFileError) as err:
+        ds[0]
+    msg = str(err.value)
+    assert '\n' not in msg and 'ann_dir/train/0.png' in msg
+    assert 'label value(s) [7]' in msg and 'valid are 1..6' in msg

@@ -19,6 +19,10 @@ ISPRS = [
     'st_unet/st-unet_1xb8-amp-100e_potsdam-256x256',
     'st_unet/st-unet-deeplabv3plus_1xb8-amp-100e_vaihingen-256x256',
     'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-amp-100e_vaihingen-256x256',
+    'st_unet/st-unet_1xb8-100e_potsdam-irrg-256x256',
+    'st_unet/st-unet_1xb8-100e_potsdam-rgbir-256x256',
+    'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_potsdam-256x256',
+    'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_potsdam-irrg-256x256',
 ]
 
 

@@ -3,26 +3,10 @@
 # augmentation, no pretraining (MMSegmentation's own configs start from
 # ImageNet weights), SGD 0.01 poly, 100 epochs, 0.5 CE + 0.5 class-wise Dice
 # on the decode head, as ST-UNet. The FCN auxiliary head (CE, weight 0.4) is
-# MMSegmentation's standard part of this model.
+# MMSegmentation's standard part of this model (../_base_/models/
+# deeplabv3plus_r50-d8_256.py).
 _base_ = [
-    'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
+    '../_base_/models/deeplabv3plus_r50-d8_256.py',
     '../_base_/datasets/vaihingen_256.py',
     '../_base_/schedules/schedule_100e.py'
 ]
-crop_size = (256, 256)
-data_preprocessor = dict(size=crop_size)
-model = dict(
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    decode_head=dict(
-        num_classes=6,
-        loss_decode=[
-            dict(
-                type='CrossEntropyLoss',
-                use_sigmoid=False,
-                avg_non_ignore=True,
-                loss_weight=0.5),
-            dict(type='ClassWiseDiceLoss', loss_weight=0.5)
-        ]),
-    auxiliary_head=dict(num_classes=6),
-    test_cfg=dict(mode='slide', crop_size=crop_size, stride=crop_size))

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..engine.checkpoint import check_readable, load_model_checkpoint
 from ..engine.config_check import read_config
+from ..utils.bands import loaded_order
 
 __all__ = [
     'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel',
@@ -61,10 +62,11 @@ def model_in_channels(model: nn.Module) -> int:
 
 def feed_order(bands: Sequence[int]) -> List[int]:
     """The selected 1-based file ``bands`` in the order the model is fed
-    them: three bands reversed (B, G, R of an RGB file), as ``mmcv.imread``
-    and ``LoadImageFromFile`` load them in training; other counts as they
-    are, as MMSegmentation's ``LoadSingleRSImageFromFile`` keeps them."""
-    return list(bands)[::-1] if len(bands) == 3 else list(bands)
+    them: the order ``LoadImageFromFile`` gives the converted tiles in
+    training (:func:`~mmseg_stunet.utils.bands.loaded_order`): 3 or 4
+    bands with the first three reversed (B, G, R (, IR) of an RGB(IR)
+    file), other counts as they are."""
+    return loaded_order(bands)
 
 
 def default_window(

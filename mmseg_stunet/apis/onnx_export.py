@@ -100,9 +100,10 @@ def onnx_metadata(segmentor: nn.Module, in_channels: int) -> Dict[str, Any]:
 
     ``band_order``: channel ``i`` of the input is band ``band_order[i]``
     (1-based) of the image file -- ``[3, 2, 1]`` for three bands (B, G, R
-    of an RGB file, G, R, IR of Vaihingen's IRRG), as ``mmcv.imread`` loads
-    them in training and ``tools/predict.py`` reads them; other band counts
-    in file order. ``bgr_to_rgb``, ``mean`` and ``std`` are the data
+    of an RGB file, G, R, IR of Vaihingen's IRRG), ``[3, 2, 1, 4]`` for four
+    (B, G, R, IR of Potsdam's RGBIR), as ``mmcv.imread`` loads them in
+    training and ``tools/predict.py`` reads them; other band counts in file
+    order. ``bgr_to_rgb``, ``mean`` and ``std`` are the data
     preprocessor's (inside the graph: feed raw pixels). ``classes`` and
     ``palette`` come from the segmentor's ``dataset_meta`` (the
     checkpoint's), ``window`` and ``stride`` (height, width) from its
@@ -134,8 +135,10 @@ def describe_input(metadata: Dict[str, Any]) -> str:
     order = metadata['band_order']
     text = (f'input channels = bands {", ".join(map(str, order))} of the '
             'image file (1-based)')
-    if len(order) == 3:
-        text += ' (B, G, R of an RGB file, as mmcv.imread reads it)'
+    if len(order) in (3, 4):
+        text += (f' (B, G, R{", IR" if len(order) == 4 else ""} of an '
+                 f'RGB{"IR" if len(order) == 4 else ""} file, as mmcv.imread '
+                 'reads it)')
     swap = ', swapped to RGB in the graph' if metadata['bgr_to_rgb'] else ''
     return (f'{text}; raw pixels, normalised in the graph (mean '
             f'{metadata["mean"]}, std {metadata["std"]}{swap})')

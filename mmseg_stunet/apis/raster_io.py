@@ -42,10 +42,11 @@ class SceneReader:
             selected bands have it, in addition to the file's own nodata
             value, mask or alpha band; NaN matches NaN pixels.
 
-    A 3-band selection is handed over reversed (B, G, R for an RGB file), as
-    ``mmcv.imread`` and MMSegmentation's ``LoadImageFromFile`` give it and as
-    configs with ``bgr_to_rgb=True`` expect; other band counts keep their
-    order, as ``LoadSingleRSImageFromFile`` gives them.
+    A 3- or 4-band selection is handed over with its first three bands
+    reversed (B, G, R for an RGB file, B, G, R, IR for Potsdam's RGBIR), as
+    ``mmcv.imread`` and MMSegmentation's ``LoadImageFromFile`` give the
+    converted tiles in training (:func:`~mmseg_stunet.utils.bands.
+    loaded_order`); other band counts keep their order.
 
     A pixel is nodata (:meth:`valid_mask` False) where every selected band
     is masked by the file (its nodata value, internal mask or alpha band, as

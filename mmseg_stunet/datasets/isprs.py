@@ -18,9 +18,9 @@ from ..utils.paths import DataFileError
 
 __all__ = [
     'ISPRS_CLASSES', 'ISPRS_PALETTE', 'BOUNDARY_COLOUR', 'LABEL_COLOURS',
-    'LABEL_COLOUR_NAMES', 'SPLITS', 'POTSDAM_MODALITIES',
-    'NonEmptyDatasetMixin', 'LabelConventionMixin', 'LabelCheckMixin',
-    'label_convention_error',
+    'LABEL_COLOUR_NAMES', 'SPLITS', 'POTSDAM_MODALITIES', 'VAIHINGEN_BANDS',
+    'POTSDAM_BANDS', 'image_bands', 'NonEmptyDatasetMixin',
+    'LabelConventionMixin', 'LabelCheckMixin', 'label_convention_error',
     'ISPRSVaihingenDataset', 'ISPRSPotsdamDataset'
 ]
 
@@ -67,8 +67,28 @@ SPLITS: Dict[str, Dict[str, Dict[str, List[Key]]]] = {
     },
 }
 SPLITS['potsdam']['mmseg'] = SPLITS['potsdam']['paper']  # identical lists
+#: bands of the Vaihingen images (IRRG), in file order; the converted PNG
+#: tiles keep it, ``LoadImageFromFile`` gives the model G, R, IR
+#: (:func:`~mmseg_stunet.utils.bands.loaded_order`)
+VAIHINGEN_BANDS: Tuple[str, ...] = ('IR', 'R', 'G')
+#: bands of each Potsdam image archive (``--modality``), in file order, as
+#: the converted tiles keep them; the model sees them in
+#: :func:`~mmseg_stunet.utils.bands.loaded_order` (B, G, R, IR for RGBIR),
+#: which ``tools/predict.py`` applies to the original GeoTIFFs too
+POTSDAM_BANDS: Dict[str, Tuple[str, ...]] = {
+    'RGB': ('R', 'G', 'B'),
+    'IRRG': ('IR', 'R', 'G'),
+    'RGBIR': ('R', 'G', 'B', 'IR'),
+}
 #: image archives of Potsdam: band sets
-POTSDAM_MODALITIES: Tuple[str, ...] = ('RGB', 'IRRG', 'RGBIR')
+POTSDAM_MODALITIES: Tuple[str, ...] = tuple(POTSDAM_BANDS)
+
+
+def image_bands(dataset: str, modality: str = 'RGB') -> Tuple[str, ...]:
+    """Bands, in file order, of the images of ``dataset`` (``'vaihingen'``
+    or ``'potsdam'`` with its ``modality``)."""
+    return VAIHINGEN_BANDS if dataset == 'vaihingen' else \
+        POTSDAM_BANDS[modality]
 
 
 class NonEmptyDatasetMixin:
@@ -178,9 +198,9 @@ def label_convention_error(paths: Sequence[str],
             f'reduce_zero_label=True would shift (0 ignored, '
             f'1..{num_classes - 1} read as 0..{num_classes - 2}); for such '
             'labels set reduce_zero_label=False in the data '
-            'set and its LoadAnnotations, or re-convert the ISPRS archives '
+            'set and its LoadAnnotations, or re-convert the archives '
             f'with tools/dataset_converters/ (1..{num_classes}, 0 = '
-            'boundary); '
+            'boundary or no-data); '
             'label_check_files=0 skips this check')
 
 

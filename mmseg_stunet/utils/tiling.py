@@ -1,10 +1,17 @@
 """Window geometry shared by the data converter, the metric and the scene
-predictor."""
+predictor; the converter's tile boxes and stitching its tiles back."""
+import os
 import os.path as osp
 import re
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
-__all__ = ['window_starts', 'tile_name', 'parse_tile_name']
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    'window_starts', 'tile_name', 'parse_tile_name', 'tile_boxes',
+    'stitch_tiles'
+]
 
 Box = Tuple[int, int, int, int]
 #: ``<area>_<x0>_<y0>_<x1>_<y1>``: how the converters (this project's and
@@ -48,3 +55,41 @@ def parse_tile_name(path: str) -> Optional[Tuple[str, Box]]:
     if x1 <= x0 or y1 <= y0:
         return None
     return m.group(1), (x0, y0, x1, y1)
+
+
+def tile_boxes(height: int, width: int, size: int,
+               stride: int) -> List[Tuple[int, int, int, int]]:
+    """``(x0, y0, x1, y1)`` boxes of the tiles of an image: windows of
+    ``size`` every ``stride`` px, the last row and column moved back to end
+    at the border (:func:`window_starts`)."""
+    return [(x, y, min(x + size, width), min(y + size, height))
+            for y in window_starts(height, size, stride)
+            for x in window_starts(width, size, stride)]
+
+
+def stitch_tiles(tile_dir: str, prefix: str) -> 'np.ndarray':
+    """The image or label of one area put back together from the tiles
+    ``<prefix>_<x0>_<y0>_<x1>_<y1>.png`` that the ISPRS converter
+    (:func:`~mmseg_stunet.converters.isprs.convert_isprs`) wrote into
+    ``tile_dir`` (overlapping tiles hold the same pixels).
+
+    Returns:
+        np.ndarray: (H, W[, C]) with H, W the largest ``y1``, ``x1``.
+    """
+    import cv2  # only here: the rest of utils needs no image library
+    import numpy as np
+    tiles = {}
+    for entry in os.listdir(tile_dir):
+        parsed = parse_tile_name(entry)
+        if parsed and parsed[0] == prefix and entry.endswith('.png'):
+            tiles[parsed[1]] = cv2.imread(
+                osp.join(tile_dir, entry), cv2.IMREAD_UNCHANGED)
+    if not tiles:
+        raise FileNotFoundError(f'no tiles {prefix}_*.png in {tile_dir}')
+    height = max(box[3] for box in tiles)
+    width = max(box[2] for box in tiles)
+    first = next(iter(tiles.values()))
+    out = np.zeros((height, width) + first.shape[2:], first.dtype)
+    for (x0, y0, x1, y1), tile in tiles.items():
+        out[y0:y1, x0:x1] = tile
+    return out

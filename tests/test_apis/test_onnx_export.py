@@ -168,8 +168,10 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     assert '40x56' in printed and '72x32' in printed
     assert f'wrote {out}' in printed
-    # the band order the file records (4 bands: file order)
-    assert ('input channels = bands 1, 2, 3, 4 of the image file (1-based); '
+    # the band order the file records (4 bands: B, G, R, IR, as OpenCV
+    # loads the RGBIR tiles in training)
+    assert ('input channels = bands 3, 2, 1, 4 of the image file (1-based) '
+            '(B, G, R, IR of an RGBIR file, as mmcv.imread reads it); '
             'raw pixels, normalised in the graph') in printed
     import onnxruntime as ort
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])

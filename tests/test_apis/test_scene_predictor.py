@@ -183,7 +183,7 @@ def test_png_flip_tta_matches_mmseg(tmp_path):
 
 def test_band_selection_and_multiband(tmp_path):
     """``bands`` picks and orders bands of a 4-band uint16 scene; a 4-channel
-    model reads all four."""
+    model reads all four, first three reversed (as training loads them)."""
     img = scene(64, 80, bands=4, dtype=np.uint16)
     four = write_tif(str(tmp_path / 'four.tif'), img)
     three = write_tif(str(tmp_path / 'three.tif'), img[[3, 0, 1]])
@@ -203,8 +203,10 @@ def test_band_selection_and_multiband(tmp_path):
                          progress=False).predict(four, str(tmp_path / 'c'))[0]
     with rasterio.open(out['classes']) as dst:
         classes = dst.read(1)
+    # fed as LoadImageFromFile gives a 4-band tile: B, G, R, IR
+    fed = img[[2, 1, 0, 3]].astype(np.float32)
     data = model4.data_preprocessor(
-        dict(inputs=[torch.from_numpy(img.astype(np.float32))]), False)
+        dict(inputs=[torch.from_numpy(fed)]), False)
     meta = [dict(img_shape=(64, 80))]
     with torch.no_grad():
         ref = model4.encode_decode(data['inputs'], meta)[0].numpy()

@@ -398,3 +398,37 @@ def test_rerun_adding_a_label_kind_is_refused(tmp_path):
                        match=r'area1_noBoundary\.tif: not the eroded file '
                        r'that area1 .*has no eroded tiles'):
         convert('vaihingen', raw, out, size=SIZE, progress=False)
+
+
+def test_image_with_other_bands_than_the_modality_is_refused(tmp_path):
+    """An image whose band count is not the data set variant's (an RGB
+    file named as RGBIR) stops before any tile is written."""
+    raw = tmp_path / 'raw'
+    write_potsdam_archives(str(raw), tiles=('2_10', ), size=(64, 64), seed=2)
+    with zipfile.ZipFile(raw / '2_Ortho_RGB.zip') as zf:
+        rgb = zf.read('2_Ortho_RGB/top_potsdam_2_10_RGB.tif')
+    (raw / '4_Ortho_RGBIR.zip').unlink()
+    (raw / 'top_potsdam_2_10_RGBIR.tif').write_bytes(rgb)
+    out = str(tmp_path / 'out')
+    with pytest.raises(ic.ConversionError,
+                       match=r'top_potsdam_2_10_RGBIR\.tif: expected the 4 '
+                       r'bands R, G, B, IR of a potsdam image, got 3'):
+        convert('potsdam', str(raw), out, size=SIZE, modality='RGBIR',
+                progress=False)
+    assert tiles(out, 'img_dir', 'train') == []
+
+
+def test_names_from_before_the_split_still_import():
+    """``converters.isprs`` still offers what it offered as one module."""
+    from mmseg_stunet.converters import label_colours, sources, state
+    from mmseg_stunet.utils import tiling
+    assert ic.Source is sources.Source and ic.find_sources is \
+        sources.find_sources and ic.classify is sources.classify
+    assert ic.ConversionError is sources.ConversionError
+    assert ic.colour_to_index is label_colours.colour_to_index
+    assert ic.tile_boxes is tiling.tile_boxes
+    assert ic.stitch_tiles is tiling.stitch_tiles
+    assert ic.STATE_DIR == state.STATE_DIR == '.isprs_convert'
+    assert set(ic.__all__) >= {'ConversionError', 'Source', 'find_sources',
+                               'classify', 'colour_to_index', 'tile_boxes',
+                               'stitch_tiles', 'Summary', 'convert_isprs'}

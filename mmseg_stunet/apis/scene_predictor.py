@@ -34,7 +34,7 @@ from .backends import OnnxBackend, SegmentorBackend, make_backend
 from .inference import init_segmentor
 from .preview import draw_preview
 from .raster_io import (GDAL_CACHE_MB, NODATA_CLASS, ClassMapWriter,
-                        SceneReader, list_images)
+                        ProbabilityWriter, SceneReader, list_images)
 from .tiling import Tile, scene_tiles
 
 FLIP_DIMS = {'horizontal': -1, 'vertical': -2}
@@ -174,6 +174,13 @@ class ScenePredictor:
             since pixels on another scale (uint16, reflectance) give other
             classes than the model was trained to (issue 19: 31 % of the
             pixels of a uint16 scene changed class, without a word).
+        cog (bool): write GeoTIFF class maps (and probabilities) as
+            Cloud-Optimised GeoTIFFs (:func:`~.raster_io.copy_to_cog`:
+            tiled, deflate, internal overviews).
+        probabilities (bool): also write ``<name>_probabilities.tif``
+            (:class:`~.raster_io.ProbabilityWriter`): per class, uint8
+            ``round(255 * softmax)`` of the logits (the mean softmax over
+            ``flip``), georeferenced like the class map, nodata masked.
 
     Options that cannot work (``opacity`` outside [0, 1], ``preview_size``,
     ``window`` or ``batch_size`` below 1, ``overlap`` not below the window,
@@ -205,7 +212,9 @@ class ScenePredictor:
                  opacity: float = 0.5,
                  progress: bool = True,
                  nodata: Optional[float] = None,
-                 allow_dtype: bool = False):
+                 allow_dtype: bool = False,
+                 cog: bool = False,
+                 probabilities: bool = False):
         check_options(window=window, overlap=overlap, batch_size=batch_size,
                       flip=flip, bands=bands, opacity=opacity,
                       preview_size=preview_size)
@@ -251,6 +260,9 @@ class ScenePredictor:
         self.fill = self.backend.fill
         self.expects = self.backend.expects
         self.allow_dtype = allow_dtype
+        self.cog = cog
+        self.probabilities = probabilities
+        self._prob_writer: Optional[ProbabilityWriter] = None
 
     @classmethod
     def from_config(cls,
@@ -376,7 +388,8 @@ class ScenePredictor:
         given = [inputs] if isinstance(inputs, str) else inputs
         outputs = [('output', osp.join(out_dir, stem + suffix))
                    for stem in names
-                   for suffix in ('.tif', '.png', '_preview.png')]
+                   for suffix in ('.tif', '.png', '_preview.png',
+                                  '_probabilities.tif')]
         check_outputs([('out_dir', out_dir)] + outputs,
                       [('input', p) for p in [*given, *files]],
                       distinct=False)
@@ -408,6 +421,9 @@ class ScenePredictor:
                                     stem + ('.png' if plain_image else '.tif')))
         if self.preview:
             out['preview'] = osp.join(out_dir, stem + '_preview.png')
+        if self.probabilities:
+            out['probabilities'] = osp.join(out_dir,
+                                            stem + '_probabilities.tif')
         return out
 
     def predict_scene(self, path: str, out_dir: str) -> Dict[str, str]:
@@ -423,14 +439,21 @@ class ScenePredictor:
             # preview after the class map.
             preview = atomic_write(out['preview']) if self.preview \
                 else nullcontext()
-            with preview as preview_tmp, \
+            probs = atomic_write(out['probabilities']) \
+                if self.probabilities else nullcontext()
+            with preview as preview_tmp, probs as probs_tmp, \
                     atomic_write(out['classes']) as classes_tmp, \
-                    ClassMapWriter(classes_tmp, reader,
-                                   self.palette) as writer:
+                    ClassMapWriter(classes_tmp, reader, self.palette,
+                                   cog=self.cog) as writer, \
+                    (ProbabilityWriter(probs_tmp, reader, self.num_classes,
+                                       self.cog) if self.probabilities else
+                     nullcontext()) as self._prob_writer:
                 zeros = self._predict_tiles(reader, writer)
                 if self.preview:
                     self._write_preview(reader, writer, preview_tmp)
                 writer.close()
+                if self._prob_writer is not None:
+                    self._prob_writer.close()
         share = zeros / (reader.height * reader.width)
         if share >= 0.01:
             warnings.warn(
@@ -471,6 +494,11 @@ class ScenePredictor:
                 writer.write(tile.core_window,
                              np.full(valid[tile.core_slices].shape,
                                      NODATA_CLASS, np.uint8))
+                if self._prob_writer is not None:
+                    core = valid[tile.core_slices]
+                    self._prob_writer.write(
+                        tile.core_window,
+                        np.zeros((self.num_classes, *core.shape)), core)
                 continue  # nodata only: nothing to classify
             elif not valid.all():
                 window[:, ~valid] = self.fill[:, None]
@@ -492,6 +520,12 @@ class ScenePredictor:
             if valid is not None:
                 cls[~valid] = NODATA_CLASS
             writer.write(tile.core_window, cls[tile.core_slices])
+        if self._prob_writer is not None:
+            probs = (scores if self.flip else scores.softmax(dim=1))
+            for tile, prob, valid in zip(todo, probs.cpu().numpy(), masks):
+                self._prob_writer.write(
+                    tile.core_window, prob[(slice(None), ) + tile.core_slices],
+                    None if valid is None else valid[tile.core_slices])
         return zeros
 
     def _write_preview(self, reader: SceneReader, writer: ClassMapWriter,

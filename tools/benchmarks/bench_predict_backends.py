@@ -11,8 +11,9 @@ synthetic --scene x --scene 3-band uint8 GeoTIFF is predicted by
 :class:`ScenePredictor` with each back-end (no overlap, no flips, no
 preview: reading, tiling, the model, argmax and the windowed GeoTIFF writes
 all count) at each window. One warm-up run, then --rounds timed runs;
-prints the best Mpx/s, the spread ((worst - best) / best of the times) and
-the ONNX Runtime / PyTorch ratio. --sweep also times the ONNX Runtime
+prints the best Mpx/s, the spread ((worst - best) / best of the times),
+the ONNX Runtime / PyTorch ratio and the share of pixels whose class differs
+between the two back-ends' class maps. --sweep also times the ONNX Runtime
 predictor of the first config at the first window with other session
 settings (intra-op threads, graph optimisation level, batch size).
 """
@@ -88,7 +89,8 @@ def main() -> None:
           f'{torch.get_num_threads()} threads; best of {args.rounds} after a '
           'warm-up; spread = (worst - best) / best')
     print(f'{"config":<22} {"window":>6} {"torch Mpx/s":>12} {"spread":>7} '
-          f'{"ORT Mpx/s":>10} {"spread":>7} {"ORT/torch":>9}')
+          f'{"ORT Mpx/s":>10} {"spread":>7} {"ORT/torch":>9} '
+          f'{"differ":>9}')
     with tempfile.TemporaryDirectory() as tmp:
         src = write_scene(osp.join(tmp, 'scene.tif'), args.scene)
         os.makedirs(osp.join(tmp, 'out'))
@@ -106,16 +108,21 @@ def main() -> None:
                 kw = dict(window=window, overlap=0,
                           batch_size=args.batch_size, preview=False,
                           progress=False)
-                rows = []
+                rows, maps = [], []
                 for backend in (model, ort):
                     predictor = ScenePredictor(backend, **kw)
                     times = timed(
                         lambda: predictor.predict_scene(
                             src, osp.join(tmp, 'out')), args.rounds)
                     rows.append(summary(times, pixels))
+                    with rasterio.open(osp.join(tmp, 'out',
+                                                'scene.tif')) as out:
+                        maps.append(out.read(1))
                 (t, ts), (o, os_) = rows
+                differ = float((maps[0] != maps[1]).mean())
                 print(f'{name:<22} {window:>6} {t:>12.3f} {ts:>7.0%} '
-                      f'{o:>10.3f} {os_:>7.0%} {o / t:>8.2f}x', flush=True)
+                      f'{o:>10.3f} {os_:>7.0%} {o / t:>8.2f}x '
+                      f'{differ:>9.1e}', flush=True)
             if args.sweep and n == 0:
                 sweep(onnx_path, src, pixels, args)
             del model, ort

@@ -2,7 +2,9 @@
 
     python tools/predict.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir DIR \
         [--window H [W]] [--overlap N [M]] [--nodata V] [--batch-size 4]
-        [--flip horizontal vertical] [--allow-dtype]
+        [--flip horizontal vertical] [--allow-dtype] [--cog] [--probabilities]
+    python tools/predict.py --backend onnxruntime --onnx MODEL.onnx \
+        INPUT [INPUT ...] --out-dir DIR [same options]
 
 Each INPUT is an image or a folder of images. GeoTIFF in gives a uint8
 GeoTIFF of class indices out (same CRS, transform and size, ISPRS colour
@@ -11,6 +13,14 @@ on the image. Memory is bounded by batch size x window, not by the scene.
 Windows default to what the config evaluates with (its ``slide`` test crop
 and stride, or its training crop). Nodata pixels (the file's nodata value,
 mask or alpha band, or --nodata) are not classified and come out as 255.
+
+With ``--backend onnxruntime --onnx MODEL.onnx`` (a file from
+tools/export_onnx.py; no CONFIG and CHECKPOINT) the windows run in ONNX
+Runtime with the same tiling, overlap, flips and nodata handling; the band
+order, normalisation, classes, palette and default window come from the
+file's ONNX metadata. ``--cog`` writes Cloud-Optimised GeoTIFFs (tiled,
+deflate, internal overviews); ``--probabilities`` also writes
+``<name>_probabilities.tif``, one uint8 band per class (softmax x 255).
 """
 import argparse
 import sys
@@ -18,17 +28,19 @@ import time
 from typing import Dict, List
 
 from mmseg_stunet.engine.errors import run_tool_main
-from mmseg_stunet.utils.cli import (CfgOptionsAction, check_nargs, device,
-                                    float_range, non_negative_int,
-                                    positive_int)
+from mmseg_stunet.utils.cli import (BACKENDS, CfgOptionsAction,
+                                    check_nargs, device, float_range,
+                                    non_negative_int, positive_int)
 from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import check_output_kinds
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    onnx = onnx_mode()
+    if not onnx:  # the ONNX file holds the model: no config, no checkpoint
+        parser.add_argument('config', help='model config file')
+        parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('inputs', nargs='+', help='images and/or folders')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument('--window', type=positive_int, nargs='+',
@@ -67,7 +79,43 @@ def parse_args() -> argparse.Namespace:
                         'the model (default: refuse it)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
+    # --- back-end and output formats (issue 21) ---
+    group = parser.add_argument_group('back-end and outputs')
+    group.add_argument('--backend', choices=BACKENDS, default='pytorch',
+                       help='pytorch (CONFIG CHECKPOINT) or onnxruntime '
+                       '(--onnx MODEL.onnx instead of CONFIG CHECKPOINT)')
+    group.add_argument('--onnx', metavar='MODEL.onnx',
+                       help='ONNX file from tools/export_onnx.py, with '
+                       '--backend onnxruntime')
+    group.add_argument('--threads', type=positive_int,
+                       help='onnxruntime intra-op threads (default: one per '
+                       'core)')
+    group.add_argument('--graph-optimization', default='all',
+                       choices=['disable', 'basic', 'extended', 'all'],
+                       help='onnxruntime graph optimisation level')
+    group.add_argument('--cog', action='store_true',
+                       help='write Cloud-Optimised GeoTIFFs (tiled, '
+                       'deflate, internal overviews); PNG/JPEG inputs still '
+                       'give PNGs')
+    group.add_argument('--probabilities', action='store_true',
+                       help='also write <name>_probabilities.tif: one uint8 '
+                       'band per class, softmax x 255 (mean over --flip)')
     args = parser.parse_args()
+    if onnx:
+        if args.backend != 'onnxruntime':
+            parser.error('argument --onnx: needs --backend onnxruntime')
+        if args.onnx is None:
+            parser.error('argument --backend onnxruntime: needs --onnx '
+                         'MODEL.onnx')
+        for flag in ('cfg_options', 'allow_partial'):
+            if getattr(args, flag):
+                parser.error(f'argument --{flag.replace("_", "-")}: not '
+                             'with --backend onnxruntime (the ONNX file is '
+                             'the model)')
+    elif args.threads is not None or args.graph_optimization != 'all':
+        parser.error('arguments --threads, --graph-optimization: only with '
+                     '--backend onnxruntime')
+    # --- end of back-end and output formats ---
     check_nargs(parser, '--window', args.window, (1, 2),
                 'one value or two (height width)')
     check_nargs(parser, '--overlap', args.overlap, (1, 2),
@@ -79,21 +127,39 @@ def main() -> None:
     silence_known_notices()
     args = parse_args()
     check_output_kinds({'--out-dir': args.out_dir})
-    from mmseg_stunet.apis import ScenePredictor  # torch etc. after --help
-    predictor = ScenePredictor.from_config(
-        args.config, args.checkpoint, args.device, args.cfg_options,
-        allow_partial=args.allow_partial, window=args.window,
+    options = dict(
+        window=args.window,
         overlap=args.overlap, batch_size=args.batch_size,
         flip=args.flip, bands=args.bands, palette=args.palette,
         preview=not args.no_preview, preview_size=args.preview_size,
         opacity=args.opacity, progress=not args.no_progress,
-        nodata=args.nodata, allow_dtype=args.allow_dtype)
+        nodata=args.nodata, allow_dtype=args.allow_dtype,
+        cog=args.cog, probabilities=args.probabilities)
+    from mmseg_stunet.apis import ScenePredictor  # torch etc. after --help
+    if args.backend == 'onnxruntime':
+        predictor = ScenePredictor.from_onnx(
+            args.onnx, args.device, args.threads, args.graph_optimization,
+            **options)
+    else:
+        predictor = ScenePredictor.from_config(
+            args.config, args.checkpoint, args.device, args.cfg_options,
+            allow_partial=args.allow_partial, **options)
     start = time.perf_counter()
     outputs = predictor.predict(args.inputs, args.out_dir)
     seconds = time.perf_counter() - start
     for out in outputs:
         print(' '.join(out.values()))
     print(throughput(outputs, seconds), file=sys.stderr)
+
+
+def onnx_mode() -> bool:
+    """Whether the command line asks for the ONNX Runtime back-end (then
+    every positional argument is an input)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument('--backend', choices=BACKENDS)
+    pre.add_argument('--onnx')
+    known, _ = pre.parse_known_args()
+    return known.backend == 'onnxruntime' or known.onnx is not None
 
 
 def throughput(outputs: List[Dict[str, str]], seconds: float) -> str:

@@ -15,7 +15,8 @@ from ..utils.bands import loaded_order
 
 __all__ = [
     'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel',
-    'feed_order', 'expects_8bit', 'min_input_size', 'pad_to_min_size'
+    'feed_order', 'expects_8bit', 'describe_8bit', 'min_input_size',
+    'pad_to_min_size'
 ]
 
 
@@ -108,8 +109,15 @@ def expects_8bit(model: nn.Module) -> Optional[str]:
     pre = model.data_preprocessor
     if not getattr(pre, '_enable_normalize', False):
         return None
-    mean = pre.mean.detach().flatten().cpu().numpy()
-    std = pre.std.detach().flatten().cpu().numpy()
+    return describe_8bit(pre.mean.detach().flatten().cpu().numpy(),
+                         pre.std.detach().flatten().cpu().numpy())
+
+
+def describe_8bit(mean: Sequence[float],
+                  std: Sequence[float]) -> Optional[str]:
+    """:func:`expects_8bit` of a normalisation given as per-channel
+    ``mean`` and ``std`` (e.g. an ONNX file's metadata)."""
+    mean, std = np.asarray(mean, float), np.asarray(std, float)
     if not ((mean >= 0) & (mean <= 255)).all():
         return None
     fmt = ', '.join

@@ -237,6 +237,8 @@ class OnnxSegmentor:
         path (str): ONNX file written by :func:`export_onnx`.
         providers (Sequence[str], optional): onnxruntime execution
             providers. Default: CPU.
+        session_options (onnxruntime.SessionOptions, optional): threads,
+            graph optimisation level etc. Default: onnxruntime's.
 
     Raises:
         OnnxMetadataError: a file without the metadata, or whose graph
@@ -244,11 +246,13 @@ class OnnxSegmentor:
     """
 
     def __init__(self, path: str,
-                 providers: Optional[Sequence[str]] = None):
+                 providers: Optional[Sequence[str]] = None,
+                 session_options: Optional[Any] = None):
         import onnxruntime as ort
         self.path = path
         self.session = ort.InferenceSession(
-            path, providers=list(providers or ['CPUExecutionProvider']))
+            path, sess_options=session_options,
+            providers=list(providers or ['CPUExecutionProvider']))
         self.metadata = read_onnx_metadata(
             self.session.get_modelmeta().custom_metadata_map, path)
         self.in_channels = int(self.metadata['input_channels'])

@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
@@ -204,6 +205,36 @@ class SceneReader:
         self.close()
 
 
+def _staging_path(path: str) -> str:
+    """Where a Cloud-Optimised GeoTIFF is written window by window before
+    GDAL's COG driver (which only copies whole files) lays it out."""
+    head, tail = osp.split(path)
+    return osp.join(head, f'.{tail}.staging.tif')
+
+
+def _tiled_profile(reader: SceneReader, **kw) -> dict:
+    """GTiff profile of a tiled (256 x 256), deflate-compressed output with
+    the reader's size and georeference."""
+    return dict(driver='GTiff', height=reader.height, width=reader.width,
+                compress='deflate', tiled=True, blockxsize=256,
+                blockysize=256, **reader.georeference, **kw)
+
+
+def copy_to_cog(src: str, dst: str, resampling: str = 'NEAREST') -> None:
+    """Lay the tiled GeoTIFF ``src`` out as a Cloud-Optimised GeoTIFF at
+    ``dst`` with GDAL's COG driver: 256 x 256 deflate tiles, internal
+    overviews (halving until they fit one tile) resampled with
+    ``resampling`` (``NEAREST`` for class maps, ``AVERAGE`` for
+    probabilities), the georeference, nodata, colour table and mask of
+    ``src``. GDAL reads ``src`` block by block: memory does not grow with
+    the scene."""
+    with warnings.catch_warnings():  # a scene without georeference
+        warnings.simplefilter('ignore', NotGeoreferencedWarning)
+        rasterio.shutil.copy(src, dst, driver='COG', compress='DEFLATE',
+                             blocksize=256, overview_resampling=resampling,
+                             bigtiff='IF_SAFER')
+
+
 class ClassMapWriter:
     """Collects a class-index map window by window into ``path``.
 
@@ -219,16 +250,23 @@ class ClassMapWriter:
     all-or-nothing file: ``with atomic_write(out) as tmp, ClassMapWriter(tmp,
     ...) as writer: ...; writer.close()``. Leaving the context without
     :meth:`close` releases the file without finishing it.
+
+    With ``cog``, a GeoTIFF output is a Cloud-Optimised GeoTIFF
+    (:func:`copy_to_cog`, overviews by nearest neighbour): the map is
+    written window by window to a hidden staging file beside ``path``,
+    which :meth:`close` lays out as a COG at ``path`` and removes.
     """
 
     def __init__(self,
                  path: str,
                  reader: SceneReader,
                  palette: Optional[List[Sequence[int]]] = None,
-                 nodata: int = NODATA_CLASS):
+                 nodata: int = NODATA_CLASS,
+                 cog: bool = False):
         self.path = path
         self.png = path.lower().endswith('.png')
         self.nodata = nodata
+        self.cog = cog and not self.png
         self._palette = palette
         self._ds = None
         self._array = None
@@ -236,14 +274,13 @@ class ClassMapWriter:
             self._array = np.full((reader.height, reader.width), nodata,
                                   np.uint8)
         else:
-            profile = dict(
-                driver='GTiff', height=reader.height, width=reader.width,
-                count=1, dtype='uint8', nodata=nodata, compress='deflate',
-                tiled=True, blockxsize=256, blockysize=256,
-                **reader.georeference)
+            profile = _tiled_profile(reader, count=1, dtype='uint8',
+                                     nodata=nodata)
             with warnings.catch_warnings():  # a scene without georeference
                 warnings.simplefilter('ignore', NotGeoreferencedWarning)
-                self._ds = rasterio.open(path, 'w+', **profile)
+                self._ds = rasterio.open(
+                    _staging_path(path) if self.cog else path, 'w+',
+                    **profile)
 
     def write(self, window: Tuple[int, int, int, int],
               classes: np.ndarray) -> None:
@@ -269,6 +306,11 @@ class ClassMapWriter:
                     for i, rgb in enumerate(self._palette)
                 })
             self._ds.close()
+            if self.cog:
+                try:
+                    copy_to_cog(self._ds.name, self.path, 'NEAREST')
+                finally:
+                    os.remove(self._ds.name)
 
     def read_overview(self, shape: Tuple[int, int]) -> np.ndarray:
         """The class map resampled (nearest) to ``shape``; call before
@@ -285,6 +327,64 @@ class ClassMapWriter:
     def __exit__(self, *exc) -> None:
         if self._ds is not None and not self._ds.closed:
             self._ds.close()
+            if self.cog and osp.exists(self._ds.name):
+                os.remove(self._ds.name)
+
+
+class ProbabilityWriter:
+    """Per-class probabilities of a scene, window by window, into the
+    GeoTIFF ``path``: band ``k + 1`` holds ``round(255 * p_k)`` (uint8) of
+    class ``k``, where ``p`` is the softmax of the logits (or the mean
+    softmax over flips); same size and georeference as the reader, tiled
+    and deflate-compressed, memory bounded by the window. Where the scene
+    has nodata (:attr:`SceneReader.has_nodata`) the file carries an
+    internal mask (rasterio ``read_masks``: 0 at nodata pixels, whose bands
+    are 0). With ``cog`` it is laid out as a Cloud-Optimised GeoTIFF in
+    :meth:`close` (overviews averaged). Used like :class:`ClassMapWriter`.
+    """
+
+    def __init__(self, path: str, reader: SceneReader, num_classes: int,
+                 cog: bool = False):
+        self.path = path
+        self.cog = cog
+        self.masked = reader.has_nodata
+        profile = _tiled_profile(reader, count=num_classes, dtype='uint8',
+                                 interleave='pixel')
+        with warnings.catch_warnings():  # a scene without georeference
+            warnings.simplefilter('ignore', NotGeoreferencedWarning)
+            self._ds = rasterio.open(_staging_path(path) if cog else path,
+                                     'w+', **profile)
+
+    def write(self, window: Tuple[int, int, int, int], probs: np.ndarray,
+              valid: Optional[np.ndarray] = None) -> None:
+        """Store (K, h, w) probabilities in [0, 1] at ``(col_off, row_off,
+        width, height)``; ``valid`` (h, w) is False at nodata pixels."""
+        scaled = np.rint(np.clip(probs, 0, 1) * 255).astype(np.uint8)
+        win = Window(*window)
+        if valid is not None:
+            scaled[:, ~valid] = 0
+        self._ds.write(scaled, window=win)
+        if self.masked:
+            mask = np.full(scaled.shape[1:], 255, np.uint8) \
+                if valid is None else valid.astype(np.uint8) * 255
+            self._ds.write_mask(mask, window=win)
+
+    def close(self) -> None:
+        self._ds.close()
+        if self.cog:
+            try:
+                copy_to_cog(self._ds.name, self.path, 'AVERAGE')
+            finally:
+                os.remove(self._ds.name)
+
+    def __enter__(self) -> 'ProbabilityWriter':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._ds.closed:
+            self._ds.close()
+            if self.cog and osp.exists(self._ds.name):
+                os.remove(self._ds.name)
 
 
 def list_images(inputs: Sequence[str]) -> List[str]:

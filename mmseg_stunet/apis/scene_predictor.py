@@ -26,17 +26,15 @@ import rasterio
 import torch
 import torch.nn as nn
 from mmengine.utils import ProgressBar
-from mmseg.structures import SegDataSample
 
 from ..datasets.isprs import ISPRS_PALETTE
 from ..utils.atomic import atomic_write
 from ..utils.paths import check_outputs
-from .inference import (default_window, expects_8bit, init_segmentor,
-                        min_input_size, model_in_channels, neutral_pixel,
-                        pad_to_min_size)
+from .backends import OnnxBackend, SegmentorBackend, make_backend
+from .inference import init_segmentor
 from .preview import draw_preview
 from .raster_io import (GDAL_CACHE_MB, NODATA_CLASS, ClassMapWriter,
-                        SceneReader, list_images)
+                        ProbabilityWriter, SceneReader, list_images)
 from .tiling import Tile, scene_tiles
 
 FLIP_DIMS = {'horizontal': -1, 'vertical': -2}
@@ -131,9 +129,12 @@ class ScenePredictor:
     """Class-index maps and colour previews for scenes of any size.
 
     Args:
-        model (nn.Module): an MMSegmentation segmentor in eval mode (e.g. from
-            ``mmseg.apis.init_model``) with ``encode_decode`` and a
-            ``data_preprocessor``.
+        model (nn.Module | SegmentorBackend): an MMSegmentation segmentor in
+            eval mode (e.g. from ``mmseg.apis.init_model``) with
+            ``encode_decode`` and a ``data_preprocessor``, or a back-end
+            (:mod:`~.backends`: an ONNX file in onnxruntime,
+            :meth:`from_onnx`); tiling, nodata, flips and writing are the
+            same for both.
         window (int | tuple[int, int], optional): window height and width in
             pixels. Default: what the model is evaluated with
             (:func:`~.inference.default_window`: the ``slide`` crop of its
@@ -173,6 +174,13 @@ class ScenePredictor:
             since pixels on another scale (uint16, reflectance) give other
             classes than the model was trained to (issue 19: 31 % of the
             pixels of a uint16 scene changed class, without a word).
+        cog (bool): write GeoTIFF class maps (and probabilities) as
+            Cloud-Optimised GeoTIFFs (:func:`~.raster_io.copy_to_cog`:
+            tiled, deflate, internal overviews).
+        probabilities (bool): also write ``<name>_probabilities.tif``
+            (:class:`~.raster_io.ProbabilityWriter`): per class, uint8
+            ``round(255 * softmax)`` of the logits (the mean softmax over
+            ``flip``), georeferenced like the class map, nodata masked.
 
     Options that cannot work (``opacity`` outside [0, 1], ``preview_size``,
     ``window`` or ``batch_size`` below 1, ``overlap`` not below the window,
@@ -192,7 +200,7 @@ class ScenePredictor:
     """
 
     def __init__(self,
-                 model: nn.Module,
+                 model: Union[nn.Module, SegmentorBackend],
                  window: Optional[Union[int, Sequence[int]]] = None,
                  overlap: Optional[Union[int, Sequence[int]]] = None,
                  batch_size: int = 4,
@@ -204,12 +212,16 @@ class ScenePredictor:
                  opacity: float = 0.5,
                  progress: bool = True,
                  nodata: Optional[float] = None,
-                 allow_dtype: bool = False):
+                 allow_dtype: bool = False,
+                 cog: bool = False,
+                 probabilities: bool = False):
         check_options(window=window, overlap=overlap, batch_size=batch_size,
                       flip=flip, bands=bands, opacity=opacity,
                       preview_size=preview_size)
-        self.model = model.eval()
-        from_model = default_window(model) or ((512, 512), (128, 128))
+        self.backend = make_backend(model)
+        #: the segmentor (None for another back-end)
+        self.model = getattr(self.backend, 'model', None)
+        from_model = self.backend.default_window or ((512, 512), (128, 128))
         self.window = _pair(window, 'window') if window is not None \
             else from_model[0]
         if overlap is not None:
@@ -217,18 +229,21 @@ class ScenePredictor:
         else:
             self.overlap = from_model[1] if window is None else (0, 0)
         _check_window(self.window, self.overlap)  # the model's default too
+        self.backend.check_window(self.window)  # a static ONNX graph's
         self.batch_size = batch_size
         self.flip = list(flip)
-        self.in_channels = model_in_channels(model)
+        self.in_channels = self.backend.in_channels
         if bands is not None:
             bands = list(bands)
             if len(bands) != self.in_channels:
                 raise ValueError(
                     f'{_option("bands")} selects {len(bands)} band(s) but '
-                    f'the model expects {self.in_channels} input '
-                    'channel(s)')
+                    f'{self.backend.source} expects {self.in_channels} '
+                    'input channel(s)')
+        else:  # an ONNX file's own band order, where it is not the default
+            bands = getattr(self.backend, 'bands', None)
         self.bands = bands
-        self.num_classes = model.decode_head.num_classes
+        self.num_classes = self.backend.num_classes
         if self.num_classes > 255:
             raise ValueError(f'{self.num_classes} classes do not fit the '
                              'uint8 class map')
@@ -242,10 +257,12 @@ class ScenePredictor:
         self.opacity = opacity
         self.progress = progress
         self.nodata = nodata
-        self.fill = neutral_pixel(model, self.in_channels)
-        self.expects = expects_8bit(model)
-        self.min_size = min_input_size(model)
+        self.fill = self.backend.fill
+        self.expects = self.backend.expects
         self.allow_dtype = allow_dtype
+        self.cog = cog
+        self.probabilities = probabilities
+        self._prob_writer: Optional[ProbabilityWriter] = None
 
     @classmethod
     def from_config(cls,
@@ -270,18 +287,44 @@ class ScenePredictor:
                                allow_partial)
         return cls(model, **kwargs)
 
+    @classmethod
+    def from_onnx(cls,
+                  path: str,
+                  device: str = 'cpu',
+                  threads: Optional[int] = None,
+                  optimization: str = 'all',
+                  **kwargs) -> 'ScenePredictor':
+        """Predict with an ONNX file from ``tools/export_onnx.py`` in
+        onnxruntime (:class:`~.backends.OnnxBackend`: its metadata gives the
+        band order, normalisation, classes, palette and default window);
+        options that cannot work are refused before the file is loaded."""
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'file not found: {path}')
+        check_options(**{
+            k: v
+            for k, v in kwargs.items()
+            if k in inspect.signature(check_options).parameters
+        })
+        return cls(OnnxBackend(path, device, threads, optimization),
+                   **kwargs)
+
     def _named_palette(self, name: str) -> List[Tuple[int, int, int]]:
         """``'isprs'``: the ISPRS colours, fixed random ones for classes
         beyond them; ``'model'``: the checkpoint's ``dataset_meta``
         palette, which must fit (:func:`check_palette`)."""
         if name == 'model':
-            meta = getattr(self.model, 'dataset_meta', None) or {}
+            meta = self.backend.dataset_meta
+            onnx = isinstance(self.backend, OnnxBackend)
             if 'palette' not in meta:
-                raise ValueError('the model carries no dataset_meta palette '
-                                 '(its checkpoint has none); use the ISPRS '
-                                 'palette or give one')
-            return check_palette(meta['palette'], self.num_classes,
-                                 "from the model's dataset_meta")
+                raise ValueError(
+                    f'{self.backend.source}: ONNX metadata palette is null; '
+                    'use the ISPRS palette or give one' if onnx else
+                    'the model carries no dataset_meta palette (its '
+                    'checkpoint has none); use the ISPRS palette or give one')
+            return check_palette(
+                meta['palette'], self.num_classes,
+                'from the ONNX metadata palette' if onnx else
+                "from the model's dataset_meta")
         if name != 'isprs':
             raise ValueError(f"{_option('palette')} must be 'isprs', "
                              f"'model' or a list of colours, got {name!r}")
@@ -293,7 +336,7 @@ class ScenePredictor:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return self.backend.device
 
     @torch.no_grad()
     def predict_windows(self, windows: np.ndarray) -> torch.Tensor:
@@ -317,19 +360,9 @@ class ScenePredictor:
         return scores / (1 + len(self.flip))
 
     def _logits(self, raw: torch.Tensor) -> torch.Tensor:
-        """(N, K, h, w) logits of raw (N, C, h, w) pixels through the model's
-        ``data_preprocessor`` (which may pad right/bottom to its test size)
-        and ``encode_decode``; windows with a side below
-        :func:`~.inference.min_input_size` (small scenes) are padded to it
-        and cropped back."""
-        h, w = raw.shape[-2:]
-        data = self.model.data_preprocessor(
-            dict(inputs=list(raw), data_samples=[SegDataSample() for _ in raw]),
-            False)
-        inputs = pad_to_min_size(data['inputs'], self.min_size)
-        pad_shape = tuple(inputs.shape[-2:])
-        metas = [dict(img_shape=(h, w), pad_shape=pad_shape)] * len(inputs)
-        return self.model.encode_decode(inputs, metas)[..., :h, :w]
+        """(N, K, h, w) logits of raw (N, C, h, w) pixels from the back-end
+        (:meth:`~.backends.SegmentorBackend.logits`)."""
+        return self.backend.logits(raw)
 
     def predict(self, inputs: Union[str, Sequence[str]],
                 out_dir: str) -> List[Dict[str, str]]:
@@ -355,7 +388,8 @@ class ScenePredictor:
         given = [inputs] if isinstance(inputs, str) else inputs
         outputs = [('output', osp.join(out_dir, stem + suffix))
                    for stem in names
-                   for suffix in ('.tif', '.png', '_preview.png')]
+                   for suffix in ('.tif', '.png', '_preview.png',
+                                  '_probabilities.tif')]
         check_outputs([('out_dir', out_dir)] + outputs,
                       [('input', p) for p in [*given, *files]],
                       distinct=False)
@@ -387,6 +421,9 @@ class ScenePredictor:
                                     stem + ('.png' if plain_image else '.tif')))
         if self.preview:
             out['preview'] = osp.join(out_dir, stem + '_preview.png')
+        if self.probabilities:
+            out['probabilities'] = osp.join(out_dir,
+                                            stem + '_probabilities.tif')
         return out
 
     def predict_scene(self, path: str, out_dir: str) -> Dict[str, str]:
@@ -402,14 +439,21 @@ class ScenePredictor:
             # preview after the class map.
             preview = atomic_write(out['preview']) if self.preview \
                 else nullcontext()
-            with preview as preview_tmp, \
+            probs = atomic_write(out['probabilities']) \
+                if self.probabilities else nullcontext()
+            with preview as preview_tmp, probs as probs_tmp, \
                     atomic_write(out['classes']) as classes_tmp, \
-                    ClassMapWriter(classes_tmp, reader,
-                                   self.palette) as writer:
+                    ClassMapWriter(classes_tmp, reader, self.palette,
+                                   cog=self.cog) as writer, \
+                    (ProbabilityWriter(probs_tmp, reader, self.num_classes,
+                                       self.cog) if self.probabilities else
+                     nullcontext()) as self._prob_writer:
                 zeros = self._predict_tiles(reader, writer)
                 if self.preview:
                     self._write_preview(reader, writer, preview_tmp)
                 writer.close()
+                if self._prob_writer is not None:
+                    self._prob_writer.close()
         share = zeros / (reader.height * reader.width)
         if share >= 0.01:
             warnings.warn(
@@ -450,6 +494,11 @@ class ScenePredictor:
                 writer.write(tile.core_window,
                              np.full(valid[tile.core_slices].shape,
                                      NODATA_CLASS, np.uint8))
+                if self._prob_writer is not None:
+                    core = valid[tile.core_slices]
+                    self._prob_writer.write(
+                        tile.core_window,
+                        np.zeros((self.num_classes, *core.shape)), core)
                 continue  # nodata only: nothing to classify
             elif not valid.all():
                 window[:, ~valid] = self.fill[:, None]
@@ -471,6 +520,12 @@ class ScenePredictor:
             if valid is not None:
                 cls[~valid] = NODATA_CLASS
             writer.write(tile.core_window, cls[tile.core_slices])
+        if self._prob_writer is not None:
+            probs = (scores if self.flip else scores.softmax(dim=1))
+            for tile, prob, valid in zip(todo, probs.cpu().numpy(), masks):
+                self._prob_writer.write(
+                    tile.core_window, prob[(slice(None), ) + tile.core_slices],
+                    None if valid is None else valid[tile.core_slices])
         return zeros
 
     def _write_preview(self, reader: SceneReader, writer: ClassMapWriter,

@@ -4,6 +4,11 @@ their range (argparse then reports a bad value in one line and exits 2),
 import argparse
 from typing import Callable, Optional, Sequence
 
+#: the scene predictor's back-ends, as ``tools/predict.py --backend`` takes
+#: them (``mmseg_stunet.apis.backends`` implements them; named here so that
+#: ``--help`` needs no torch)
+BACKENDS = ('pytorch', 'onnxruntime')
+
 __all__ = ['int_range', 'float_range', 'positive_int', 'non_negative_int',
            'non_negative_float', 'device', 'CfgOptionsAction', 'check_nargs']
 

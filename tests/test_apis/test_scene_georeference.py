@@ -52,22 +52,29 @@ def model():
     return build('fcn')
 
 
+@pytest.mark.parametrize('cog', [False, True])
 @pytest.mark.parametrize('kind', sorted(CASES))
-def test_class_map_keeps_the_georeference(model, tmp_path, kind):
+def test_class_map_keeps_the_georeference(model, tmp_path, kind, cog):
     """A GCP-georeferenced scene (no affine transform) lost its
-    georeference silently: only CRS and transform were copied."""
+    georeference silently: only CRS and transform were copied. The
+    Cloud-Optimised GeoTIFF and the probabilities keep it too."""
     src = str(tmp_path / 'scene.tif')
     with rasterio.open(src, 'w', driver='GTiff', height=H, width=W, count=3,
                        dtype='uint8', **CASES[kind]) as dst:
         dst.write(scene(H, W))
     out = ScenePredictor(model, window=32, overlap=8, preview=False,
-                         progress=False).predict(src,
-                                                 str(tmp_path / 'out'))[0]
+                         progress=False, cog=cog, probabilities=cog).predict(
+                             src, str(tmp_path / 'out'))[0]
     with rasterio.open(src) as a, rasterio.open(out['classes']) as b:
         expected, got = georeference(a), georeference(b)
         assert (b.height, b.width, b.count) == (H, W, 1)
         assert (b.read(1) < 6).all()
+        if cog:
+            assert b.tags(ns='IMAGE_STRUCTURE')['LAYOUT'] == 'COG'
     assert got == expected
+    if cog:
+        with rasterio.open(out['probabilities']) as p:
+            assert georeference(p) == expected and p.count == 6
     if 'gcps' in kind:
         assert len(got['gcps']) == len(CASES[kind]['gcps'])
         assert got['gcp_crs'] == CASES[kind]['crs']

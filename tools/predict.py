@@ -3,14 +3,25 @@
     python tools/predict.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir DIR \
         [--window H [W]] [--overlap N [M]] [--nodata V] [--batch-size 4]
         [--flip horizontal vertical] [--allow-dtype]
+        [--manifest FILE] [--keep-going] [--launcher pytorch]
 
-Each INPUT is an image or a folder of images. GeoTIFF in gives a uint8
+Each INPUT is an image (GeoTIFF, VRT mosaic, PNG, JPEG), a folder of
+images, a glob pattern (quoted: 'tiles/**/*.tif') or @LIST, a text file of
+inputs, one a line. GeoTIFF in gives a uint8
 GeoTIFF of class indices out (same CRS, transform and size, ISPRS colour
 table); PNG/JPEG in gives a PNG. ``<name>_preview.png`` overlays the classes
 on the image. Memory is bounded by batch size x window, not by the scene.
 Windows default to what the config evaluates with (its ``slide`` test crop
 and stride, or its training crop). Nodata pixels (the file's nodata value,
 mask or alpha band, or --nodata) are not classified and come out as 255.
+
+Many scenes, many processes: ``--manifest FILE`` records each scene as it
+finishes (JSON lines) and skips, on a re-run, the scenes it records as
+done with the same settings; ``--keep-going`` reports a bad scene and goes
+on (exit 1 at the end with a summary); ``--launcher pytorch`` (used by
+tools/dist_predict.sh) shares the scenes, and row bands of large ones,
+among torchrun's processes, with the same class maps as one process
+(mmseg_stunet/apis/batch_predict.py).
 """
 import argparse
 import sys
@@ -18,6 +29,9 @@ import time
 from typing import Dict, List
 
 from mmseg_stunet.apis import ScenePredictor
+from mmseg_stunet.apis.batch_predict import (BatchPredictor, RunAborted,
+                                             expand_inputs,
+                                             settings_fingerprint)
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.cli import (CfgOptionsAction, check_nargs, device,
                                     float_range, non_negative_int,
@@ -68,6 +82,25 @@ def parse_args() -> argparse.Namespace:
                         'the model (default: refuse it)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, key=value')
+    # -- many scenes, many processes (mmseg_stunet/apis/batch_predict.py) --
+    parser.add_argument('--launcher', choices=['none', 'pytorch'],
+                        default='none',
+                        help='pytorch: one of torchrun\'s processes '
+                        '(tools/dist_predict.sh); gloo on CPU, nccl on GPU')
+    parser.add_argument('--manifest',
+                        help='JSON-lines record of the scenes (scene, '
+                        'status, seconds, pixels, error); scenes it records '
+                        'as done with the same settings are skipped')
+    parser.add_argument('--keep-going', action='store_true',
+                        help='report a bad scene, predict the others, exit 1 '
+                        'at the end (default: stop at the first)')
+    parser.add_argument('--band-mpx', type=float_range(0.001),
+                        help='split scenes larger than this many Mpx into '
+                        'row bands over the processes (default: half a '
+                        "process's share, at least 1)")
+    parser.add_argument('--rank-timeout', type=float_range(1), default=300,
+                        help='seconds without a sign of life from a process '
+                        'before the run stops (default 300)')
     args = parser.parse_args()
     check_nargs(parser, '--window', args.window, (1, 2),
                 'one value or two (height width)')
@@ -80,6 +113,9 @@ def main() -> None:
     silence_known_notices()
     args = parse_args()
     check_output_kinds({'--out-dir': args.out_dir})
+    if args.launcher != 'none' or args.manifest or args.keep_going:
+        return batch_main(args)
+    args.inputs = expand_inputs(args.inputs)
     predictor = ScenePredictor.from_config(
         args.config, args.checkpoint, args.device, args.cfg_options,
         allow_partial=args.allow_partial, window=args.window,
@@ -94,6 +130,58 @@ def main() -> None:
     for out in outputs:
         print(' '.join(out.values()))
     print(throughput(outputs, seconds), file=sys.stderr)
+
+
+def batch_main(args: argparse.Namespace) -> None:
+    """Scenes shared among torchrun's processes (or one), with manifest,
+    resume and --keep-going: :class:`BatchPredictor`."""
+    import os
+    distributed = args.launcher == 'pytorch'
+    if distributed:
+        import torch
+        import torch.distributed as dist
+        cuda = args.device.startswith('cuda')
+        if cuda:  # one GPU per process on each node
+            args.device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+            torch.cuda.set_device(args.device)
+        dist.init_process_group('nccl' if cuda else 'gloo')
+    settings = {k: v for k, v in vars(args).items() if k not in (
+        'inputs', 'out_dir', 'device', 'no_progress', 'launcher', 'manifest',
+        'keep_going', 'band_mpx', 'rank_timeout')}
+    fingerprint = settings_fingerprint(settings,
+                                       [args.config, args.checkpoint])
+    predictor = ScenePredictor.from_config(
+        args.config, args.checkpoint, args.device, args.cfg_options,
+        allow_partial=args.allow_partial, window=args.window,
+        overlap=args.overlap, batch_size=args.batch_size,
+        flip=args.flip, bands=args.bands, palette=args.palette,
+        preview=not args.no_preview, preview_size=args.preview_size,
+        opacity=args.opacity, progress=False, nodata=args.nodata,
+        allow_dtype=args.allow_dtype)
+    runner = BatchPredictor(
+        predictor, args.out_dir, fingerprint, manifest=args.manifest,
+        keep_going=args.keep_going,
+        band_pixels=(round(args.band_mpx * 1e6) if args.band_mpx else None),
+        rank_timeout=args.rank_timeout, progress=not args.no_progress,
+        errors=(OSError, ValueError, FloatingPointError, FileNotFoundError))
+    records = runner.run(args.inputs)
+    if runner.rank != 0:
+        return
+    for record in records:
+        if record['status'] == 'done':
+            print(' '.join(record['outputs']))
+    failed = [r for r in records if r['status'] == 'failed']
+    for record in failed:
+        print(f'failed: {record["scene"]}: {record["error"]}',
+              file=sys.stderr)
+    if failed:
+        skipped = sum(r['status'] == 'skipped' for r in records)
+        done = sum(r['status'] == 'done' for r in records)
+        where = f' (manifest {args.manifest})' if args.manifest else ''
+        print(f'error: {len(failed)} of {len(records)} scene(s) failed, '
+              f'{done} done, {skipped} skipped as complete{where}',
+              file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def throughput(outputs: List[Dict[str, str]], seconds: float) -> str:
@@ -111,4 +199,4 @@ def throughput(outputs: List[Dict[str, str]], seconds: float) -> str:
 
 if __name__ == '__main__':
     # bad input (ValueError, FloatingPointError of the predictor): one line
-    run_tool_main(main, (ValueError, FloatingPointError))
+    run_tool_main(main, (ValueError, FloatingPointError, RunAborted))

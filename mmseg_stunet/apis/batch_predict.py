@@ -398,6 +398,7 @@ class BatchPredictor:
             for s in ('.tif', '.png', '_preview.png')
         ] + [('--manifest', self.manifest)],
                       [('input', f) for f in files], distinct=False)
+        os.makedirs(self.out_dir, exist_ok=True)
         done = read_manifest(self.manifest)
         sizes, records, outputs = [], [], []
         for path in files:
@@ -548,7 +549,9 @@ class BatchPredictor:
         from .raster_io import GDAL_CACHE_MB, SceneReader
         import rasterio
         part = self._part_path(unit)
-        if not osp.isfile(part):
+        if osp.isfile(part):  # finished by a killed run (renamed when whole)
+            self.store.add('pixels_done', unit.pixels)
+        else:
             os.makedirs(self.parts_dir, exist_ok=True)
             p = self.predictor
             with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \

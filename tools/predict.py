@@ -141,8 +141,9 @@ def batch_main(args: argparse.Namespace) -> None:
         import torch
         import torch.distributed as dist
         cuda = args.device.startswith('cuda')
-        if cuda:  # one GPU per process on each node
-            args.device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+        if cuda:  # one GPU per process (shared if there are fewer)
+            local = int(os.environ.get('LOCAL_RANK', 0))
+            args.device = f'cuda:{local % torch.cuda.device_count()}'
             torch.cuda.set_device(args.device)
         dist.init_process_group('nccl' if cuda else 'gloo')
     settings = {k: v for k, v in vars(args).items() if k not in (

@@ -447,10 +447,26 @@ class BatchPredictor:
                 raise
             self.store.set('plan', json.dumps(plan))
             return plan
-        while not self.store.has('plan'):
+        beat = (-1, time.monotonic())
+        while not self.store.has('plan'):  # rank 0 reads every header
             self._check_abort()
+            beat = self._check_beat(0, beat)
             time.sleep(0.2)
         return json.loads(self.store.get('plan'))
+
+    def _check_beat(self, rank: int,
+                    last: Tuple[int, float]) -> Tuple[int, float]:
+        """``(heartbeats, when seen)`` of ``rank``; stop the run when it
+        has not changed for ``rank_timeout`` s."""
+        count, now = self.store.add(f'beat/{rank}', 0), time.monotonic()
+        if count != last[0]:
+            return count, now
+        if now - last[1] > self.rank_timeout:
+            message = (f'rank {rank} stopped answering (no heartbeat for '
+                       f'{self.rank_timeout:g} s)')
+            self._abort(message)
+            raise RunAborted(f'stopped: {message}')
+        return last
 
     # running -------------------------------------------------------------
     def run(self, inputs: Sequence[str]) -> List[dict]:
@@ -636,16 +652,8 @@ class BatchPredictor:
         beats = {r: (-1, time.monotonic()) for r in range(self.world)}
         while self.store.add('finished', 0) < self.world:
             self._check_abort()
-            now = time.monotonic()
             for r in range(1, self.world):
-                count = self.store.add(f'beat/{r}', 0)
-                if count != beats[r][0]:
-                    beats[r] = (count, now)
-                elif now - beats[r][1] > self.rank_timeout:
-                    message = (f'rank {r} stopped answering (no heartbeat '
-                               f'for {self.rank_timeout:g} s)')
-                    self._abort(message)
-                    raise RunAborted(f'stopped: {message}')
+                beats[r] = self._check_beat(r, beats[r])
             time.sleep(0.2)
 
     def _collect(self, writer: ManifestWriter, record: dict) -> None:

@@ -290,3 +290,20 @@ def test_a_vrt_mosaic_predicts_as_its_geotiff(tmp_path, predictor):
     np.testing.assert_array_equal(a[0], b[0])
     assert a[1]['transform'] == b[1]['transform'] and a[1]['crs'] == b[1][
         'crs']
+
+
+def test_a_silent_rank_stops_the_run_in_one_line(tmp_path, predictor):
+    """A rank whose heartbeat stands still for rank_timeout s (killed on
+    another node) stops the waiting ranks, and posts why for the others."""
+    import time
+    from mmseg_stunet.apis.batch_predict import RunAborted
+    runner = BatchPredictor(predictor, str(tmp_path), 'f', rank_timeout=0.2,
+                            progress=False)
+    beat = runner._check_beat(1, (-1, time.monotonic()))
+    runner.store.add('beat/1')  # alive
+    beat = runner._check_beat(1, beat)
+    time.sleep(0.3)
+    with pytest.raises(RunAborted, match=r'^stopped: rank 1 stopped '
+                       r'answering \(no heartbeat for 0.2 s\)$'):
+        runner._check_beat(1, beat)
+    assert runner.store.get('abort').startswith('rank 1 stopped answering')

@@ -497,6 +497,7 @@ class BatchPredictor:
                        for u in share] for share in plan['shares']]
             self._units = [u for share in shares for u in share]
             own = [self._run_unit(unit) for unit in shares[self.rank]]
+            self.store.set(f'done/{self.rank}', '1')  # heartbeat may stop
             self.store.add('finished')
             if self.rank != 0:
                 return [r for r in own if r is not None]
@@ -653,7 +654,8 @@ class BatchPredictor:
         while self.store.add('finished', 0) < self.world:
             self._check_abort()
             for r in range(1, self.world):
-                beats[r] = self._check_beat(r, beats[r])
+                if not self.store.has(f'done/{r}'):
+                    beats[r] = self._check_beat(r, beats[r])
             time.sleep(0.2)
 
     def _collect(self, writer: ManifestWriter, record: dict) -> None:

@@ -307,3 +307,29 @@ def test_a_silent_rank_stops_the_run_in_one_line(tmp_path, predictor):
                        r'answering \(no heartbeat for 0.2 s\)$'):
         runner._check_beat(1, beat)
     assert runner.store.get('abort').startswith('rank 1 stopped answering')
+
+
+def test_rank_0_waits_for_working_ranks_not_for_finished_ones(tmp_path,
+                                                              predictor):
+    """Rank 1 finished long ago (its heartbeat stopped), rank 2 still works
+    (beating): rank 0 waits for rank 2 without taking rank 1 for dead."""
+    import threading
+    import time
+    runner = BatchPredictor(predictor, str(tmp_path), 'f', rank_timeout=0.3,
+                            progress=False)
+    runner.world = 3
+    runner.store.set('done/1', '1')
+    runner.store.add('finished', 2)  # ranks 0 and 1
+
+    def rank_2():
+        for _ in range(6):
+            runner.store.add('beat/2')
+            time.sleep(0.15)
+        runner.store.add('finished')
+
+    worker = threading.Thread(target=rank_2)
+    worker.start()
+    start = time.monotonic()
+    runner._wait_for_ranks()
+    worker.join()
+    assert time.monotonic() - start > 0.6

@@ -511,7 +511,10 @@ class BatchPredictor:
             if monitor is not None:
                 monitor.join()
             if writer is not None:
-                self._drain(writer)
+                try:  # the records that arrived (also when stopped)
+                    self._drain(writer)
+                except RunAborted:
+                    pass  # the store is gone: the error in flight says why
                 writer.close()
         if self.progress:
             print(self._progress_line(final=True), file=sys.stderr,

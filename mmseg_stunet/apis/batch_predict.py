@@ -479,7 +479,7 @@ class BatchPredictor:
         """
         beat = threading.Thread(target=self._heartbeat, daemon=True)
         beat.start()
-        writer, monitor = None, None
+        writer, monitor, failed = None, None, False
         try:
             plan = self._share_plan(inputs)
             self.files, self.outputs = plan['files'], plan['outputs']
@@ -503,6 +503,7 @@ class BatchPredictor:
                 return [r for r in own if r is not None]
             self._wait_for_ranks()
         except BaseException as err:
+            failed = True
             if not isinstance(err, RunAborted):
                 self._abort(f'rank {self.rank}: {_one_line(err)}')
             raise
@@ -514,12 +515,19 @@ class BatchPredictor:
                 try:  # the records that arrived (also when stopped)
                     self._drain(writer)
                 except RunAborted:
-                    pass  # the store is gone: the error in flight says why
-                writer.close()
+                    if not failed:
+                        raise
+                    # the store is gone: the error in flight says why
+                finally:
+                    writer.close()
         if self.progress:
             print(self._progress_line(final=True), file=sys.stderr,
                   flush=True)
         order = {f: i for i, f in enumerate(self.files)}
+        missing = set(self.files) - {r['scene'] for r in self._collected}
+        if missing:  # never report success for a scene nobody finished
+            raise RunAborted(f'{len(missing)} scene(s) finished without a '
+                             f'record, e.g. {sorted(missing)[0]}')
         return sorted(self._collected, key=lambda r: order[r['scene']])
 
     def _run_unit(self, unit: Unit) -> Optional[dict]:

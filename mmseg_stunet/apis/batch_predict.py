@@ -63,7 +63,8 @@ import sys
 import threading
 import time
 import warnings
-from typing import (Any, Callable, Dict, List, NamedTuple, Optional,
+from collections import Counter
+from typing import (Any, Dict, List, NamedTuple, Optional,
                     Sequence, Tuple)
 
 __all__ = ['expand_inputs', 'band_splits', 'Unit', 'plan_units', 'assign',
@@ -387,11 +388,11 @@ class BatchPredictor:
         p = self.predictor
         files = expand_inputs(inputs)
         names = [osp.splitext(osp.basename(f))[0] for f in files]
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = sorted(n for n, c in Counter(names).items() if c > 1)
         if dup:
+            same = [f for f, n in zip(files, names) if n == dup[0]]
             raise ValueError(f'inputs with the same name would overwrite '
-                             f'each other in {self.out_dir}: {dup[0]} '
-                             f'({[f for f, n in zip(files, names) if n == dup[0]]})')
+                             f'each other in {self.out_dir}: {same}')
         from ..utils.paths import check_outputs
         check_outputs([('--out-dir', self.out_dir)] + [
             ('output', osp.join(self.out_dir, n + s)) for n in names

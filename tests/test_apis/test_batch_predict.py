@@ -279,7 +279,8 @@ def test_a_vrt_mosaic_predicts_as_its_geotiff(tmp_path, predictor):
     vrt = tmp_path / 'vrt.vrt'
     vrt.write_text(f'''<VRTDataset rasterXSize="160" rasterYSize="96">
   <SRS>{srs}</SRS>
-  <GeoTransform>{", ".join(str(v) for v in TRANSFORM.to_gdal())}</GeoTransform>{bands}
+  <GeoTransform>{", ".join(map(str, TRANSFORM.to_gdal()))}</GeoTransform>
+  {bands}
 </VRTDataset>''')
     records = BatchPredictor(predictor, str(tmp_path / 'out'), 'f',
                              progress=False).run([str(tmp_path / '*.vrt'),
@@ -333,3 +334,14 @@ def test_rank_0_waits_for_working_ranks_not_for_finished_ones(tmp_path,
     runner._wait_for_ranks()
     worker.join()
     assert time.monotonic() - start > 0.6
+
+
+def test_inputs_of_the_same_name_are_refused_before_anything_runs(
+        tmp_path, predictor):
+    for sub in ('a', 'b'):
+        (tmp_path / sub).mkdir()
+        write_tif(tmp_path / sub / 's.tif', np.zeros((3, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r'same name .*a/s\.tif.*b/s\.tif'):
+        BatchPredictor(predictor, str(tmp_path / 'out'), 'f',
+                       progress=False).run([str(tmp_path / '*' / 's.tif')])
+    assert not osp.exists(tmp_path / 'out' / 's.tif')

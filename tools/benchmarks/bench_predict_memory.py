@@ -17,8 +17,8 @@ GDAL's, as for any mosaic); ``--vrt sparse`` places the tile at three
 places only and declares the rest nodata: every window is still read,
 masked and written, but only windows with data go through the model, so a
 30000x30000 scene takes minutes on 2 cores (the figure is about the I/O
-path and the writer, which are what could grow with the scene). ``--nproc N`` runs tools/dist_predict.sh with N processes
-(gloo) instead; the peak is then that of the largest process (ru_maxrss of
+path and the writer, which are what could grow with the scene).
+``--nproc N`` runs tools/dist_predict.sh with N processes (gloo) instead; the peak is then that of the largest process (ru_maxrss of
 the children is the maximum over them, not the sum).
 """
 import argparse

@@ -510,6 +510,9 @@ class BatchPredictor:
             raise
         finally:
             self._stop.set()
+            # a daemon thread inside a store call when the interpreter
+            # exits aborts the process (std::terminate, SIGABRT): join both
+            beat.join(timeout=10)
             if monitor is not None:
                 monitor.join()
             if writer is not None:

@@ -3,10 +3,13 @@
     python tools/predict.py CONFIG CHECKPOINT INPUT [INPUT ...] --out-dir DIR \
         [--window H [W]] [--overlap N [M]] [--nodata V] [--batch-size 4]
         [--flip horizontal vertical] [--allow-dtype] [--cog] [--probabilities]
+        [--manifest FILE] [--keep-going] [--launcher pytorch]
     python tools/predict.py --backend onnxruntime --onnx MODEL.onnx \
         INPUT [INPUT ...] --out-dir DIR [same options]
 
-Each INPUT is an image or a folder of images. GeoTIFF in gives a uint8
+Each INPUT is an image (GeoTIFF, VRT mosaic, PNG, JPEG), a folder of
+images, a glob pattern (quoted: 'tiles/**/*.tif') or @LIST, a text file of
+inputs, one a line. GeoTIFF in gives a uint8
 GeoTIFF of class indices out (same CRS, transform and size, ISPRS colour
 table); PNG/JPEG in gives a PNG. ``<name>_preview.png`` overlays the classes
 on the image. Memory is bounded by batch size x window, not by the scene.
@@ -21,11 +24,19 @@ order, normalisation, classes, palette and default window come from the
 file's ONNX metadata. ``--cog`` writes Cloud-Optimised GeoTIFFs (tiled,
 deflate, internal overviews); ``--probabilities`` also writes
 ``<name>_probabilities.tif``, one uint8 band per class (softmax x 255).
+
+Many scenes, many processes: ``--manifest FILE`` records each scene as it
+finishes (JSON lines) and skips, on a re-run, the scenes it records as
+done with the same settings; ``--keep-going`` reports a bad scene and goes
+on (exit 1 at the end with a summary); ``--launcher pytorch`` (used by
+tools/dist_predict.sh) shares the scenes, and row bands of large ones,
+among torchrun's processes, with the same class maps as one process
+(mmseg_stunet/apis/batch_predict.py).
 """
 import argparse
 import sys
 import time
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.cli import (BACKENDS, CfgOptionsAction,
@@ -100,6 +111,25 @@ def parse_args() -> argparse.Namespace:
     group.add_argument('--probabilities', action='store_true',
                        help='also write <name>_probabilities.tif: one uint8 '
                        'band per class, softmax x 255 (mean over --flip)')
+    # -- many scenes, many processes (mmseg_stunet/apis/batch_predict.py) --
+    parser.add_argument('--launcher', choices=['none', 'pytorch'],
+                        default='none',
+                        help='pytorch: one of torchrun\'s processes '
+                        '(tools/dist_predict.sh); gloo on CPU, nccl on GPU')
+    parser.add_argument('--manifest',
+                        help='JSON-lines record of the scenes (scene, '
+                        'status, seconds, pixels, error); scenes it records '
+                        'as done with the same settings are skipped')
+    parser.add_argument('--keep-going', action='store_true',
+                        help='report a bad scene, predict the others, exit 1 '
+                        'at the end (default: stop at the first)')
+    parser.add_argument('--band-mpx', type=float_range(0.001),
+                        help='split scenes larger than this many Mpx into '
+                        'row bands over the processes (default: half a '
+                        "process's share, at least 1)")
+    parser.add_argument('--rank-timeout', type=float_range(1), default=300,
+                        help='seconds without a sign of life from a process '
+                        'before the run stops (default 300)')
     args = parser.parse_args()
     if onnx:
         if args.backend != 'onnxruntime':
@@ -127,29 +157,39 @@ def main() -> None:
     silence_known_notices()
     args = parse_args()
     check_output_kinds({'--out-dir': args.out_dir})
-    options = dict(
-        window=args.window,
-        overlap=args.overlap, batch_size=args.batch_size,
-        flip=args.flip, bands=args.bands, palette=args.palette,
-        preview=not args.no_preview, preview_size=args.preview_size,
-        opacity=args.opacity, progress=not args.no_progress,
-        nodata=args.nodata, allow_dtype=args.allow_dtype,
-        cog=args.cog, probabilities=args.probabilities)
-    from mmseg_stunet.apis import ScenePredictor  # torch etc. after --help
-    if args.backend == 'onnxruntime':
-        predictor = ScenePredictor.from_onnx(
-            args.onnx, args.device, args.threads, args.graph_optimization,
-            **options)
-    else:
-        predictor = ScenePredictor.from_config(
-            args.config, args.checkpoint, args.device, args.cfg_options,
-            allow_partial=args.allow_partial, **options)
+    if args.launcher != 'none' or args.manifest or args.keep_going:
+        return batch_main(args)
+    from mmseg_stunet.apis.batch_predict import expand_inputs
+    args.inputs = expand_inputs(args.inputs)
+    predictor = make_predictor(args, progress=not args.no_progress)
     start = time.perf_counter()
     outputs = predictor.predict(args.inputs, args.out_dir)
     seconds = time.perf_counter() - start
     for out in outputs:
         print(' '.join(out.values()))
     print(throughput(outputs, seconds), file=sys.stderr)
+
+
+def make_predictor(args: argparse.Namespace, progress: bool) -> Any:
+    """The :class:`ScenePredictor` the options ask for: PyTorch (CONFIG
+    CHECKPOINT) or ONNX Runtime (--onnx); torch etc. load only here, after
+    --help."""
+    from mmseg_stunet.apis import ScenePredictor
+    options = dict(
+        window=args.window,
+        overlap=args.overlap, batch_size=args.batch_size,
+        flip=args.flip, bands=args.bands, palette=args.palette,
+        preview=not args.no_preview, preview_size=args.preview_size,
+        opacity=args.opacity, progress=progress,
+        nodata=args.nodata, allow_dtype=args.allow_dtype,
+        cog=args.cog, probabilities=args.probabilities)
+    if args.backend == 'onnxruntime':
+        return ScenePredictor.from_onnx(
+            args.onnx, args.device, args.threads, args.graph_optimization,
+            **options)
+    return ScenePredictor.from_config(
+        args.config, args.checkpoint, args.device, args.cfg_options,
+        allow_partial=args.allow_partial, **options)
 
 
 def onnx_mode() -> bool:
@@ -160,6 +200,68 @@ def onnx_mode() -> bool:
     pre.add_argument('--onnx')
     known, _ = pre.parse_known_args()
     return known.backend == 'onnxruntime' or known.onnx is not None
+
+
+def batch_main(args: argparse.Namespace) -> None:
+    """Scenes shared among torchrun's processes (or one), with manifest,
+    resume and --keep-going: :class:`BatchPredictor`."""
+    import os
+    distributed = args.launcher == 'pytorch'
+    if distributed:
+        import torch
+        import torch.distributed as dist
+        cuda = args.device.startswith('cuda')
+        if cuda:  # one GPU per process (shared if there are fewer)
+            local = int(os.environ.get('LOCAL_RANK', 0))
+            args.device = f'cuda:{local % torch.cuda.device_count()}'
+            torch.cuda.set_device(args.device)
+        dist.init_process_group('nccl' if cuda else 'gloo')
+    settings = {k: v for k, v in vars(args).items() if k not in (
+        'inputs', 'out_dir', 'device', 'no_progress', 'launcher', 'manifest',
+        'keep_going', 'band_mpx', 'rank_timeout')}
+    from mmseg_stunet.apis.batch_predict import (BatchPredictor, RunAborted,
+                                                 settings_fingerprint)
+    models = [args.onnx] if args.backend == 'onnxruntime' else [
+        args.config, args.checkpoint]
+    fingerprint = settings_fingerprint(settings, models)
+    band_pixels = round(args.band_mpx * 1e6) if args.band_mpx else None
+    if args.cog or args.probabilities:
+        # row bands are merged into the class map and preview only: scenes
+        # written as COGs or with probabilities go whole to one process
+        if args.band_mpx:
+            raise ValueError('--band-mpx cannot be used with --cog or '
+                             '--probabilities (those scenes are predicted '
+                             'whole by one process)')
+        band_pixels = sys.maxsize
+    predictor = make_predictor(args, progress=False)
+    runner = BatchPredictor(
+        predictor, args.out_dir, fingerprint, manifest=args.manifest,
+        keep_going=args.keep_going,
+        band_pixels=band_pixels,
+        rank_timeout=args.rank_timeout, progress=not args.no_progress,
+        errors=(OSError, ValueError, FloatingPointError, FileNotFoundError))
+    try:
+        records = runner.run(args.inputs)
+    except RunAborted as err:  # another rank failed: one line here too
+        print(f'error: {err}', file=sys.stderr, flush=True)
+        sys.exit(1)
+    if runner.rank != 0:
+        return
+    for record in records:
+        if record['status'] == 'done':
+            print(' '.join(record['outputs']))
+    failed = [r for r in records if r['status'] == 'failed']
+    for record in failed:
+        print(f'failed: {record["scene"]}: {record["error"]}',
+              file=sys.stderr)
+    if failed:
+        skipped = sum(r['status'] == 'skipped' for r in records)
+        done = sum(r['status'] == 'done' for r in records)
+        where = f' (manifest {args.manifest})' if args.manifest else ''
+        print(f'error: {len(failed)} of {len(records)} scene(s) failed, '
+              f'{done} done, {skipped} skipped as complete{where}',
+              file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def throughput(outputs: List[Dict[str, str]], seconds: float) -> str:

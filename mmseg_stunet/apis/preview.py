@@ -1,6 +1,7 @@
 """Colour previews of class maps, drawn by MMSegmentation's visualiser."""
 import itertools
-from typing import List, Sequence
+from contextlib import contextmanager
+from typing import Iterator, List, Sequence
 
 import mmcv
 import numpy as np
@@ -11,6 +12,21 @@ from mmseg.visualization import SegLocalVisualizer
 
 _instances = itertools.count()
 STRIP_PIXELS = 2**18
+
+
+@contextmanager
+def _every_rank() -> Iterator[None]:
+    """mmengine's visualiser draws only in rank 0 of a distributed run
+    (``master_only`` asks ``mmengine.dist.utils.is_main_process``); a
+    preview is a file of the rank that predicted the scene, so every rank
+    draws (tools/dist_predict.sh)."""
+    import mmengine.dist.utils as dist_utils
+    saved = dist_utils.is_main_process
+    dist_utils.is_main_process = lambda *args, **kwargs: True
+    try:
+        yield
+    finally:
+        dist_utils.is_main_process = saved
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -45,6 +61,15 @@ def draw_preview(image: np.ndarray, classes: np.ndarray,
         np.ndarray: the (h, w, 3) RGB overlay.
     """
     rgb = np.ascontiguousarray(to_uint8(image).transpose(1, 2, 0))
+    with _every_rank():
+        drawn = _draw(rgb, classes, palette, opacity)
+    if not mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file):
+        raise OSError(f'could not write {out_file}')
+    return drawn
+
+
+def _draw(rgb: np.ndarray, classes: np.ndarray,
+          palette: List[Sequence[int]], opacity: float) -> np.ndarray:
     visualizer = SegLocalVisualizer(
         name=f'mmseg_stunet_preview_{next(_instances)}', alpha=opacity)
     visualizer.set_dataset_meta(
@@ -61,6 +86,4 @@ def draw_preview(image: np.ndarray, classes: np.ndarray,
         visualizer.add_datasample(
             'preview', rgb[strip], sample, draw_gt=False, with_labels=False)
         drawn[strip] = visualizer.get_image()
-    if not mmcv.imwrite(mmcv.rgb2bgr(drawn), out_file):
-        raise OSError(f'could not write {out_file}')
     return drawn

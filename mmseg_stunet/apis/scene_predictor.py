@@ -19,7 +19,8 @@ import os
 import os.path as osp
 import warnings
 from contextlib import nullcontext
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 import rasterio
@@ -426,8 +427,13 @@ class ScenePredictor:
                                             stem + '_probabilities.tif')
         return out
 
-    def predict_scene(self, path: str, out_dir: str) -> Dict[str, str]:
-        """Predict one scene window by window; see :meth:`predict`."""
+    def predict_scene(self, path: str, out_dir: str,
+                      on_batch: Optional[Callable[[int], None]] = None
+                      ) -> Dict[str, str]:
+        """Predict one scene window by window; see :meth:`predict`.
+        ``on_batch(pixels)`` is called after each batch with the count of
+        output pixels it wrote (progress over ranks, see
+        :mod:`.batch_predict`)."""
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
                 SceneReader(path, self.bands, self.in_channels,
                             self.nodata) as reader:
@@ -448,12 +454,13 @@ class ScenePredictor:
                     (ProbabilityWriter(probs_tmp, reader, self.num_classes,
                                        self.cog) if self.probabilities else
                      nullcontext()) as self._prob_writer:
-                zeros = self._predict_tiles(reader, writer)
+                zeros = self._predict_tiles(reader, writer, on_batch=on_batch)
                 if self.preview:
                     self._write_preview(reader, writer, preview_tmp)
                 writer.close()
                 if self._prob_writer is not None:
                     self._prob_writer.close()
+            self._prob_writer = None  # a row band (batch_predict) has none
         share = zeros / (reader.height * reader.width)
         if share >= 0.01:
             warnings.warn(
@@ -462,23 +469,36 @@ class ScenePredictor:
                 'are nodata, pass nodata=0 (--nodata 0)')
         return out
 
-    def _predict_tiles(self, reader: SceneReader,
-                       writer: ClassMapWriter) -> int:
-        """Predict every window; returns the count of pixels that are 0 in
-        every band where the scene declares no nodata (else 0)."""
-        tiles = list(
-            scene_tiles(reader.height, reader.width, self.window,
-                        self.overlap))
+    def _predict_tiles(self, reader: SceneReader, writer: ClassMapWriter,
+                       tiles: Optional[List[Tile]] = None,
+                       on_batch: Optional[Callable[[int], None]] = None
+                       ) -> int:
+        """Predict every window (or ``tiles``, a run of the scene's tiles
+        that starts at a multiple of ``batch_size``: a row band, whose
+        batches are then those of the whole scene); returns the count of
+        pixels that are 0 in every band where the scene declares no nodata
+        (else 0)."""
+        if tiles is None:
+            tiles = self.tiles(reader.height, reader.width)
         bar = ProgressBar(len(tiles)) if self.progress else None
         zeros = 0
         for i in range(0, len(tiles), self.batch_size):
             batch = tiles[i:i + self.batch_size]
             zeros += self._predict_batch(reader, writer, batch)
+            if on_batch is not None:
+                on_batch(sum(t.core_window[2] * t.core_window[3]
+                             for t in batch))
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
             print()
         return zeros
+
+    def tiles(self, height: int, width: int) -> List[Tile]:
+        """The windows of a ``height x width`` scene, row-major
+        (:func:`~.tiling.scene_tiles` with this predictor's window and
+        overlap); batches are runs of ``batch_size`` of them."""
+        return list(scene_tiles(height, width, self.window, self.overlap))
 
     def _predict_batch(self, reader: SceneReader, writer: ClassMapWriter,
                        tiles: List[Tile]) -> int:

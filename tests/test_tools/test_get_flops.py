@@ -56,9 +56,12 @@ def test_attention_counted_as_qk_plus_av(get_flops, windows, tokens, dims,
     assert flops.total() == linear + attention
 
 
-def test_config_count_matches_a_hand_count(get_flops, tmp_path):
-    """A 3x3 conv (3 -> 4, no bias) then a 1x1 classifier (4 -> 2) on 8x8:
-    (9 * 3 * 4 + 4 * 2) * 64 multiply-adds; parameters 108 + 8 + 2."""
+@pytest.mark.parametrize('bands', [3, 4])
+def test_config_count_matches_a_hand_count(get_flops, tmp_path, bands):
+    """A 3x3 conv (bands -> 4, no bias) then a 1x1 classifier (4 -> 2) on
+    8x8: (9 * bands * 4 + 4 * 2) * 64 multiply-adds; parameters
+    9 * bands * 4 + 8 + 2. Four bands: the RGBIR configs (the count was
+    made on 3 bands whatever the model took)."""
     cfg = tmp_path / 'conv.py'
     cfg.write_text(
         "crop_size = (8, 8)\n"
@@ -75,12 +78,12 @@ def test_config_count_matches_a_hand_count(get_flops, tmp_path):
 
         def __init__(self):
             super().__init__()
-            self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+            self.conv = nn.Conv2d(bands, 4, 3, padding=1, bias=False)
 
         def forward(self, x):
             return [self.conv(x)]
 
     gflops, mparams, shape = get_flops.complexity(str(cfg))
     assert shape == (8, 8)
-    assert round(gflops * 1e9) == (9 * 3 * 4 + 4 * 2) * 64
-    assert round(mparams * 1e6) == 108 + 8 + 2
+    assert round(gflops * 1e9) == (9 * bands * 4 + 4 * 2) * 64
+    assert round(mparams * 1e6) == 9 * bands * 4 + 8 + 2

@@ -30,7 +30,7 @@ def complexity(config: str,
                                                                  Tuple[int,
                                                                        int]]:
     """``(GFLOPs, M params, (H, W))`` of ``config``'s model on one
-    ``1 x 3 x H x W`` input (``H, W`` the config's ``crop_size`` unless
+    ``1 x C x H x W`` input (``C`` its input bands) (``H, W`` the config's ``crop_size`` unless
     given)."""
     import torch
     from mmengine.analysis import FlopAnalyzer, parameter_count
@@ -45,8 +45,10 @@ def complexity(config: str,
     cfg.model.pretrained = None
     cfg.model.pop('init_cfg', None)
     model = MODELS.build(cfg.model).eval()
+    from mmseg_stunet.apis.inference import model_in_channels
+    channels = model_in_channels(model)  # 4 for the RGBIR configs
     with torch.no_grad():
-        flops = FlopAnalyzer(model, (torch.zeros(1, 3, *shape), ))
+        flops = FlopAnalyzer(model, (torch.zeros(1, channels, *shape), ))
         flops.set_op_handle('aten::scaled_dot_product_attention',
                             _sdpa_flops)
         flops.unsupported_ops_warnings(False)

@@ -39,6 +39,9 @@ HEAVY_HELP = {
     'its --split/--modality choices come from mmseg_stunet.datasets.isprs, '
     'which subclasses mmseg data sets (through isprs_cli.py)',
     'tools/dataset_converters/vaihingen.py': 'as potsdam.py',
+    'tools/dataset_converters/loveda.py':
+    'its --domains choices come from mmseg_stunet.datasets.loveda, which '
+    "subclasses mmseg's LoveDADataset",
 }
 
 

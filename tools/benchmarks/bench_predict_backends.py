@@ -25,17 +25,6 @@ import time
 import warnings
 from typing import Callable, List, Tuple
 
-import numpy as np
-import rasterio
-import torch
-from mmengine.config import Config
-from mmseg.apis import init_model
-from rasterio.transform import from_origin
-
-from mmseg_stunet.apis import ScenePredictor
-from mmseg_stunet.apis.backends import OnnxBackend
-from mmseg_stunet.apis.onnx_export import export_onnx
-from mmseg_stunet.testing import smooth_scene
 from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import config_path
 
@@ -62,6 +51,10 @@ def summary(times: List[float], pixels: int) -> Tuple[float, float]:
 
 
 def write_scene(path: str, side: int) -> str:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from mmseg_stunet.testing import smooth_scene
     img = smooth_scene(side, side, 3, seed=1)
     with rasterio.open(path, 'w', driver='GTiff', height=side, width=side,
                        count=3, dtype='uint8', crs='EPSG:32632',
@@ -84,6 +77,15 @@ def main() -> None:
                         'own, one per physical core)')
     parser.add_argument('--sweep', action='store_true')
     args = parser.parse_args()
+    # torch, mmseg, rasterio and onnxruntime after --help
+    import rasterio
+    import torch
+    from mmengine.config import Config
+    from mmseg.apis import init_model
+
+    from mmseg_stunet.apis import ScenePredictor
+    from mmseg_stunet.apis.backends import OnnxBackend
+    from mmseg_stunet.apis.onnx_export import export_onnx
     print(f'scene {args.scene}x{args.scene}, batch {args.batch_size}, no '
           f'overlap/flips/preview; torch {torch.__version__} with '
           f'{torch.get_num_threads()} threads; best of {args.rounds} after a '
@@ -131,6 +133,8 @@ def main() -> None:
 def sweep(onnx_path: str, src: str, pixels: int,
           args: argparse.Namespace) -> None:
     """ONNX Runtime predictor at the first window with other settings."""
+    from mmseg_stunet.apis import ScenePredictor
+    from mmseg_stunet.apis.backends import OnnxBackend
     window = args.windows[0]
     print(f'  sweep (window {window}): threads, optimisation, batch -> '
           'Mpx/s (spread)')

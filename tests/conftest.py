@@ -1,6 +1,9 @@
-"""Fixtures and settings shared by all tests (helpers live in
-``mmseg_stunet.testing``)."""
+"""Fixtures and settings shared by all tests; the tests' helpers are
+``tests/helpers.py`` (``from helpers import ...``: this folder is put on
+``sys.path`` here, as ``--import-mode=importlib`` does not)."""
 import functools
+import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -8,6 +11,8 @@ from mmengine.config import utils as config_utils
 from mmengine.registry import init_default_scope
 
 from mmseg_stunet.utils.notices import filterwarnings_lines
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def pytest_collection_modifyitems(config, items):

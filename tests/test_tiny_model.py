@@ -2,8 +2,7 @@
 is the demo's model and the tests' model."""
 from mmengine.config import Config
 
-from mmseg_stunet.testing import (SMALL_STUNET_BACKBONE, SMALL_STUNET_HEAD,
-                                  tiny_stunet_model)
+from helpers import SMALL_STUNET_BACKBONE, SMALL_STUNET_HEAD, tiny_stunet_model
 from mmseg_stunet.utils.paths import config_path
 
 DEMO = config_path('st_unet',

@@ -314,3 +314,19 @@ def write_potsdam_archives(out_dir: str,
             continue
         _write_zip(osp.join(out_dir, zname), members[key])
     return labels
+
+
+def smooth_scene(height: int,
+                 width: int,
+                 bands: int = 3,
+                 dtype: type = np.uint8,
+                 seed: int = 0) -> np.ndarray:
+    """Smooth random image (bands, height, width) with structure at several
+    scales."""
+    rng = np.random.RandomState(seed)
+    img = np.zeros((bands, height, width), np.float32)
+    for cell in (4, 16, 48):
+        small = rng.rand(bands, height // cell + 2, width // cell + 2)
+        img += np.kron(small, np.ones((cell, cell)))[:, :height, :width]
+    img = img / img.max() * (255 if dtype == np.uint8 else 4000)
+    return img.astype(dtype)

@@ -28,8 +28,12 @@ from typing import Dict, List
 import pytest
 import torch
 
-from mmseg_stunet.testing import (checksums, run_tool, write_shapes_dataset,
-                                  write_tiny_config)
+from helpers import (
+    checksums,
+    run_tool,
+    write_shapes_dataset,
+    write_tiny_config,
+)
 from mmseg_stunet.utils.paths import project_root
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,8 @@ import torch
 from mmseg.structures import SegDataSample
 
 from mmseg_stunet.converters.isprs import convert_isprs, find_sources
-from mmseg_stunet.testing import run_tool, write_vaihingen_archives
+from helpers import run_tool
+from mmseg_stunet.testing import write_vaihingen_archives
 from mmseg_stunet.utils.paths import config_path
 
 pytestmark = pytest.mark.e2e

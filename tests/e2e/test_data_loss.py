@@ -15,8 +15,13 @@ from typing import Dict, List
 
 import pytest
 
-from mmseg_stunet.testing import (checksums, run_tool, write_shapes_dataset,
-                                  write_tiny_config, write_vaihingen_archives)
+from helpers import (
+    checksums,
+    run_tool,
+    write_shapes_dataset,
+    write_tiny_config,
+)
+from mmseg_stunet.testing import write_vaihingen_archives
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ rasterio = pytest.importorskip('rasterio')
 from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis.batch_predict import KILL_ENV  # noqa: E402
-from mmseg_stunet.testing import (build_small, run_tool, small_cfg,  # noqa
-                                  smooth_scene)
+from helpers import build_small, run_tool, small_cfg
+from mmseg_stunet.testing import smooth_scene
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
 pytestmark = pytest.mark.e2e

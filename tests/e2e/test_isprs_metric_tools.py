@@ -12,7 +12,7 @@ import pytest
 from mmengine.config import Config
 
 from mmseg_stunet.converters.isprs import convert_isprs, tile_boxes
-from mmseg_stunet.testing import run_tool, small_cfg
+from helpers import run_tool, small_cfg
 from mmseg_stunet.testing.synthetic_isprs import write_vaihingen_archives
 from mmseg_stunet.utils.paths import config_path
 

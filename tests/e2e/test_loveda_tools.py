@@ -8,7 +8,7 @@ import os.path as osp
 import cv2
 import pytest
 
-from mmseg_stunet.testing import run_tool
+from helpers import run_tool
 from mmseg_stunet.testing.synthetic_loveda import write_loveda_archives
 from mmseg_stunet.utils.paths import config_path
 

@@ -36,7 +36,7 @@ import sysconfig
 
 import pytest
 
-from mmseg_stunet.testing import write_shapes_dataset
+from helpers import write_shapes_dataset
 from mmseg_stunet.utils.paths import project_root
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from mmseg_stunet.converters.isprs import convert_isprs
-from mmseg_stunet.testing import run_tool, write_vaihingen_archives
+from helpers import run_tool
+from mmseg_stunet.testing import write_vaihingen_archives
 from mmseg_stunet.utils.paths import config_path, project_root
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ import pytest
 
 from mmseg_stunet.converters.isprs import convert_isprs
 from mmseg_stunet.engine.runner import usable_cpus
-from mmseg_stunet.testing import run_tool
+from helpers import run_tool
 from mmseg_stunet.testing.synthetic_isprs import write_vaihingen_archives
 from mmseg_stunet.utils.paths import config_path
 

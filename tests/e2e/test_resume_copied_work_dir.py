@@ -14,7 +14,7 @@ import shutil
 import pytest
 import torch
 
-from mmseg_stunet.testing import checksums, run_tool, write_shapes_dataset
+from helpers import checksums, run_tool, write_shapes_dataset
 from mmseg_stunet.utils.paths import project_root
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,12 @@ import pytest
 import torch
 
 import mmseg_stunet  # noqa: F401  (allow-list for reading checkpoints)
-from mmseg_stunet.testing import (run_tool, tiny_config, tiny_data_options,
-                                  write_shapes_dataset)
+from helpers import (
+    run_tool,
+    tiny_config,
+    tiny_data_options,
+    write_shapes_dataset,
+)
 
 pytestmark = pytest.mark.e2e
 

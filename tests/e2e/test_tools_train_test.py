@@ -11,7 +11,7 @@ import os.path as osp
 import pytest
 import torch
 import mmseg_stunet  # noqa: F401  (allow-list for reading checkpoints)
-from mmseg_stunet.testing import run_tool, write_shapes_dataset
+from helpers import run_tool, write_shapes_dataset
 from mmseg_stunet.utils.paths import project_root
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,8 @@ from mmseg_stunet.apis.batch_predict import (  # noqa: E402
     settings_fingerprint)
 from mmseg_stunet.apis.raster_io import SceneReader  # noqa: E402
 from mmseg_stunet.apis.tiling import scene_tiles  # noqa: E402
-from mmseg_stunet.testing import build_small, smooth_scene  # noqa: E402
+from helpers import build_small
+from mmseg_stunet.testing import smooth_scene
 
 CRS = 'EPSG:32632'
 TRANSFORM = from_origin(500000.0, 5300000.0, 0.5, 0.5)

@@ -19,8 +19,8 @@ from mmseg_stunet.apis.onnx_export import (SegmentorLogits,  # noqa: E402
                                            check_onnx, export_onnx)
 from mmseg_stunet.apis.inference import model_in_channels  # noqa: E402
 
-from mmseg_stunet.testing import build_small as build  # noqa: E402
-from mmseg_stunet.testing import small_cfg  # noqa: E402
+from helpers import build_small as build
+from helpers import small_cfg
 from mmseg_stunet.utils.paths import config_path, project_root  # noqa: E402
 
 ROOT = project_root()

@@ -18,8 +18,8 @@ from mmseg_stunet.apis.backends import OnnxBackend, TorchBackend  # noqa: E402
 from mmseg_stunet.apis.onnx_export import export_onnx  # noqa: E402
 from mmseg_stunet.apis.raster_io import SceneReader  # noqa: E402
 from mmseg_stunet.apis.tiling import scene_tiles  # noqa: E402
-from mmseg_stunet.testing import build_small as build  # noqa: E402
-from mmseg_stunet.testing import smooth_scene as scene  # noqa: E402
+from helpers import build_small as build
+from mmseg_stunet.testing import smooth_scene as scene
 
 CRS = 'EPSG:32632'
 TRANSFORM = from_origin(500000.0, 5300000.0, 0.5, 0.5)

@@ -17,9 +17,9 @@ rasterio = pytest.importorskip('rasterio')
 pytest.importorskip('mmseg')
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
-from mmseg_stunet.testing import build_small as build  # noqa: E402
-from mmseg_stunet.testing import small_cfg  # noqa: E402
-from mmseg_stunet.testing import smooth_scene as scene  # noqa: E402
+from helpers import build_small as build
+from helpers import small_cfg
+from mmseg_stunet.testing import smooth_scene as scene
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
 EXPECTS = (r'but the model expects 8-bit input \(uint8, 0\.\.255; '

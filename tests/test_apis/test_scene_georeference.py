@@ -12,8 +12,8 @@ from rasterio.rpc import RPC  # noqa: E402
 from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
-from mmseg_stunet.testing import build_small as build  # noqa: E402
-from mmseg_stunet.testing import smooth_scene as scene  # noqa: E402
+from helpers import build_small as build
+from mmseg_stunet.testing import smooth_scene as scene
 
 H, W = 40, 50
 GCPS = [

@@ -16,8 +16,8 @@ pytest.importorskip('mmseg')
 from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
-from mmseg_stunet.testing import build_small as build  # noqa: E402
-from mmseg_stunet.testing import smooth_scene as scene  # noqa: E402
+from helpers import build_small as build
+from mmseg_stunet.testing import smooth_scene as scene
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
 CRS = 'EPSG:32632'
@@ -139,7 +139,7 @@ def test_predict_cli_onnxruntime_cog_probabilities(tmp_path, monkeypatch,
     argparse (exit 2) in one line."""
     pytest.importorskip('onnxruntime')
     from mmseg_stunet.apis.onnx_export import export_onnx
-    from mmseg_stunet.testing import small_cfg
+    from helpers import small_cfg
     model = build('fcn', seed=1)
     cfg_path = str(tmp_path / 'cfg.py')
     small_cfg('fcn').dump(cfg_path)

@@ -20,9 +20,9 @@ from rasterio.transform import from_origin  # noqa: E402
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from mmseg_stunet.apis.tiling import axis_spans, scene_tiles  # noqa: E402
 from mmseg_stunet.datasets.isprs import ISPRS_PALETTE  # noqa: E402
-from mmseg_stunet.testing import build_small as build  # noqa: E402
-from mmseg_stunet.testing import small_cfg  # noqa: E402
-from mmseg_stunet.testing import smooth_scene as scene  # noqa: E402
+from helpers import build_small as build
+from helpers import small_cfg
+from mmseg_stunet.testing import smooth_scene as scene
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
 ROOT = project_root()

@@ -12,10 +12,9 @@ pytest.importorskip('mmseg')
 from mmseg.apis import init_model  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
-from mmseg_stunet.testing import (SMALL_STUNET_BACKBONE,  # noqa: E402
-                                  SMALL_STUNET_HEAD, small_cfg)
-from mmseg_stunet.testing import build_small as build  # noqa: E402
-from mmseg_stunet.testing import smooth_scene as scene  # noqa: E402
+from helpers import SMALL_STUNET_BACKBONE, SMALL_STUNET_HEAD, small_cfg
+from helpers import build_small as build
+from mmseg_stunet.testing import smooth_scene as scene
 
 # (height, width): deepest ST-UNet map 1x1 (10x7, 32x32, 2x3), a single row
 # or column of cells (20x100, 100x20), and the smallest unpadded size

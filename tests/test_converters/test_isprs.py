@@ -342,7 +342,7 @@ def test_rerun_with_other_source_files_is_refused(vaihingen_raw, tmp_path):
     since only names were checked; now the first changed file is named and
     the output stays as it was. Same content (copied elsewhere, touched)
     is still a re-run that skips finished areas."""
-    from mmseg_stunet.testing import checksums
+    from helpers import checksums
     raw, _ = vaihingen_raw
     out = str(tmp_path / 'out')
     convert('vaihingen', raw, out, size=SIZE, progress=False)

@@ -29,7 +29,7 @@ from mmseg_stunet.converters.vainf import (VainFConversionError,
                                            convert_vainf_checkpoint,
                                            convert_vainf_state_dict,
                                            inspect_vainf_state)
-from mmseg_stunet.testing import checksums
+from helpers import checksums
 from mmseg_stunet.utils.paths import config_path, project_root
 
 ROOT = project_root()

@@ -9,8 +9,7 @@ import pytest
 
 from mmseg_stunet.engine import ConfigError
 from mmseg_stunet.engine.runner import build_runner, load_config
-from mmseg_stunet.testing import (tiny_config, tiny_data_options,
-                                  write_shapes_dataset)
+from helpers import tiny_config, tiny_data_options, write_shapes_dataset
 
 AUX = dict(type='FCNHead', in_channels=64, channels=8, num_convs=1,
            num_classes=3, in_index=-1, concat_input=False)

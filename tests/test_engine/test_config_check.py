@@ -12,7 +12,7 @@ from mmseg_stunet.engine.config_check import (check_cfg_options, check_types,
                                               read_config)
 from mmseg_stunet.engine.errors import (ConfigError, run_tool_main,
                                         user_error)
-from mmseg_stunet.testing import tiny_config
+from helpers import tiny_config
 from mmseg_stunet.utils.paths import project_root
 
 

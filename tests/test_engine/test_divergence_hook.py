@@ -13,8 +13,7 @@ from mmengine.registry import OPTIM_WRAPPERS
 
 from mmseg_stunet.engine import DivergenceError
 from mmseg_stunet.engine.runner import build_runner, load_config
-from mmseg_stunet.testing import (tiny_config, tiny_data_options,
-                                  write_shapes_dataset)
+from helpers import tiny_config, tiny_data_options, write_shapes_dataset
 
 
 @OPTIM_WRAPPERS.register_module(force=True)

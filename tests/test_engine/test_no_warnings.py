@@ -49,8 +49,7 @@ def test_runner_silences_the_known_notices(tmp_path):
     '``build_loss`` would be deprecated soon' and 'The draw is False' in
     every ``mim train/test mmseg`` run)."""
     from mmseg_stunet.engine.runner import build_runner, load_config
-    from mmseg_stunet.testing import (tiny_config, tiny_data_options,
-                                      write_shapes_dataset)
+    from helpers import tiny_config, tiny_data_options, write_shapes_dataset
     data = write_shapes_dataset(str(tmp_path / 'data'))
     cfg = load_config(tiny_config(), tiny_data_options(data),
                       str(tmp_path / 'work'))

@@ -11,8 +11,8 @@ from mmengine.structures import PixelData
 import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from mmseg_stunet.testing import SMALL_STUNET_BACKBONE as SMALL_BACKBONE
-from mmseg_stunet.testing import SMALL_STUNET_HEAD as SMALL_HEAD
+from helpers import SMALL_STUNET_BACKBONE as SMALL_BACKBONE
+from helpers import SMALL_STUNET_HEAD as SMALL_HEAD
 from mmseg_stunet.utils.paths import config_path
 
 init_default_scope('mmseg')

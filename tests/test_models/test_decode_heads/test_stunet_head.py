@@ -7,7 +7,7 @@ from mmengine.registry import init_default_scope
 import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg.registry import MODELS
 
-from mmseg_stunet.testing import SMALL_STUNET_HEAD as SMALL_HEAD
+from helpers import SMALL_STUNET_HEAD as SMALL_HEAD
 
 init_default_scope('mmseg')
 

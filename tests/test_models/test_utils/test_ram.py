@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from mmseg_stunet.models.utils.ram import RelationalAggregationModule
-from mmseg_stunet.testing import conv_bn_reference, randomise_bn
+from helpers import conv_bn_reference, randomise_bn
 
 DCN_CFG = dict(type='DeformConvV2')
 

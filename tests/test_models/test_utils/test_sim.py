@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from mmseg_stunet.models.utils.sim import SpatialInteractionModule
-from mmseg_stunet.testing import conv_bn_reference, randomise_bn
+from helpers import conv_bn_reference, randomise_bn
 
 
 def test_sim_formula():

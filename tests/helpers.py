@@ -1,5 +1,6 @@
-"""Helpers for the tests and the benchmarks: small models and data sets,
-and a runner for the command-line tools."""
+"""Helpers for the tests (not shipped): small models and data sets, a runner
+for the command-line tools, reference batch norms. ``conftest.py`` puts
+this folder on ``sys.path``: ``from helpers import ...``."""
 import hashlib
 import os
 import os.path as osp
@@ -12,14 +13,15 @@ import torch
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
-from ..utils.paths import config_path, project_root
+from mmseg_stunet.testing import smooth_scene
+from mmseg_stunet.utils.paths import config_path, project_root
 
 __all__ = [
     'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'tiny_stunet_model',
     'run_tool', 'checksums',
     'write_shapes_dataset', 'tiny_config', 'write_tiny_config',
     'tiny_data_options', 'small_cfg',
-    'build_small', 'smooth_scene',
+    'build_small',
     'randomise_bn', 'bn_reference', 'conv_bn_reference'
 ]
 
@@ -198,21 +200,6 @@ def build_small(head: str = 'fcn',
         head.bias -= logits.mean(dim=(0, 2, 3))
     return model
 
-
-def smooth_scene(height: int,
-                 width: int,
-                 bands: int = 3,
-                 dtype: type = np.uint8,
-                 seed: int = 0) -> np.ndarray:
-    """Smooth random image (bands, height, width) with structure at several
-    scales."""
-    rng = np.random.RandomState(seed)
-    img = np.zeros((bands, height, width), np.float32)
-    for cell in (4, 16, 48):
-        small = rng.rand(bands, height // cell + 2, width // cell + 2)
-        img += np.kron(small, np.ones((cell, cell)))[:, :height, :width]
-    img = img / img.max() * (255 if dtype == np.uint8 else 4000)
-    return img.astype(dtype)
 
 
 def randomise_bn(module: torch.nn.Module) -> torch.nn.Module:

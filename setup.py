@@ -13,8 +13,9 @@ MIM_FILES = ('tools', 'configs', 'model-index.yml')
 def version() -> str:
     """``__version__`` of mmseg_stunet/version.py, without importing it."""
     scope = {}
-    with open(osp.join(osp.dirname(__file__), 'mmseg_stunet',
-                       'version.py')) as f:
+    with open(
+        osp.join(osp.dirname(__file__), 'mmseg_stunet', 'version.py')
+    ) as f:
         exec(f.read(), scope)
     return scope['__version__']
 
@@ -51,8 +52,10 @@ def add_mim_extension() -> None:
             shutil.copyfile(src_path, tar_path)
         else:
             shutil.copytree(
-                src_path, tar_path,
-                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+                src_path,
+                tar_path,
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'),
+            )
 
 
 add_mim_extension()

@@ -13,6 +13,7 @@ It also reports the project's own errors (a checkpoint that does not fit,
 ...) in one line where they end a program uncaught
 (:func:`~mmseg_stunet.engine.errors.install_excepthook`).
 """
+
 import importlib
 from typing import Any
 
@@ -20,8 +21,18 @@ from .engine.errors import install_excepthook
 from .registration import register
 from .version import __version__  # noqa: F401
 
-_SUBMODULES = ('apis', 'compat', 'converters', 'datasets', 'engine',
-               'evaluation', 'models', 'registration', 'testing', 'utils')
+_SUBMODULES = (
+    'apis',
+    'compat',
+    'converters',
+    'datasets',
+    'engine',
+    'evaluation',
+    'models',
+    'registration',
+    'testing',
+    'utils',
+)
 
 # registration with MMSegmentation's registries (lazy) and the checkpoint
 # allow-list (as soon as mmengine's checkpoint code is loaded)

@@ -31,6 +31,7 @@ other object is still refused by torch. ``import mmseg_stunet`` imports
 this module as soon as torch and mmengine's checkpoint code are loaded
 (:mod:`mmseg_stunet.registration`).
 """
+
 import pickle
 
 import numpy as np
@@ -38,20 +39,25 @@ import torch
 from mmengine.logging import HistoryBuffer
 
 __all__ = [
-    'MMENGINE_SAFE_GLOBALS', 'allow_mmengine_checkpoints',
-    'history_buffer_getattr', 'empty_bytes'
+    'MMENGINE_SAFE_GLOBALS',
+    'allow_mmengine_checkpoints',
+    'history_buffer_getattr',
+    'empty_bytes',
 ]
 
 
 def history_buffer_getattr(obj: object, name: str) -> object:
     """``getattr`` restricted to the public methods of ``HistoryBuffer``."""
-    if ((obj is HistoryBuffer or isinstance(obj, HistoryBuffer))
-            and not name.startswith('_')
-            and callable(getattr(HistoryBuffer, name, None))):
+    if (
+        (obj is HistoryBuffer or isinstance(obj, HistoryBuffer))
+        and not name.startswith('_')
+        and callable(getattr(HistoryBuffer, name, None))
+    ):
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({type(obj).__name__}, {name!r}); only '
-        'public HistoryBuffer methods are allowed')
+        'public HistoryBuffer methods are allowed'
+    )
 
 
 def empty_bytes(*args: object) -> bytes:
@@ -60,7 +66,8 @@ def empty_bytes(*args: object) -> bytes:
     if args:
         raise pickle.UnpicklingError(
             f'checkpoint asks for bytes{args!r}; only bytes() (the data of '
-            'an empty numpy array) is allowed')
+            'an empty numpy array) is allowed'
+        )
     return b''
 
 
@@ -79,18 +86,25 @@ def _safe_globals() -> list:
     entries = []
     for name in ('_reconstruct', 'scalar'):
         fn = getattr(multiarray, name)
-        entries += [(fn, f'numpy.core.multiarray.{name}'),
-                    (fn, f'numpy._core.multiarray.{name}')]
-    entries += [np.ndarray, np.dtype, HistoryBuffer,
-                (history_buffer_getattr, 'builtins.getattr'),
-                (empty_bytes, 'builtins.bytes')]
+        entries += [
+            (fn, f'numpy.core.multiarray.{name}'),
+            (fn, f'numpy._core.multiarray.{name}'),
+        ]
+    entries += [
+        np.ndarray,
+        np.dtype,
+        HistoryBuffer,
+        (history_buffer_getattr, 'builtins.getattr'),
+        (empty_bytes, 'builtins.bytes'),
+    ]
     # numpy >= 1.25 pickles a dtype through its class, e.g. Float64DType.
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
         entries += [
-            getattr(dtypes, name) for name in dir(dtypes)
-            if name.endswith('DType') and isinstance(
-                getattr(dtypes, name), type)
+            getattr(dtypes, name)
+            for name in dir(dtypes)
+            if name.endswith('DType')
+            and isinstance(getattr(dtypes, name), type)
         ]
     return entries
 

@@ -23,6 +23,7 @@ mmengine's ``HistoryBuffer``) is applied likewise: now if torch and
 ``mmengine.runner.checkpoint`` (where mmengine calls ``torch.load``) or
 ``mmseg_stunet.engine.checkpoint`` is imported.
 """
+
 import importlib
 import importlib.abc
 import sys
@@ -34,14 +35,14 @@ __all__ = ['LOCATIONS', 'register', 'when_imported']
 #: register into it (``models`` also registers DCNv2 in mmengine's root
 #: MODELS, reached as the parent of MMSegmentation's)
 LOCATIONS: Dict[str, Sequence[str]] = {
-    'MODELS': ('mmseg_stunet.models', ),
-    'DATASETS': ('mmseg_stunet.datasets', ),
-    'TRANSFORMS': ('mmseg_stunet.datasets', ),
-    'METRICS': ('mmseg_stunet.evaluation', ),
-    'HOOKS': ('mmseg_stunet.engine.hooks', ),
-    'RUNNERS': ('mmseg_stunet.engine.runner', ),
-    'MODEL_WRAPPERS': ('mmseg_stunet.engine.cpu_distributed', ),
-    'OPTIM_WRAPPERS': ('mmseg_stunet.engine.optim_wrapper', ),
+    'MODELS': ('mmseg_stunet.models',),
+    'DATASETS': ('mmseg_stunet.datasets',),
+    'TRANSFORMS': ('mmseg_stunet.datasets',),
+    'METRICS': ('mmseg_stunet.evaluation',),
+    'HOOKS': ('mmseg_stunet.engine.hooks',),
+    'RUNNERS': ('mmseg_stunet.engine.runner',),
+    'MODEL_WRAPPERS': ('mmseg_stunet.engine.cpu_distributed',),
+    'OPTIM_WRAPPERS': ('mmseg_stunet.engine.optim_wrapper',),
 }
 
 _HOOKS: Dict[str, List[Callable[[], None]]] = {}

@@ -1,6 +1,7 @@
 """Fixtures and settings shared by all tests; the tests' helpers are
 ``tests/helpers.py`` (``from helpers import ...``: this folder is put on
 ``sys.path`` here, as ``--import-mode=importlib`` does not)."""
+
 import functools
 import os.path as osp
 import sys

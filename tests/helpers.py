@@ -1,6 +1,7 @@
 """Helpers for the tests (not shipped): small models and data sets, a runner
 for the command-line tools, reference batch norms. ``conftest.py`` puts
 this folder on ``sys.path``: ``from helpers import ...``."""
+
 import hashlib
 import os
 import os.path as osp
@@ -17,12 +18,20 @@ from mmseg_stunet.testing import smooth_scene
 from mmseg_stunet.utils.paths import config_path, project_root
 
 __all__ = [
-    'SMALL_STUNET_BACKBONE', 'SMALL_STUNET_HEAD', 'tiny_stunet_model',
-    'run_tool', 'checksums',
-    'write_shapes_dataset', 'tiny_config', 'write_tiny_config',
-    'tiny_data_options', 'small_cfg',
+    'SMALL_STUNET_BACKBONE',
+    'SMALL_STUNET_HEAD',
+    'tiny_stunet_model',
+    'run_tool',
+    'checksums',
+    'write_shapes_dataset',
+    'tiny_config',
+    'write_tiny_config',
+    'tiny_data_options',
+    'small_cfg',
     'build_small',
-    'randomise_bn', 'bn_reference', 'conv_bn_reference'
+    'randomise_bn',
+    'bn_reference',
+    'conv_bn_reference',
 ]
 
 
@@ -42,10 +51,12 @@ SMALL_STUNET_BACKBONE = _TINY['backbone']
 SMALL_STUNET_HEAD = _TINY['decode_head']
 
 
-def run_tool(args: Sequence[str],
-             cwd: Optional[str] = None,
-             timeout: float = 600,
-             check: bool = True) -> subprocess.CompletedProcess:
+def run_tool(
+    args: Sequence[str],
+    cwd: Optional[str] = None,
+    timeout: float = 600,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
     """Run ``python ARGS`` (a repo tool or module) in the checkout.
 
     Raises:
@@ -53,16 +64,20 @@ def run_tool(args: Sequence[str],
             non-zero.
     """
     env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2')
-    proc = subprocess.run([sys.executable, *args],
-                          cwd=cwd or project_root(),
-                          env=env,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT,
-                          text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd or project_root(),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f'{" ".join(args)} exited {proc.returncode}:\n'
-                             f'{proc.stdout[-6000:]}')
+        raise AssertionError(
+            f'{" ".join(args)} exited {proc.returncode}:\n'
+            f'{proc.stdout[-6000:]}'
+        )
     return proc
 
 
@@ -76,18 +91,21 @@ def checksums(root: str) -> Dict[str, str]:
             path = osp.join(folder, name)
             with open(path, 'rb') as f:
                 sums[osp.relpath(path, root)] = hashlib.sha256(
-                    f.read()).hexdigest()
+                    f.read()
+                ).hexdigest()
     return sums
 
 
-def write_shapes_dataset(root: str,
-                         splits: Sequence[Tuple[str, int]] = (('train', 6),
-                                                            ('val', 2)),
-                         size: int = 32,
-                         seed: int = 0) -> str:
+def write_shapes_dataset(
+    root: str,
+    splits: Sequence[Tuple[str, int]] = (('train', 6), ('val', 2)),
+    size: int = 32,
+    seed: int = 0,
+) -> str:
     """Images of a red square and a green disc on noise, with label maps
     0 (background), 1 (square), 2 (disc) in MMSegmentation's layout."""
     import cv2
+
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
     for split, count in splits:
@@ -97,9 +115,9 @@ def write_shapes_dataset(root: str,
             img = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
             ann = np.zeros((size, size), np.uint8)
             x0, y0 = rng.integers(2, size // 2, 2)
-            ann[y0:y0 + size // 3, x0:x0 + size // 3] = 1
+            ann[y0 : y0 + size // 3, x0 : x0 + size // 3] = 1
             cx, cy = rng.integers(size // 4, 3 * size // 4, 2)
-            ann[(yy - cy)**2 + (xx - cx)**2 < (size // 6)**2] = 2
+            ann[(yy - cy) ** 2 + (xx - cx) ** 2 < (size // 6) ** 2] = 2
             img[ann == 1] = (40, 40, 220)  # BGR red
             img[ann == 2] = (40, 220, 40)
             cv2.imwrite(osp.join(root, 'img_dir', split, f'{i}.png'), img)
@@ -122,8 +140,10 @@ def write_tiny_config(path: str, data_root: str, max_iters: int = 1) -> str:
     with open(path, 'w') as f:
         f.write(f'_base_ = [{tiny_config()!r}]\n')
         for loader in ('train', 'val', 'test'):
-            f.write(f'{loader}_dataloader = dict(dataset=dict('
-                    f'data_root={data_root!r}))\n')
+            f.write(
+                f'{loader}_dataloader = dict(dataset=dict('
+                f'data_root={data_root!r}))\n'
+            )
         f.write(f'train_cfg = dict(max_iters={max_iters})\n')
     return path
 
@@ -133,8 +153,12 @@ def tiny_data_options(data_root: str) -> Dict[str, str]:
     :func:`tiny_config` at ``data_root``."""
     return {
         f'{key}data_root': data_root
-        for key in ('', 'train_dataloader.dataset.',
-                    'val_dataloader.dataset.', 'test_dataloader.dataset.')
+        for key in (
+            '',
+            'train_dataloader.dataset.',
+            'val_dataloader.dataset.',
+            'test_dataloader.dataset.',
+        )
     }
 
 
@@ -145,41 +169,91 @@ def small_cfg(head: str = 'fcn', in_channels: int = 3) -> Config:
     loss = dict(type='CrossEntropyLoss', avg_non_ignore=True)
     mean = [123.675, 116.28, 103.53, 110.0][:in_channels]
     std = [58.395, 57.12, 57.375, 50.0][:in_channels]
-    pre = dict(type='SegDataPreProcessor', mean=mean, std=std,
-               bgr_to_rgb=in_channels == 3, pad_val=0, seg_pad_val=255)
+    pre = dict(
+        type='SegDataPreProcessor',
+        mean=mean,
+        std=std,
+        bgr_to_rgb=in_channels == 3,
+        pad_val=0,
+        seg_pad_val=255,
+    )
     if head == 'fcn':
-        backbone = dict(type='ResNetV1c', depth=18, num_stages=1,
-                        strides=(1, ), dilations=(1, ), out_indices=(0, ),
-                        stem_channels=8, base_channels=8, norm_cfg=norm,
-                        in_channels=in_channels)
-        decode = dict(type='FCNHead', in_channels=8, channels=8, num_convs=1,
-                      concat_input=False, in_index=0, num_classes=6,
-                      norm_cfg=norm, align_corners=False, loss_decode=loss)
+        backbone = dict(
+            type='ResNetV1c',
+            depth=18,
+            num_stages=1,
+            strides=(1,),
+            dilations=(1,),
+            out_indices=(0,),
+            stem_channels=8,
+            base_channels=8,
+            norm_cfg=norm,
+            in_channels=in_channels,
+        )
+        decode = dict(
+            type='FCNHead',
+            in_channels=8,
+            channels=8,
+            num_convs=1,
+            concat_input=False,
+            in_index=0,
+            num_classes=6,
+            norm_cfg=norm,
+            align_corners=False,
+            loss_decode=loss,
+        )
     else:
-        backbone = dict(type='ResNetV1c', depth=18, stem_channels=8,
-                        base_channels=8, out_indices=(0, 1, 2, 3),
-                        strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2),
-                        norm_cfg=norm, in_channels=in_channels)
-        decode = dict(type='DepthwiseSeparableASPPHead', in_channels=64,
-                      in_index=3, channels=16, dilations=(1, 2, 3, 4),
-                      c1_in_channels=8, c1_channels=8, num_classes=6,
-                      norm_cfg=norm, align_corners=False, loss_decode=loss)
-    return Config(dict(
-        default_scope='mmseg',
-        model=dict(type='EncoderDecoder', data_preprocessor=pre,
-                   backbone=backbone, decode_head=decode,
-                   train_cfg=dict(), test_cfg=dict(mode='whole')),
-        test_pipeline=[dict(type='LoadImageFromFile'),
-                       dict(type='PackSegInputs')]))
+        backbone = dict(
+            type='ResNetV1c',
+            depth=18,
+            stem_channels=8,
+            base_channels=8,
+            out_indices=(0, 1, 2, 3),
+            strides=(1, 2, 2, 1),
+            dilations=(1, 1, 1, 2),
+            norm_cfg=norm,
+            in_channels=in_channels,
+        )
+        decode = dict(
+            type='DepthwiseSeparableASPPHead',
+            in_channels=64,
+            in_index=3,
+            channels=16,
+            dilations=(1, 2, 3, 4),
+            c1_in_channels=8,
+            c1_channels=8,
+            num_classes=6,
+            norm_cfg=norm,
+            align_corners=False,
+            loss_decode=loss,
+        )
+    return Config(
+        dict(
+            default_scope='mmseg',
+            model=dict(
+                type='EncoderDecoder',
+                data_preprocessor=pre,
+                backbone=backbone,
+                decode_head=decode,
+                train_cfg=dict(),
+                test_cfg=dict(mode='whole'),
+            ),
+            test_pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='PackSegInputs'),
+            ],
+        )
+    )
 
 
-def build_small(head: str = 'fcn',
-                in_channels: int = 3,
-                seed: int = 0) -> torch.nn.Module:
+def build_small(
+    head: str = 'fcn', in_channels: int = 3, seed: int = 0
+) -> torch.nn.Module:
     """A :func:`small_cfg` segmentor in eval mode with random weights that
     predict several classes on :func:`smooth_scene` images."""
     torch.manual_seed(seed)
     from mmseg.apis import init_model
+
     model = init_model(small_cfg(head, in_channels), None, 'cpu')
     # Non-trivial BN statistics and a stronger classifier so that several
     # classes appear.
@@ -190,16 +264,18 @@ def build_small(head: str = 'fcn',
     head = model.decode_head.conv_seg
     torch.nn.init.normal_(head.weight, std=10.0)
     # Centre each class score on a sample image (balances the classes).
-    sample = torch.from_numpy(smooth_scene(64, 64, in_channels,
-                                           seed=9)).float()
+    sample = torch.from_numpy(
+        smooth_scene(64, 64, in_channels, seed=9)
+    ).float()
     data = model.data_preprocessor(
-        dict(inputs=[sample], data_samples=[SegDataSample()]), False)
+        dict(inputs=[sample], data_samples=[SegDataSample()]), False
+    )
     with torch.no_grad():
-        logits = model.encode_decode(data['inputs'],
-                                     [dict(img_shape=(64, 64))])
+        logits = model.encode_decode(
+            data['inputs'], [dict(img_shape=(64, 64))]
+        )
         head.bias -= logits.mean(dim=(0, 2, 3))
     return model
-
 
 
 def randomise_bn(module: torch.nn.Module) -> torch.nn.Module:
@@ -210,23 +286,26 @@ def randomise_bn(module: torch.nn.Module) -> torch.nn.Module:
             m.weight.data.uniform_(0.5, 1.5)
             m.bias.data.normal_()
             m.running_mean.normal_()
-            m.running_var.uniform_(0.5, 2.)
+            m.running_var.uniform_(0.5, 2.0)
     return module.eval()
 
 
 def bn_reference(x: torch.Tensor, bn: torch.nn.BatchNorm2d) -> torch.Tensor:
     """Eval-mode batch norm written out."""
-    return ((x - bn.running_mean[:, None, None]) /
-            (bn.running_var[:, None, None] + bn.eps).sqrt() *
-            bn.weight[:, None, None] + bn.bias[:, None, None])
+    return (x - bn.running_mean[:, None, None]) / (
+        bn.running_var[:, None, None] + bn.eps
+    ).sqrt() * bn.weight[:, None, None] + bn.bias[:, None, None]
 
 
-def conv_bn_reference(x: torch.Tensor,
-                      cm: torch.nn.Module,
-                      stride: int = 1,
-                      padding: int = 0,
-                      dilation: int = 1) -> torch.Tensor:
+def conv_bn_reference(
+    x: torch.Tensor,
+    cm: torch.nn.Module,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+) -> torch.Tensor:
     """Conv (+ bias if any) then eval-mode BN of an mmcv ``ConvModule``."""
-    y = torch.nn.functional.conv2d(x, cm.conv.weight, cm.conv.bias, stride,
-                                   padding, dilation)
+    y = torch.nn.functional.conv2d(
+        x, cm.conv.weight, cm.conv.bias, stride, padding, dilation
+    )
     return bn_reference(y, cm.bn)

@@ -1,5 +1,6 @@
 """The checkpoint allow-list: mmengine's own checkpoints load under torch's
 ``weights_only`` default, anything else is still refused."""
+
 import pickle
 import subprocess
 import sys
@@ -34,10 +35,12 @@ def _mmengine_like_checkpoint():
             iter=7,
             seed=np.int64(3),
             dataset_meta=dict(classes=('a', 'b'), palette=[[0, 0, 0]]),
-            score=np.float32(0.75)),
+            score=np.float32(0.75),
+        ),
         state_dict=model.state_dict(),
         optimizer=optim.state_dict(),
-        message_hub=hub.state_dict())
+        message_hub=hub.state_dict(),
+    )
 
 
 def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
@@ -49,8 +52,9 @@ def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
     assert isinstance(buf, HistoryBuffer)
     np.testing.assert_allclose(buf.data[0], [0.5, 0.25])
     assert loaded['meta']['seed'] == 3 and loaded['meta']['iter'] == 7
-    assert torch.equal(loaded['state_dict']['weight'],
-                       ckpt['state_dict']['weight'])
+    assert torch.equal(
+        loaded['state_dict']['weight'], ckpt['state_dict']['weight']
+    )
     explicit = torch.load(path, map_location='cpu', weights_only=True)
     assert explicit['meta']['score'] == np.float32(0.75)
     # mmengine's own loader (used by resume, init_model, tools/test.py).
@@ -74,14 +78,16 @@ def test_without_plugin_torch_refuses_mmengine_checkpoint(tmp_path):
     """Shows the allow-list is what makes loading work."""
     path = str(tmp_path / 'ckpt.pth')
     save_checkpoint(_mmengine_like_checkpoint(), path)
-    code = ('import sys, torch\n'
-            'try:\n'
-            f'    torch.load({path!r}, map_location="cpu")\n'
-            'except Exception as e:\n'
-            '    print(type(e).__name__, e); sys.exit(3)\n')
-    proc = subprocess.run([sys.executable, '-c', code],
-                          capture_output=True,
-                          text=True)
+    code = (
+        'import sys, torch\n'
+        'try:\n'
+        f'    torch.load({path!r}, map_location="cpu")\n'
+        'except Exception as e:\n'
+        '    print(type(e).__name__, e); sys.exit(3)\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, '-c', code], capture_output=True, text=True
+    )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert 'HistoryBuffer' in proc.stdout or 'numpy' in proc.stdout
 
@@ -91,7 +97,6 @@ def test_getattr_is_only_allowed_on_history_buffer(tmp_path):
     import io
 
     class Reduces:
-
         def __reduce__(self):
             return getattr, ('abc', 'upper')
 
@@ -111,23 +116,25 @@ def test_empty_array_and_empty_history_buffer_round_trip(tmp_path):
     path = str(tmp_path / 'empty.pth')
     hub = MessageHub.get_instance('compat-empty')
     hub.update_scalar('train/empty', 1.0)
-    ckpt = dict(state_dict={}, meta=dict(empty=np.zeros((0, 3)),
-                                         buffer=HistoryBuffer()),
-                message_hub=hub.state_dict())
+    ckpt = dict(
+        state_dict={},
+        meta=dict(empty=np.zeros((0, 3)), buffer=HistoryBuffer()),
+        message_hub=hub.state_dict(),
+    )
     save_checkpoint(ckpt, path)
     loaded = torch.load(path, map_location='cpu')  # weights_only default
     assert loaded['meta']['empty'].shape == (0, 3)
     assert len(loaded['meta']['buffer'].data[0]) == 0
     np.testing.assert_array_equal(
-        loaded['message_hub']['log_scalars']['train/empty'].data[0], [1.0])
+        loaded['message_hub']['log_scalars']['train/empty'].data[0], [1.0]
+    )
 
 
 def test_bytes_with_an_argument_is_refused(tmp_path):
 
     class Allocates:
-
         def __reduce__(self):
-            return bytes, (10**10, )  # would allocate 10 GB
+            return bytes, (10**10,)  # would allocate 10 GB
 
     path = str(tmp_path / 'bytes.pth')
     torch.save({'x': Allocates()}, path)

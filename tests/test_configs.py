@@ -1,5 +1,6 @@
 """The project's configs: the paper protocol in every ISPRS config, the old
 config paths, and configs outside the repository."""
+
 import glob
 import os.path as osp
 
@@ -38,15 +39,21 @@ def test_configs_follow_the_paper_protocol(name):
     assert cfg.train_cfg.max_epochs == 100
     assert cfg.log_processor.by_epoch
     opt = cfg.optim_wrapper.optimizer
-    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.01,
-                                                                 0.9, 1e-4)
-    (poly, ) = cfg.param_scheduler
+    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == (
+        'SGD',
+        0.01,
+        0.9,
+        1e-4,
+    )
+    (poly,) = cfg.param_scheduler
     assert (poly.type, poly.power, poly.eta_min) == ('PolyLR', 0.9, 0.0)
     assert 'end' not in poly  # mmengine ends it with train_cfg.max_epochs
     assert poly.convert_to_iter_based  # stepped every iteration
     losses = cfg.model.decode_head.loss_decode
     assert [(d.type, d.loss_weight) for d in losses] == [
-        ('CrossEntropyLoss', 0.5), ('ClassWiseDiceLoss', 0.5)]
+        ('CrossEntropyLoss', 0.5),
+        ('ClassWiseDiceLoss', 0.5),
+    ]
     assert losses[0].avg_non_ignore  # mean over labelled pixels, as torch
     assert cfg.model.get('pretrained') is None
     assert cfg.test_evaluator.type == 'ISPRSMetric'
@@ -54,14 +61,19 @@ def test_configs_follow_the_paper_protocol(name):
     assert cfg.model.data_preprocessor.size == (256, 256)
     # 256 patches whatever the tile size: cropped in training, 256 windows
     # without overlap in testing
-    assert cfg.model.test_cfg == dict(mode='slide', crop_size=(256, 256),
-                                      stride=(256, 256))
+    assert cfg.model.test_cfg == dict(
+        mode='slide', crop_size=(256, 256), stride=(256, 256)
+    )
     train = [t.type for t in cfg.train_dataloader.dataset.pipeline]
     if name.endswith('-aug'):
         assert 'RandomFlip' in train and 'RandomCrop' in train
     else:
-        assert train == ['LoadImageFromFile', 'LoadAnnotations',
-                         'RandomCrop', 'PackSegInputs']
+        assert train == [
+            'LoadImageFromFile',
+            'LoadAnnotations',
+            'RandomCrop',
+            'PackSegInputs',
+        ]
         crop = cfg.train_dataloader.dataset.pipeline[2]
         assert crop.crop_size == (256, 256) and 'cat_max_ratio' not in crop
     # labels are checked by the data sets (CheckSegMap after
@@ -106,6 +118,7 @@ def test_amp_config_builds_and_steps_on_cuda(name):
     from mmseg.structures import SegDataSample
 
     import mmseg_stunet  # noqa: F401  (registers the wrapper and models)
+
     cfg = Config.fromfile(config_path(f'{name}.py'))
     init_default_scope('mmseg')
     bn = dict(type='BN', requires_grad=True)  # SyncBN needs a process group
@@ -120,20 +133,27 @@ def test_amp_config_builds_and_steps_on_cuda(name):
     assert optim.cast_dtype in (None, torch.float16)
     gen = torch.Generator().manual_seed(0)
     size = cfg.model.data_preprocessor.size
-    inputs = [torch.randint(0, 256, (3, *size), dtype=torch.uint8,
-                            generator=gen) for _ in range(2)]
+    inputs = [
+        torch.randint(0, 256, (3, *size), dtype=torch.uint8, generator=gen)
+        for _ in range(2)
+    ]
     samples = []
     for _ in range(2):
-        sample = SegDataSample(gt_sem_seg=PixelData(
-            data=torch.randint(0, 6, (1, *size), generator=gen)))
-        sample.set_metainfo(dict(img_shape=size, ori_shape=size,
-                                 pad_shape=size))
+        sample = SegDataSample(
+            gt_sem_seg=PixelData(
+                data=torch.randint(0, 6, (1, *size), generator=gen)
+            )
+        )
+        sample.set_metainfo(
+            dict(img_shape=size, ori_shape=size, pad_shape=size)
+        )
         samples.append(sample)
     params = [p for p in model.parameters() if p.requires_grad]
     before = [p.detach().clone() for p in params]
     for _ in range(10):  # the scaler skips steps until its scale fits
-        losses = model.train_step(dict(inputs=inputs, data_samples=samples),
-                                  optim)
+        losses = model.train_step(
+            dict(inputs=inputs, data_samples=samples), optim
+        )
         assert all(torch.isfinite(v).all() for v in losses.values()), losses
         if not torch.equal(before[0], params[0]):
             break
@@ -144,13 +164,17 @@ def test_amp_config_builds_and_steps_on_cuda(name):
 
 #: every config a user can train with (the bases under _base_ excepted)
 TRAINING_CONFIGS = sorted(
-    path for path in glob.glob(config_path('**', '*.py'), recursive=True)
-    if '_base_' not in path.split(osp.sep))
+    path
+    for path in glob.glob(config_path('**', '*.py'), recursive=True)
+    if '_base_' not in path.split(osp.sep)
+)
 
 
 @pytest.mark.parametrize(
-    'path', TRAINING_CONFIGS,
-    ids=[osp.relpath(p, config_path()) for p in TRAINING_CONFIGS])
+    'path',
+    TRAINING_CONFIGS,
+    ids=[osp.relpath(p, config_path()) for p in TRAINING_CONFIGS],
+)
 def test_training_loaders_drop_the_last_incomplete_batch(path):
     """A last batch of one sample (tile count = 1 mod batch size) stops
     BatchNorm in training (DeepLabV3+'s image pooling: one value per
@@ -160,14 +184,17 @@ def test_training_loaders_drop_the_last_incomplete_batch(path):
 
 
 STUNET_CONFIGS = [
-    p for p in TRAINING_CONFIGS
+    p
+    for p in TRAINING_CONFIGS
     if Config.fromfile(p).model.backbone.type == 'STUNetBackbone'
 ]
 
 
 @pytest.mark.parametrize(
-    'path', STUNET_CONFIGS,
-    ids=[osp.relpath(p, config_path()) for p in STUNET_CONFIGS])
+    'path',
+    STUNET_CONFIGS,
+    ids=[osp.relpath(p, config_path()) for p in STUNET_CONFIGS],
+)
 def test_stunet_configs_pad_small_test_images(path):
     """Test images with a side below 64 (ST-UNet's deepest map 1x1: tiny
     tiles, a 0.5x TTA scale) are padded by the data preprocessor and the
@@ -185,12 +212,13 @@ def test_stunet_tests_small_images(size):
     import torch
     from mmseg.apis import init_model
     from mmseg.structures import SegDataSample
+
     cfg = Config.fromfile(config_path('st_unet_demo.py'))
     torch.manual_seed(0)
     model = init_model(cfg, None, 'cpu').eval()
     img = torch.randint(0, 256, (3, *size), dtype=torch.uint8)
     sample = SegDataSample(metainfo=dict(ori_shape=size, img_shape=size))
     with torch.no_grad():
-        (out, ) = model.test_step(dict(inputs=[img], data_samples=[sample]))
+        (out,) = model.test_step(dict(inputs=[img], data_samples=[sample]))
     assert out.pred_sem_seg.data.shape == (1, *size)
     assert out.seg_logits.data.shape == (6, *size)

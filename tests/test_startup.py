@@ -1,6 +1,7 @@
 """A light ``import mmseg_stunet`` that still registers everything, and
 tools whose ``--help`` imports no torch (behaviour, not timing: the
 figures are printed by tools/benchmarks/bench_startup.py)."""
+
 import glob
 import os.path as osp
 import subprocess
@@ -15,13 +16,25 @@ from mmseg_stunet.utils.paths import project_root
 ROOT = project_root()
 
 #: what ``import mmseg_stunet`` must not import
-HEAVY = ('torch', 'mmcv', 'mmseg', 'rasterio', 'onnx', 'onnxruntime', 'cv2',
-         'mmpretrain')
+HEAVY = (
+    'torch',
+    'mmcv',
+    'mmseg',
+    'rasterio',
+    'onnx',
+    'onnxruntime',
+    'cv2',
+    'mmpretrain',
+)
 
 #: a class of this package registered in each registry of LOCATIONS
 REGISTERED = {
-    'MODELS': ['STUNetBackbone', 'STUNetHead', 'ClassWiseDiceLoss',
-               'VainFDeepLabV3PlusHead'],
+    'MODELS': [
+        'STUNetBackbone',
+        'STUNetHead',
+        'ClassWiseDiceLoss',
+        'VainFDeepLabV3PlusHead',
+    ],
     'DATASETS': ['ISPRSVaihingenDataset', 'ISPRSPotsdamDataset'],
     'TRANSFORMS': ['CheckSegMap'],
     'METRICS': ['ISPRSMetric'],
@@ -33,35 +46,41 @@ REGISTERED = {
 
 #: tools whose --help still imports torch, and why
 HEAVY_HELP = {
-    'tools/benchmarks/bench_dcn.py':
-    'defines its reference DCN as a torch module at module level',
-    'tools/dataset_converters/potsdam.py':
-    'its --split/--modality choices come from mmseg_stunet.datasets.isprs, '
+    'tools/benchmarks/bench_dcn.py': 'defines its reference DCN as a torch module at module level',
+    'tools/dataset_converters/potsdam.py': 'its --split/--modality choices come from mmseg_stunet.datasets.isprs, '
     'which subclasses mmseg data sets (through isprs_cli.py)',
     'tools/dataset_converters/vaihingen.py': 'as potsdam.py',
-    'tools/dataset_converters/loveda.py':
-    'its --domains choices come from mmseg_stunet.datasets.loveda, which '
+    'tools/dataset_converters/loveda.py': 'its --domains choices come from mmseg_stunet.datasets.loveda, which '
     "subclasses mmseg's LoveDADataset",
 }
 
 
 def run_python(code: str) -> str:
-    proc = subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
-                          cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, '-c', textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
 
 def cli_tools():
     tools = []
-    for path in sorted(glob.glob(osp.join(ROOT, 'tools', '*.py')) +
-                       glob.glob(osp.join(ROOT, 'tools', '*', '*.py'))):
+    for path in sorted(
+        glob.glob(osp.join(ROOT, 'tools', '*.py'))
+        + glob.glob(osp.join(ROOT, 'tools', '*', '*.py'))
+    ):
         rel = osp.relpath(path, ROOT).replace(osp.sep, '/')
         with open(path) as f:
             text = f.read()
-        if ("__name__ == '__main__'" in text and not rel.startswith(
-                'tools/lib/') and ('argparse' in text or 'import main' in text)):
+        if (
+            "__name__ == '__main__'" in text
+            and not rel.startswith('tools/lib/')
+            and ('argparse' in text or 'import main' in text)
+        ):
             tools.append(rel)
     return tools
 
@@ -80,18 +99,21 @@ def test_the_locations_cover_every_registration():
     (a new module must be added there, or to an imported package)."""
     modules = {m for mods in LOCATIONS.values() for m in mods}
     pattern = '.register_module('
-    for path in glob.glob(osp.join(ROOT, 'mmseg_stunet', '**', '*.py'),
-                          recursive=True):
+    for path in glob.glob(
+        osp.join(ROOT, 'mmseg_stunet', '**', '*.py'), recursive=True
+    ):
         with open(path) as f:
             if pattern not in f.read():
                 continue
         name = osp.splitext(osp.relpath(path, ROOT))[0].replace(osp.sep, '.')
-        assert any(name == m or name.startswith(m + '.') for m in modules), \
+        assert any(name == m or name.startswith(m + '.') for m in modules), (
             f'{name} registers classes but no location imports it'
+        )
 
 
-@pytest.mark.parametrize('order', ['package first', 'registry searched first',
-                                   'custom_imports'])
+@pytest.mark.parametrize(
+    'order', ['package first', 'registry searched first', 'custom_imports']
+)
 def test_registration_in_every_registry(order):
     """The classes are found whatever was imported or searched before."""
     before = {
@@ -100,7 +122,8 @@ def test_registration_in_every_registry(order):
         'registry searched first': (
             'from mmseg.registry import MODELS, HOOKS\n'
             'MODELS.get("ResNetV1c"); HOOKS.get("SegVisualizationHook")\n'
-            'import mmseg_stunet'),
+            'import mmseg_stunet'
+        ),
         # as MMSegmentation's own tools and mim load a project config
         'custom_imports': (
             'import tempfile\n'
@@ -109,9 +132,13 @@ def test_registration_in_every_registry(order):
             'f.write("custom_imports = dict(imports=[\'mmseg_stunet\'])")\n'
             'f.flush()\n'
             'Config.fromfile(f.name)\n'
-            'assert "mmseg_stunet" in sys.modules'),
+            'assert "mmseg_stunet" in sys.modules'
+        ),
     }[order]
-    out = run_python('import sys\n' + before + f"""
+    out = run_python(
+        'import sys\n'
+        + before
+        + f"""
 import mmseg.registry
 for attr, names in {REGISTERED!r}.items():
     registry = getattr(mmseg.registry, attr)
@@ -122,7 +149,8 @@ for attr, names in {REGISTERED!r}.items():
 from mmseg_stunet.models.backbones import STUNetBackbone
 assert STUNetBackbone is mmseg.registry.MODELS.get('STUNetBackbone')
 print('ok')
-""")
+"""
+    )
     assert out.strip() == 'ok'
 
 
@@ -130,15 +158,18 @@ print('ok')
 def test_checkpoint_allow_list_is_applied(order):
     """mmengine's HistoryBuffer is allow-listed before mmengine can load a
     checkpoint, whether torch was imported before the package or after."""
-    code = {
-        'torch first': 'import torch, mmengine.logging\nimport mmseg_stunet',
-        'package first': 'import mmseg_stunet\nimport torch',
-    }[order] + """
+    code = (
+        {
+            'torch first': 'import torch, mmengine.logging\nimport mmseg_stunet',
+            'package first': 'import mmseg_stunet\nimport torch',
+        }[order]
+        + """
 from mmengine.runner import load_checkpoint  # noqa: F401
 from mmengine.logging import HistoryBuffer
 assert HistoryBuffer in torch.serialization.get_safe_globals()
 print('ok')
 """
+    )
     assert run_python(code).strip() == 'ok'
 
 

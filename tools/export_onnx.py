@@ -16,14 +16,19 @@ the file is written only if every difference is finite and within --atol
 mean/std, bgr_to_rgb, classes, palette, window/stride and the project
 version (see docs/inference.md); the band order is printed.
 """
+
 import argparse
 import os.path as osp
 import sys
 
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.atomic import atomic_write
-from mmseg_stunet.utils.cli import (CfgOptionsAction, int_range,
-                                    non_negative_float, positive_int)
+from mmseg_stunet.utils.cli import (
+    CfgOptionsAction,
+    int_range,
+    non_negative_float,
+    positive_int,
+)
 from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import check_output_kinds, check_outputs
 
@@ -31,26 +36,48 @@ from mmseg_stunet.utils.paths import check_output_kinds, check_outputs
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', nargs='?',
-                        help='checkpoint file (random weights if omitted)')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='checkpoint file (random weights if omitted)',
+    )
     parser.add_argument('--out', required=True, help='ONNX file to write')
-    parser.add_argument('--shape', type=positive_int, nargs=2, default=[512, 512],
-                        help='height width of the tracing input')
-    parser.add_argument('--check-sizes', type=positive_int, nargs='*',
-                        default=[512, 512, 384, 640],
-                        help='height width pairs to compare; none to skip')
+    parser.add_argument(
+        '--shape',
+        type=positive_int,
+        nargs=2,
+        default=[512, 512],
+        help='height width of the tracing input',
+    )
+    parser.add_argument(
+        '--check-sizes',
+        type=positive_int,
+        nargs='*',
+        default=[512, 512, 384, 640],
+        help='height width pairs to compare; none to skip',
+    )
     parser.add_argument('--repeats', type=positive_int, default=3)
     parser.add_argument('--atol', type=non_negative_float, default=1e-3)
     parser.add_argument('--opset', type=int_range(7), default=17)
-    parser.add_argument('--static', action='store_true',
-                        help='fixed 1 x C x --shape input instead of dynamic '
-                        'batch/height/width (for runtimes that need static '
-                        'shapes)')
-    parser.add_argument('--allow-partial', action='store_true',
-                        help='use a checkpoint whose weights do not all fit '
-                        'the model (default: refuse it)')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        help='override config settings, key=value')
+    parser.add_argument(
+        '--static',
+        action='store_true',
+        help='fixed 1 x C x --shape input instead of dynamic '
+        'batch/height/width (for runtimes that need static '
+        'shapes)',
+    )
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='use a checkpoint whose weights do not all fit '
+        'the model (default: refuse it)',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override config settings, key=value',
+    )
     args = parser.parse_args()
     if len(args.check_sizes) % 2:
         parser.error('argument --check-sizes: takes height width pairs')
@@ -62,20 +89,33 @@ def main() -> None:
     args = parse_args()
     # torch, MMSegmentation and onnx after parsing (fast --help)
     from mmseg_stunet.apis.inference import init_segmentor, model_in_channels
-    from mmseg_stunet.apis.onnx_export import (check_onnx, describe_input,
-                                               export_onnx, onnx_metadata)
+    from mmseg_stunet.apis.onnx_export import (
+        check_onnx,
+        describe_input,
+        export_onnx,
+        onnx_metadata,
+    )
+
     for path in (args.config, args.checkpoint):
         if path is not None and not osp.isfile(path):
             raise FileNotFoundError(f'file not found: {path}')
     check_output_kinds(files={'--out': args.out})
-    check_outputs({'--out': args.out},
-                  {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint})
+    check_outputs(
+        {'--out': args.out},
+        {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint},
+    )
     folder = osp.dirname(osp.abspath(args.out))
     if not osp.isdir(folder):
         raise FileNotFoundError(
-            f'--out {args.out}: folder {folder} does not exist')
-    model = init_segmentor(args.config, args.checkpoint, 'cpu',
-                           args.cfg_options, args.allow_partial)
+            f'--out {args.out}: folder {folder} does not exist'
+        )
+    model = init_segmentor(
+        args.config,
+        args.checkpoint,
+        'cpu',
+        args.cfg_options,
+        args.allow_partial,
+    )
     channels = model_in_channels(model)
     sizes = list(zip(args.check_sizes[::2], args.check_sizes[1::2]))
     if args.static:
@@ -84,24 +124,36 @@ def main() -> None:
         # moved onto --out only once the check has passed
         with atomic_write(args.out) as tmp:
             metadata = onnx_metadata(model, channels)
-            wrapper = export_onnx(model, tmp, channels, tuple(args.shape),
-                                  args.opset, dynamic=not args.static,
-                                  metadata=metadata)
+            wrapper = export_onnx(
+                model,
+                tmp,
+                channels,
+                tuple(args.shape),
+                args.opset,
+                dynamic=not args.static,
+                metadata=metadata,
+            )
             if sizes:
-                results = check_onnx(wrapper, tmp, channels, sizes,
-                                     args.repeats)
-                print(f'{"size":>11} {"max |diff|":>11} {"torch s":>9} '
-                      f'{"onnx s":>9} {"speed-up":>9}')
+                results = check_onnx(
+                    wrapper, tmp, channels, sizes, args.repeats
+                )
+                print(
+                    f'{"size":>11} {"max |diff|":>11} {"torch s":>9} '
+                    f'{"onnx s":>9} {"speed-up":>9}'
+                )
                 for (h, w), r in results.items():
-                    print(f'{h:>5}x{w:<5} {r["max_abs_diff"]:>11.2e} '
-                          f'{r["torch_s"]:>9.3f} {r["onnx_s"]:>9.3f} '
-                          f'{r["torch_s"] / r["onnx_s"]:>8.2f}x')
+                    print(
+                        f'{h:>5}x{w:<5} {r["max_abs_diff"]:>11.2e} '
+                        f'{r["torch_s"]:>9.3f} {r["onnx_s"]:>9.3f} '
+                        f'{r["torch_s"] / r["onnx_s"]:>8.2f}x'
+                    )
                 worst = max(r['max_abs_diff'] for r in results.values())
                 if not worst <= args.atol:  # NaN is no agreement either
                     raise RuntimeError(
                         f'ONNX logits differ from PyTorch by {worst:.2e} > '
                         f'{args.atol}; if only sizes other than --shape fail, '
-                        'export with --static')
+                        'export with --static'
+                    )
     except RuntimeError as err:
         sys.exit(f'error: {args.out} not written: {err}')
     print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB)')

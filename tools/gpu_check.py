@@ -19,6 +19,7 @@ report is always written. On the lent GPU machine starting Python with torch
 and the OpenMMLab stack takes about 15 s, so the training runs share one
 process and the prediction step runs tools/predict.py alone.
 """
+
 import argparse
 import glob
 import json
@@ -32,8 +33,9 @@ import time
 from typing import Dict, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SKIPPED = 75  # exit status tools/gpu_check.sh reports as 'skipped: <last line>'
-
+SKIPPED = (
+    75  # exit status tools/gpu_check.sh reports as 'skipped: <last line>'
+)
 
 
 def write_json(path: str, obj: dict) -> None:
@@ -45,6 +47,7 @@ def write_json(path: str, obj: dict) -> None:
 
 def sync(device) -> None:
     import torch
+
     if torch.device(device).type == 'cuda':
         torch.cuda.synchronize()
 
@@ -53,37 +56,60 @@ def sync(device) -> None:
 def cmd_env(args: argparse.Namespace) -> None:
     """Machine, driver, torch, CUDA, and what the project's libraries are."""
     import torch
-    info = dict(python=platform.python_version(),
-                machine=platform.machine(),
-                cpu_count=os.cpu_count(),
-                torch=torch.__version__,
-                torch_cuda=torch.version.cuda,
-                cudnn=(torch.backends.cudnn.version()
-                       if torch.backends.cudnn.is_available() else None),
-                cuda_available=torch.cuda.is_available())
+
+    info = dict(
+        python=platform.python_version(),
+        machine=platform.machine(),
+        cpu_count=os.cpu_count(),
+        torch=torch.__version__,
+        torch_cuda=torch.version.cuda,
+        cudnn=(
+            torch.backends.cudnn.version()
+            if torch.backends.cudnn.is_available()
+            else None
+        ),
+        cuda_available=torch.cuda.is_available(),
+    )
     if torch.cuda.is_available():
         prop = torch.cuda.get_device_properties(0)
-        info.update(gpu=prop.name,
-                    gpu_count=torch.cuda.device_count(),
-                    gpu_memory_gib=round(prop.total_memory / 2**30, 1),
-                    capability='%d.%d' % (prop.major, prop.minor),
-                    sm_count=prop.multi_processor_count)
+        info.update(
+            gpu=prop.name,
+            gpu_count=torch.cuda.device_count(),
+            gpu_memory_gib=round(prop.total_memory / 2**30, 1),
+            capability='%d.%d' % (prop.major, prop.minor),
+            sm_count=prop.multi_processor_count,
+        )
         try:
-            out = subprocess.run([
-                'nvidia-smi', '--query-gpu=driver_version',
-                '--format=csv,noheader'
-            ], capture_output=True, text=True, timeout=20)
+            out = subprocess.run(
+                [
+                    'nvidia-smi',
+                    '--query-gpu=driver_version',
+                    '--format=csv,noheader',
+                ],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
             info['driver'] = out.stdout.strip().splitlines()[0]
         except (OSError, IndexError, subprocess.SubprocessError):
             info['driver'] = None
-    for name in ('mmcv', 'mmengine', 'mmseg', 'mmpretrain', 'rasterio',
-                 'torchvision', 'onnxruntime', 'mmseg_stunet'):
+    for name in (
+        'mmcv',
+        'mmengine',
+        'mmseg',
+        'mmpretrain',
+        'rasterio',
+        'torchvision',
+        'onnxruntime',
+        'mmseg_stunet',
+    ):
         try:
             info[name] = __import__(name).__version__
         except Exception as e:  # noqa: BLE001 - report whatever went wrong
             info[name] = f'not importable: {type(e).__name__}'
     try:
         from mmcv.ops import get_compiling_cuda_version
+
         info['mmcv_ops_cuda'] = get_compiling_cuda_version()
     except Exception as e:  # noqa: BLE001
         info['mmcv_ops_cuda'] = f'no compiled ops: {type(e).__name__}'
@@ -96,17 +122,28 @@ def cmd_data(args: argparse.Namespace) -> None:
     from mmseg_stunet.converters.isprs import convert_isprs
     from mmseg_stunet.datasets.isprs import SPLITS
     from mmseg_stunet.testing import write_vaihingen_archives
+
     split = SPLITS['vaihingen']['paper']
-    areas = tuple(split['train'][:args.train_areas]) + tuple(split['val'][:1])
+    areas = tuple(split['train'][: args.train_areas]) + tuple(split['val'][:1])
     raw = osp.join(args.root, 'raw')
     write_vaihingen_archives(raw, areas, (args.area_size, args.area_size))
-    summary = convert_isprs('vaihingen', raw, osp.join(args.root, 'data'),
-                            size=args.tile, progress=False,
-                            allow_missing=True)
-    print(f'{summary.tiles["train"]} train tiles of {args.tile} px from '
-          f'{len(areas) - 1} synthetic areas of {args.area_size} px')
-    write_predict_inputs(osp.join(args.root, 'predict'), args.scene,
-                         osp.join(ROOT, PREDICT_CONFIG))
+    summary = convert_isprs(
+        'vaihingen',
+        raw,
+        osp.join(args.root, 'data'),
+        size=args.tile,
+        progress=False,
+        allow_missing=True,
+    )
+    print(
+        f'{summary.tiles["train"]} train tiles of {args.tile} px from '
+        f'{len(areas) - 1} synthetic areas of {args.area_size} px'
+    )
+    write_predict_inputs(
+        osp.join(args.root, 'predict'),
+        args.scene,
+        osp.join(ROOT, PREDICT_CONFIG),
+    )
 
 
 PREDICT_CONFIG = 'configs/st_unet/st-unet_1xb8-100e_vaihingen-256x256.py'
@@ -122,31 +159,56 @@ def write_predict_inputs(folder: str, size: int, config: str) -> None:
 
     from mmseg_stunet.datasets.isprs import ISPRS_CLASSES, ISPRS_PALETTE
     from mmseg_stunet.testing.synthetic_isprs import make_scene
+
     os.makedirs(folder, exist_ok=True)
     model = init_model(config, None, 'cpu')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(
-                        classes=ISPRS_CLASSES,
-                        palette=[list(c) for c in ISPRS_PALETTE]))),
-               osp.join(folder, 'random_init.pth'))
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(
+                dataset_meta=dict(
+                    classes=ISPRS_CLASSES,
+                    palette=[list(c) for c in ISPRS_PALETTE],
+                )
+            ),
+        ),
+        osp.join(folder, 'random_init.pth'),
+    )
     side = min(1024, size)
     bands, _ = make_scene(side, side, np.random.default_rng(0))
     irrg = np.ascontiguousarray(bands[..., [3, 0, 1]].transpose(2, 0, 1))
     reps = -(-size // side)
     scene = np.tile(irrg, (1, reps, reps))[:, :size, :size]
-    with rasterio.open(osp.join(folder, 'scene.tif'), 'w', driver='GTiff',
-                       width=size, height=size, count=3, dtype='uint8',
-                       tiled=True, blockxsize=256, blockysize=256) as dst:
+    with rasterio.open(
+        osp.join(folder, 'scene.tif'),
+        'w',
+        driver='GTiff',
+        width=size,
+        height=size,
+        count=3,
+        dtype='uint8',
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+    ) as dst:
         dst.write(scene)
 
 
 # -- train --------------------------------------------------------------------
-def train_cfg(config: str, data: str, work_dir: str, batch: int, crop: int,
-              iters: int, workers: int):
+def train_cfg(
+    config: str,
+    data: str,
+    work_dir: str,
+    batch: int,
+    crop: int,
+    iters: int,
+    workers: int,
+):
     """The config as it is (model, loss, optimiser, AMP setting), trained
     for ``iters`` iterations on ``data`` with ``crop`` crops: no validation,
     no checkpoints, the poly schedule over the short run."""
     from mmseg_stunet.engine.runner import load_config
+
     cfg = load_config(config, None, work_dir)
     loader = cfg.train_dataloader
     loader.batch_size = batch
@@ -158,14 +220,27 @@ def train_cfg(config: str, data: str, work_dir: str, batch: int, crop: int,
         if step.type == 'RandomCrop':
             step.crop_size = (crop, crop)
     cfg.model.data_preprocessor.size = (crop, crop)
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters,
-                         val_interval=iters + 1)
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop', max_iters=iters, val_interval=iters + 1
+    )
     cfg.param_scheduler = [
-        dict(type='PolyLR', power=0.9, eta_min=0., begin=0, end=iters,
-             by_epoch=False)
+        dict(
+            type='PolyLR',
+            power=0.9,
+            eta_min=0.0,
+            begin=0,
+            end=iters,
+            by_epoch=False,
+        )
     ]
-    for key in ('val_dataloader', 'val_evaluator', 'val_cfg',
-                'test_dataloader', 'test_evaluator', 'test_cfg'):
+    for key in (
+        'val_dataloader',
+        'val_evaluator',
+        'val_cfg',
+        'test_dataloader',
+        'test_evaluator',
+        'test_cfg',
+    ):
         cfg[key] = None
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=10)
@@ -184,18 +259,21 @@ def cmd_train(args: argparse.Namespace) -> None:
         try:
             res = train_one(args, name, config)
         except Exception as e:  # noqa: BLE001 - reported, next run goes on
-            res = dict(config=osp.relpath(config, ROOT),
-                       error=f'{type(e).__name__}: {e}'.splitlines()[0])
+            res = dict(
+                config=osp.relpath(config, ROOT),
+                error=f'{type(e).__name__}: {e}'.splitlines()[0],
+            )
         write_json(osp.join(args.results, f'{name}.json'), res)
         print(json.dumps(res), flush=True)
         if 'skipped' in res:
             continue
         if 'error' in res:
             failed.append(f'{name} ({res["error"]})')
-        elif not res['finite'] or (args.require_fall
-                                   and not res['loss_fell']):
-            failed.append(f'{name} (loss {res["loss_first"]} -> '
-                          f'{res["loss_last"]}, finite={res["finite"]})')
+        elif not res['finite'] or (args.require_fall and not res['loss_fell']):
+            failed.append(
+                f'{name} (loss {res["loss_first"]} -> '
+                f'{res["loss_last"]}, finite={res["finite"]})'
+            )
     if failed:
         sys.exit('error: ' + '; '.join(failed))
 
@@ -210,14 +288,25 @@ def train_one(args: argparse.Namespace, name: str, config: str) -> dict:
 
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     if device == 'cpu' and 'MixedPrecision' in str(
-            Config.fromfile(config).optim_wrapper.get('type')):
+        Config.fromfile(config).optim_wrapper.get('type')
+    ):
         from mmseg_stunet.engine.optim_wrapper import cpu_bf16_support
+
         if cpu_bf16_support() != 'native':
-            return dict(config=osp.relpath(config, ROOT),
-                        skipped='CPU mixed precision needs bfloat16 '
-                        'instructions, which this CPU lacks')
-    cfg = train_cfg(config, args.data, osp.join(args.work_dir, name),
-                    args.batch, args.crop, args.iters, args.workers)
+            return dict(
+                config=osp.relpath(config, ROOT),
+                skipped='CPU mixed precision needs bfloat16 '
+                'instructions, which this CPU lacks',
+            )
+    cfg = train_cfg(
+        config,
+        args.data,
+        osp.join(args.work_dir, name),
+        args.batch,
+        args.crop,
+        args.iters,
+        args.workers,
+    )
     cfg.experiment_name = f'gpu_check_{name}'
     rec: Dict[str, list] = dict(loss=[], step_s=[], scale=[], skipped=[])
     wall = dict()
@@ -225,6 +314,7 @@ def train_one(args: argparse.Namespace, name: str, config: str) -> dict:
     class Probe(Hook):
         """Loss, step time and loss scale of every iteration; stops the run
         at ``--max-seconds``."""
+
         priority = 'VERY_LOW'
 
         def before_train_iter(self, runner, batch_idx, data_batch=None):
@@ -234,8 +324,9 @@ def train_one(args: argparse.Namespace, name: str, config: str) -> dict:
             self.t0 = time.perf_counter()
             wall.setdefault('start', self.t0)
 
-        def after_train_iter(self, runner, batch_idx, data_batch=None,
-                             outputs=None):
+        def after_train_iter(
+            self, runner, batch_idx, data_batch=None, outputs=None
+        ):
             sync(device)
             now = time.perf_counter()
             rec['step_s'].append(now - self.t0)
@@ -268,35 +359,41 @@ def train_one(args: argparse.Namespace, name: str, config: str) -> dict:
         config=osp.relpath(config, ROOT),
         device=device,
         optim_wrapper=type(runner.optim_wrapper).__name__,
-        amp=bool(rec['scale']) or 'MixedPrecision' in str(
-            cfg.optim_wrapper.type),
+        amp=bool(rec['scale'])
+        or 'MixedPrecision' in str(cfg.optim_wrapper.type),
         batch=args.batch,
         crop=args.crop,
         iterations=n,
         params_m=round(
-            sum(p.numel() for p in runner.model.parameters()) / 1e6, 2),
+            sum(p.numel() for p in runner.model.parameters()) / 1e6, 2
+        ),
         loss_first=round(first, 4),
         loss_last=round(last, 4),
         loss_every_10=[round(v, 4) for v in losses[::10]],
         finite=finite,
         loss_fell=finite and last < first,
-        images_per_s_step=(round(args.batch * len(steps) / sum(steps), 2)
-                           if steps else None),
-        images_per_s_wall=(round(args.batch * (n - 1) /
-                                 (wall['end'] - wall['start']), 2)
-                           if n > 1 else None),
-        ms_per_iter_median=(round(sorted(steps)[len(steps) // 2] * 1e3, 1)
-                            if steps else None),
+        images_per_s_step=(
+            round(args.batch * len(steps) / sum(steps), 2) if steps else None
+        ),
+        images_per_s_wall=(
+            round(args.batch * (n - 1) / (wall['end'] - wall['start']), 2)
+            if n > 1
+            else None
+        ),
+        ms_per_iter_median=(
+            round(sorted(steps)[len(steps) // 2] * 1e3, 1) if steps else None
+        ),
         seconds_total=round(total, 1),
-        gradscaler_skipped_steps=sum(rec['skipped']) if rec['scale'] else
-        None,
+        gradscaler_skipped_steps=sum(rec['skipped']) if rec['scale'] else None,
         gradscaler_final_scale=rec['scale'][-1] if rec['scale'] else None,
     )
     if device == 'cuda':
         out['peak_gpu_memory_gib'] = round(
-            torch.cuda.max_memory_allocated() / 2**30, 2)
+            torch.cuda.max_memory_allocated() / 2**30, 2
+        )
         out['peak_gpu_reserved_gib'] = round(
-            torch.cuda.max_memory_reserved() / 2**30, 2)
+            torch.cuda.max_memory_reserved() / 2**30, 2
+        )
         del runner
         torch.cuda.empty_cache()
     return out
@@ -309,14 +406,25 @@ def cmd_dcn(args: argparse.Namespace) -> None:
     import torch
 
     from mmseg_stunet.models.layers.dcn import resolve_backend
-    device = torch.device(args.device if torch.cuda.is_available() or
-                          args.device == 'cpu' else 'cpu')
+
+    device = torch.device(
+        args.device
+        if torch.cuda.is_available() or args.device == 'cpu'
+        else 'cpu'
+    )
     cmd = [
         sys.executable,
-        osp.join(ROOT, 'tools', 'benchmarks', 'bench_dcn.py'), '--device',
-        str(device), '--batch',
-        str(args.batch), '--repeat',
-        str(args.repeat), '--shapes', *args.shapes, '--json', args.json
+        osp.join(ROOT, 'tools', 'benchmarks', 'bench_dcn.py'),
+        '--device',
+        str(device),
+        '--batch',
+        str(args.batch),
+        '--repeat',
+        str(args.repeat),
+        '--shapes',
+        *args.shapes,
+        '--json',
+        args.json,
     ] + (['--no-memory'] if args.no_memory else [])
     print('$ ' + ' '.join(cmd), flush=True)
     subprocess.run(cmd, check=True)
@@ -332,15 +440,23 @@ def cmd_predict(args: argparse.Namespace) -> None:
     random initial weights; its own throughput line (model building
     excluded) gives Mpx/s. This process imports nothing heavy."""
     import re
+
     folder = osp.join(args.root, 'predict')
     scene = osp.join(folder, 'scene.tif')
     cmd = [
         sys.executable,
         osp.join(ROOT, 'tools', 'predict.py'),
         osp.join(ROOT, PREDICT_CONFIG),
-        osp.join(folder, 'random_init.pth'), scene, '--out-dir',
-        osp.join(folder, 'out'), '--device', args.device, '--batch-size',
-        str(args.batch), '--no-preview', '--no-progress'
+        osp.join(folder, 'random_init.pth'),
+        scene,
+        '--out-dir',
+        osp.join(folder, 'out'),
+        '--device',
+        args.device,
+        '--batch-size',
+        str(args.batch),
+        '--no-preview',
+        '--no-progress',
     ]
     print('$ ' + ' '.join(cmd), flush=True)
     t = time.perf_counter()
@@ -350,24 +466,30 @@ def cmd_predict(args: argparse.Namespace) -> None:
     sys.stderr.write(proc.stderr[-4000:])
     if proc.returncode != 0:
         sys.exit(proc.returncode)
-    m = re.search(r'predicted (\d+) scene\(s\), ([\d.]+) Mpx in ([\d.]+) s '
-                  r'\(([\d.]+) Mpx/s\)', proc.stderr)
+    m = re.search(
+        r'predicted (\d+) scene\(s\), ([\d.]+) Mpx in ([\d.]+) s '
+        r'\(([\d.]+) Mpx/s\)',
+        proc.stderr,
+    )
     if m is None:
         sys.exit('error: tools/predict.py printed no throughput line')
     import rasterio
+
     with rasterio.open(scene) as src:
         size = [src.height, src.width]
     with rasterio.open(osp.join(folder, 'out', 'scene.tif')) as out:
         classes = out.read(1)
-    res = dict(device=args.device,
-               config=PREDICT_CONFIG,
-               scene_px=size,
-               batch=args.batch,
-               mpx=float(m.group(2)),
-               seconds=float(m.group(3)),
-               mpx_per_s=float(m.group(4)),
-               command_seconds=round(seconds, 1),
-               class_map_shape=list(classes.shape))
+    res = dict(
+        device=args.device,
+        config=PREDICT_CONFIG,
+        scene_px=size,
+        batch=args.batch,
+        mpx=float(m.group(2)),
+        seconds=float(m.group(3)),
+        mpx_per_s=float(m.group(4)),
+        command_seconds=round(seconds, 1),
+        class_map_shape=list(classes.shape),
+    )
     write_json(args.json, res)
     print(json.dumps(res))
     if list(classes.shape) != size:
@@ -411,11 +533,13 @@ def _fmt(v) -> str:
 def cmd_report(args: argparse.Namespace) -> None:
     """gpu_report.json and gpu_report.md from the steps' files."""
     steps: List[dict] = []
-    for path in sorted(glob.glob(osp.join(args.work, 'status', '*.json')),
-                       key=osp.getmtime):
+    for path in sorted(
+        glob.glob(osp.join(args.work, 'status', '*.json')), key=osp.getmtime
+    ):
         st = _load(path) or {}
-        st['results'] = _load(osp.join(args.work, 'results',
-                                       st.get('name', '') + '.json'))
+        st['results'] = _load(
+            osp.join(args.work, 'results', st.get('name', '') + '.json')
+        )
         steps.append(st)
     env = next((s['results'] for s in steps if s.get('name') == 'env'), None)
     report = dict(
@@ -423,39 +547,63 @@ def cmd_report(args: argparse.Namespace) -> None:
         budget_s=args.budget,
         seconds_total=round(sum(s.get('seconds', 0) for s in steps), 1),
         environment=env,
-        steps=steps)
+        steps=steps,
+    )
     write_json(osp.join(args.out, 'gpu_report.json'), report)
 
     md = [f'# GPU check ({args.mode})', '']
     if env:
         md.append('| | |')
         md.append('|---|---|')
-        for key in ('gpu', 'capability', 'gpu_memory_gib', 'driver',
-                    'cpu_count', 'python', 'torch', 'torch_cuda', 'cudnn',
-                    'mmcv', 'mmcv_ops_cuda', 'mmengine', 'mmseg',
-                    'torchvision', 'mmseg_stunet'):
+        for key in (
+            'gpu',
+            'capability',
+            'gpu_memory_gib',
+            'driver',
+            'cpu_count',
+            'python',
+            'torch',
+            'torch_cuda',
+            'cudnn',
+            'mmcv',
+            'mmcv_ops_cuda',
+            'mmengine',
+            'mmseg',
+            'torchvision',
+            'mmseg_stunet',
+        ):
             if key in env:
                 md.append(f'| {key} | {_fmt(env[key])} |')
         md.append('')
     md += [
         f'Budget {args.budget} s; steps took '
-        f'{report["seconds_total"]} s in all.', '',
-        '| step | status | seconds | budget s |', '|---|---|---|---|'
+        f'{report["seconds_total"]} s in all.',
+        '',
+        '| step | status | seconds | budget s |',
+        '|---|---|---|---|',
     ]
     for s in steps:
-        md.append(f'| {STEP_TITLES.get(s.get("name"), s.get("name"))} | '
-                  f'{s.get("status")} | {_fmt(s.get("seconds"))} | '
-                  f'{_fmt(s.get("budget"))} |')
-    train = [(osp.basename(p)[:-5], _load(p)) for p in sorted(
-        glob.glob(osp.join(args.work, 'results', 'train_*.json')))]
+        md.append(
+            f'| {STEP_TITLES.get(s.get("name"), s.get("name"))} | '
+            f'{s.get("status")} | {_fmt(s.get("seconds"))} | '
+            f'{_fmt(s.get("budget"))} |'
+        )
+    train = [
+        (osp.basename(p)[:-5], _load(p))
+        for p in sorted(
+            glob.glob(osp.join(args.work, 'results', 'train_*.json'))
+        )
+    ]
     report['training'] = dict(train)
     write_json(osp.join(args.out, 'gpu_report.json'), report)
     if train:
         md += [
-            '', '## Training (synthetic ISPRS, from scratch)', '',
+            '',
+            '## Training (synthetic ISPRS, from scratch)',
+            '',
             '| run | batch x crop | iters | loss first -> last | images/s '
             '(step) | images/s (wall) | peak GPU GiB | GradScaler skipped |',
-            '|---|---|---|---|---|---|---|---|'
+            '|---|---|---|---|---|---|---|---|',
         ]
         for name, r in train:
             title = TRAIN_TITLES.get(name, name)
@@ -470,37 +618,64 @@ def cmd_report(args: argparse.Namespace) -> None:
                 f'{_fmt(r["images_per_s_step"])} | '
                 f'{_fmt(r["images_per_s_wall"])} | '
                 f'{_fmt(r.get("peak_gpu_memory_gib"))} | '
-                f'{_fmt(r["gradscaler_skipped_steps"])} |')
-    dcn = next((s['results'] for s in steps
-                if s.get('name') == 'dcn' and s['results']), None)
+                f'{_fmt(r["gradscaler_skipped_steps"])} |'
+            )
+    dcn = next(
+        (
+            s['results']
+            for s in steps
+            if s.get('name') == 'dcn' and s['results']
+        ),
+        None,
+    )
     if dcn:
         impls = dcn['impls']
         md += [
-            '', f'## DeformConvV2, fwd+bwd, batch {dcn["batch"]}, '
+            '',
+            f'## DeformConvV2, fwd+bwd, batch {dcn["batch"]}, '
             f'ms (best of {dcn["repeat"]}); `auto` picks '
-            f'`{dcn.get("auto_picks")}`', '',
+            f'`{dcn.get("auto_picks")}`',
+            '',
             '| (C, H) | ' + ' | '.join(impls) + ' |',
-            '|---|' + '---|' * len(impls)
+            '|---|' + '---|' * len(impls),
         ]
         for shape, row in dcn['results'].items():
-            md.append(f'| {shape} | ' + ' | '.join(
-                _fmt(row[i]['time'] * 1e3) if 'time' in row.get(i, {}) else
-                'n/a' for i in impls) + ' |')
-        notes = [f'{i} at {shape}: {row[i]["error"]}'
-                 for shape, row in dcn['results'].items()
-                 for i in impls if 'error' in row.get(i, {})]
+            md.append(
+                f'| {shape} | '
+                + ' | '.join(
+                    _fmt(row[i]['time'] * 1e3)
+                    if 'time' in row.get(i, {})
+                    else 'n/a'
+                    for i in impls
+                )
+                + ' |'
+            )
+        notes = [
+            f'{i} at {shape}: {row[i]["error"]}'
+            for shape, row in dcn['results'].items()
+            for i in impls
+            if 'error' in row.get(i, {})
+        ]
         if notes:
             md += [''] + [f'- {n}' for n in sorted(set(notes))[:6]]
-    pred = next((s['results'] for s in steps
-                 if s.get('name') == 'predict' and s['results']), None)
+    pred = next(
+        (
+            s['results']
+            for s in steps
+            if s.get('name') == 'predict' and s['results']
+        ),
+        None,
+    )
     if pred:
         md += [
-            '', '## Scene prediction', '',
+            '',
+            '## Scene prediction',
+            '',
             f'tools/predict.py, {pred["scene_px"][0]}x{pred["scene_px"][1]} '
             f'px synthetic GeoTIFF, `{pred["config"]}` (random weights), '
             f'batch {pred["batch"]}: **{pred["mpx_per_s"]} Mpx/s** '
             f'({pred["seconds"]} s predicting; the whole command with '
-            f'start-up and model building {pred["command_seconds"]} s).'
+            f'start-up and model building {pred["command_seconds"]} s).',
         ]
     with open(osp.join(args.out, 'gpu_report.md'), 'w') as f:
         f.write('\n'.join(md) + '\n')
@@ -517,30 +692,43 @@ def main() -> None:
     p.add_argument('--area-size', type=int, default=512)
     p.add_argument('--tile', type=int, default=256)
     p.add_argument('--train-areas', type=int, default=4)
-    p.add_argument('--scene', type=int, default=4096,
-                   help='side of the GeoTIFF for the prediction step')
+    p.add_argument(
+        '--scene',
+        type=int,
+        default=4096,
+        help='side of the GeoTIFF for the prediction step',
+    )
     p = sub.add_parser('train')
-    p.add_argument('--run', nargs=2, action='append', required=True,
-                   metavar=('NAME', 'CONFIG'))
+    p.add_argument(
+        '--run',
+        nargs=2,
+        action='append',
+        required=True,
+        metavar=('NAME', 'CONFIG'),
+    )
     p.add_argument('--data', required=True)
     p.add_argument('--work-dir', required=True)
     p.add_argument('--results', required=True)
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--crop', type=int, default=256)
     p.add_argument('--iters', type=int, default=300)
-    p.add_argument('--max-seconds', type=float, default=28.)
+    p.add_argument('--max-seconds', type=float, default=28.0)
     p.add_argument('--workers', type=int, default=4)
-    p.add_argument('--require-fall', action='store_true',
-                   help='fail unless the loss of the last 10 iterations is '
-                   'below that of the first 10')
+    p.add_argument(
+        '--require-fall',
+        action='store_true',
+        help='fail unless the loss of the last 10 iterations is '
+        'below that of the first 10',
+    )
     p = sub.add_parser('dcn')
     p.add_argument('--json', required=True)
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--repeat', type=int, default=10)
     p.add_argument('--device', default='cuda')
     p.add_argument('--no-memory', action='store_true')
-    p.add_argument('--shapes', nargs='+',
-                   default=['128x64', '256x32', '512x16', '1024x8'])
+    p.add_argument(
+        '--shapes', nargs='+', default=['128x64', '256x32', '512x16', '1024x8']
+    )
     p = sub.add_parser('predict')
     p.add_argument('--root', required=True)
     p.add_argument('--json', required=True)

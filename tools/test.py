@@ -15,6 +15,7 @@ checkpoint. ``--out`` is filled through a hidden sibling folder
 prediction has been written: a stopped or failed run leaves ``--out`` as
 it was.
 """
+
 import argparse
 import os
 
@@ -35,25 +36,33 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
-        '--out', help='directory to save the predicted label maps')
+        '--out', help='directory to save the predicted label maps'
+    )
     parser.add_argument('--show', action='store_true', help='show results')
     parser.add_argument(
         '--show-dir',
-        help='directory to save colour-coded predictions of every test '
-        'image')
+        help='directory to save colour-coded predictions of every test image',
+    )
     parser.add_argument(
-        '--wait-time', type=non_negative_float, default=2, help='show interval (s)')
+        '--wait-time',
+        type=non_negative_float,
+        default=2,
+        help='show interval (s)',
+    )
     parser.add_argument(
-        '--tta', action='store_true', help='test time augmentation')
+        '--tta', action='store_true', help='test time augmentation'
+    )
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='mixed-precision inference (fp16 on CUDA, bf16 on CPU)')
+        help='mixed-precision inference (fp16 on CUDA, bf16 on CPU)',
+    )
     parser.add_argument(
         '--allow-partial',
         action='store_true',
         help='load the weights of the checkpoint that fit the model when '
-        'others are missing or have another shape (default: refuse)')
+        'others are missing or have another shape (default: refuse)',
+    )
     return parse_runner_args(add_runner_args(parser))
 
 
@@ -61,8 +70,10 @@ def trigger_visualization_hook(cfg, args: argparse.Namespace) -> None:
     """Draw every test image (MMSegmentation's hook draws every 50th)."""
     hook = cfg.default_hooks.get('visualization')
     if hook is None:
-        raise ConfigError(f'{args.config}: --show/--show-dir need '
-                          '`default_hooks.visualization` in the config')
+        raise ConfigError(
+            f'{args.config}: --show/--show-dir need '
+            '`default_hooks.visualization` in the config'
+        )
     hook['draw'] = True
     hook['interval'] = 1
     if args.show:
@@ -77,18 +88,35 @@ def main() -> None:
     args = parse_args()
     # torch, mmengine's runner and MMSegmentation after parsing (fast --help)
     from mmseg_stunet.engine.checkpoint import check_readable
-    from mmseg_stunet.engine.runner import (build_runner, check_predictions,
-                                            dataset_paths, enable_amp,
-                                            load_config)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir,
-                      args.launcher, needs=NEEDS)
-    outputs = {'--out': args.out, '--show-dir': args.show_dir,
-               '--work-dir' if args.work_dir else 'work_dir': cfg.work_dir}
+    from mmseg_stunet.engine.runner import (
+        build_runner,
+        check_predictions,
+        dataset_paths,
+        enable_amp,
+        load_config,
+    )
+
+    cfg = load_config(
+        args.config,
+        args.cfg_options,
+        args.work_dir,
+        args.launcher,
+        needs=NEEDS,
+    )
+    outputs = {
+        '--out': args.out,
+        '--show-dir': args.show_dir,
+        '--work-dir' if args.work_dir else 'work_dir': cfg.work_dir,
+    }
     check_outputs(
         outputs,
-        {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint,
-         **dataset_paths(cfg)},
-        distinct=False)
+        {
+            'CONFIG': args.config,
+            'CHECKPOINT': args.checkpoint,
+            **dataset_paths(cfg),
+        },
+        distinct=False,
+    )
     check_output_kinds(outputs)
     check_readable(args.checkpoint, 'CHECKPOINT')  # before the runner
     cfg.load_from = args.checkpoint
@@ -99,8 +127,9 @@ def main() -> None:
     if args.tta:
         for key in ('tta_model', 'tta_pipeline'):
             if cfg.get(key) is None:
-                raise ConfigError(f'{args.config}: --tta needs `{key}` in '
-                                  'the config')
+                raise ConfigError(
+                    f'{args.config}: --tta needs `{key}` in the config'
+                )
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
@@ -117,8 +146,9 @@ def main() -> None:
         runner = build_runner(cfg)
         runner.test()
         if rank0:
-            check_predictions(partial, len(runner.test_dataloader.dataset),
-                              args.out)
+            check_predictions(
+                partial, len(runner.test_dataloader.dataset), args.out
+            )
 
 
 if __name__ == '__main__':

@@ -19,6 +19,7 @@ paths mmengine stores (``last_checkpoint``, the best checkpoint of
 ``save_best``) are taken from the work dir when a file of their name is
 there, and a run never deletes or overwrites a file outside its work dir.
 """
+
 import argparse
 import sys
 
@@ -41,11 +42,13 @@ def parse_args() -> argparse.Namespace:
         const='auto',
         default=None,
         help='resume from the latest checkpoint in the work dir, or from '
-        'the given checkpoint')
+        'the given checkpoint',
+    )
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='automatic mixed precision (fp16 on CUDA, bf16 on CPU)')
+        help='automatic mixed precision (fp16 on CUDA, bf16 on CPU)',
+    )
     return parse_runner_args(add_runner_args(parser))
 
 
@@ -53,14 +56,26 @@ def main() -> None:
     silence_known_notices()
     args = parse_args()
     # torch, mmengine's runner and MMSegmentation after parsing (fast --help)
-    from mmseg_stunet.engine.checkpoint import (check_readable,
-                                                latest_checkpoint)
-    from mmseg_stunet.engine.runner import (build_runner, enable_amp,
-                                            load_config)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir,
-                      args.launcher, needs=NEEDS)
+    from mmseg_stunet.engine.checkpoint import (
+        check_readable,
+        latest_checkpoint,
+    )
+    from mmseg_stunet.engine.runner import (
+        build_runner,
+        enable_amp,
+        load_config,
+    )
+
+    cfg = load_config(
+        args.config,
+        args.cfg_options,
+        args.work_dir,
+        args.launcher,
+        needs=NEEDS,
+    )
     check_output_kinds(
-        {'--work-dir' if args.work_dir else 'work_dir': cfg.work_dir})
+        {'--work-dir' if args.work_dir else 'work_dir': cfg.work_dir}
+    )
     if args.amp:
         enable_amp(cfg)
     if args.resume == 'auto':
@@ -69,7 +84,8 @@ def main() -> None:
             raise FileNotFoundError(
                 f'--resume: no checkpoint to resume from in {cfg.work_dir}'
                 ' (no last_checkpoint); train without --resume, or pass '
-                '--resume CKPT')
+                '--resume CKPT'
+            )
         # named explicitly: mmengine would resume from a config's
         # load_from (initial weights) instead of the latest checkpoint
         cfg.resume = True
@@ -77,11 +93,17 @@ def main() -> None:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    elif (cfg.get('resume') and cfg.get('load_from') is None
-          and latest_checkpoint(cfg.work_dir) is None):
-        print(f'warning: resume = True in the config, but no checkpoint '
-              f'in {cfg.work_dir}: starting from scratch',
-              file=sys.stderr, flush=True)
+    elif (
+        cfg.get('resume')
+        and cfg.get('load_from') is None
+        and latest_checkpoint(cfg.work_dir) is None
+    ):
+        print(
+            f'warning: resume = True in the config, but no checkpoint '
+            f'in {cfg.work_dir}: starting from scratch',
+            file=sys.stderr,
+            flush=True,
+        )
         cfg.resume = False
     if cfg.get('resume') and cfg.get('load_from'):
         # before anything is built or written in the work dir

@@ -18,5 +18,5 @@ custom_hooks = [
     # the first NaN/inf loss stops training; NaN weights are never saved
     dict(type='DivergenceHook'),
     # --resume trains on the same sample order as the interrupted run
-    dict(type='ResumeDataOrderHook')
+    dict(type='ResumeDataOrderHook'),
 ]

@@ -7,6 +7,11 @@
 # on CPU. Its offset branch starts at zero, so training starts from a plain
 # R-50 whose stage 2-4 3x3 convs see a 0.5 modulation mask.
 _base_ = './deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py'
-model = dict(backbone=dict(dcn=dict(
-    type='DeformConvV2', deform_groups=1, fallback_on_stride=False),
-                           stage_with_dcn=(False, True, True, True)))
+model = dict(
+    backbone=dict(
+        dcn=dict(
+            type='DeformConvV2', deform_groups=1, fallback_on_stride=False
+        ),
+        stage_with_dcn=(False, True, True, True),
+    )
+)

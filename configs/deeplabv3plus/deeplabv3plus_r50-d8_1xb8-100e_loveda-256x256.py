@@ -6,7 +6,8 @@
 _base_ = [
     '../_base_/models/deeplabv3plus_r50-d8_256.py',
     '../_base_/datasets/loveda_256.py',
-    '../_base_/schedules/schedule_100e.py'
+    '../_base_/schedules/schedule_100e.py',
 ]
 model = dict(
-    decode_head=dict(num_classes=7), auxiliary_head=dict(num_classes=7))
+    decode_head=dict(num_classes=7), auxiliary_head=dict(num_classes=7)
+)

@@ -8,5 +8,5 @@
 _base_ = [
     '../_base_/models/deeplabv3plus_r50-d8_256.py',
     '../_base_/datasets/vaihingen_256.py',
-    '../_base_/schedules/schedule_100e.py'
+    '../_base_/schedules/schedule_100e.py',
 ]

@@ -4,8 +4,9 @@
 # Normalisation: the model base's Vaihingen IRRG statistics (no Potsdam IRRG
 # statistics were measured here; same band order, similar scenes).
 _base_ = [
-    '../_base_/models/st_unet.py', '../_base_/datasets/potsdam_irrg_256.py',
-    '../_base_/schedules/schedule_100e.py'
+    '../_base_/models/st_unet.py',
+    '../_base_/datasets/potsdam_irrg_256.py',
+    '../_base_/schedules/schedule_100e.py',
 ]
 crop_size = (256, 256)
 data_preprocessor = dict(size=crop_size)

@@ -10,10 +10,11 @@ train_pipeline = [
         type='RandomResize',
         scale=(256, 256),
         ratio_range=(0.5, 2.0),
-        keep_ratio=True),
+        keep_ratio=True,
+    ),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs')
+    dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

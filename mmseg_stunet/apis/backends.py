@@ -14,6 +14,7 @@ code:
   (``tools/export_onnx.py``) in onnxruntime, whose ONNX metadata (band order,
   mean/std, classes, palette, window) is the only source of those facts.
 """
+
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -21,15 +22,26 @@ import torch
 import torch.nn as nn
 from mmseg.structures import SegDataSample
 
-from .inference import (default_window, describe_8bit, expects_8bit,
-                        feed_order, min_input_size, model_in_channels,
-                        neutral_pixel, pad_to_min_size)
 from ..utils.cli import BACKENDS  # noqa: F401  (names, light for --help)
+from .inference import (
+    default_window,
+    describe_8bit,
+    expects_8bit,
+    feed_order,
+    min_input_size,
+    model_in_channels,
+    neutral_pixel,
+    pad_to_min_size,
+)
 from .onnx_export import OnnxMetadataError, OnnxSegmentor
 
 __all__ = [
-    'SegmentorBackend', 'TorchBackend', 'OnnxBackend', 'BACKENDS',
-    'make_backend', 'session_options'
+    'SegmentorBackend',
+    'TorchBackend',
+    'OnnxBackend',
+    'BACKENDS',
+    'make_backend',
+    'session_options',
 ]
 
 
@@ -54,6 +66,7 @@ class SegmentorBackend:
         dataset_meta (dict): ``classes`` and ``palette`` where known.
         source (str): how errors name the model (a file or a class name).
     """
+
     name = ''
     in_channels: int
     num_classes: int
@@ -70,14 +83,16 @@ class SegmentorBackend:
 
     def check_window(self, window: Tuple[int, int]) -> None:
         """Refuse (one-line ``ValueError``) a window the model cannot take."""
-        if self.fixed_window is not None and \
-                tuple(window) != tuple(self.fixed_window):
+        if self.fixed_window is not None and tuple(window) != tuple(
+            self.fixed_window
+        ):
             raise ValueError(
                 f'{self.source}: the graph takes fixed '
                 f'{self.fixed_window[0]}x{self.fixed_window[1]} windows, but '
                 f'window (--window) is {window[0]}x{window[1]}; predict '
                 'with that window or export with dynamic sizes (without '
-                '--static)')
+                '--static)'
+            )
 
 
 class TorchBackend(SegmentorBackend):
@@ -88,6 +103,7 @@ class TorchBackend(SegmentorBackend):
     windows with a side below :func:`~.inference.min_input_size` (small
     scenes) are padded to it and the logits cropped back.
     """
+
     name = 'pytorch'
 
     def __init__(self, model: nn.Module):
@@ -108,27 +124,36 @@ class TorchBackend(SegmentorBackend):
     def logits(self, raw: torch.Tensor) -> torch.Tensor:
         h, w = raw.shape[-2:]
         data = self.model.data_preprocessor(
-            dict(inputs=list(raw), data_samples=[SegDataSample() for _ in raw]),
-            False)
+            dict(
+                inputs=list(raw), data_samples=[SegDataSample() for _ in raw]
+            ),
+            False,
+        )
         inputs = pad_to_min_size(data['inputs'], self.min_size)
         pad_shape = tuple(inputs.shape[-2:])
         metas = [dict(img_shape=(h, w), pad_shape=pad_shape)] * len(inputs)
         return self.model.encode_decode(inputs, metas)[..., :h, :w]
 
 
-def session_options(threads: Optional[int] = None,
-                    optimization: str = 'all') -> Any:
+def session_options(
+    threads: Optional[int] = None, optimization: str = 'all'
+) -> Any:
     """onnxruntime ``SessionOptions``: ``threads`` intra-op threads (None:
     onnxruntime's default, one per physical core) and graph optimisation
     level ``'disable'``, ``'basic'``, ``'extended'`` or ``'all'``."""
     import onnxruntime as ort
-    levels = dict(disable=ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-                  basic=ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                  extended=ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                  all=ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+
+    levels = dict(
+        disable=ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        basic=ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        extended=ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        all=ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    )
     if optimization not in levels:
-        raise ValueError(f'graph optimisation level must be one of '
-                         f'{sorted(levels)}, got {optimization!r}')
+        raise ValueError(
+            f'graph optimisation level must be one of '
+            f'{sorted(levels)}, got {optimization!r}'
+        )
     options = ort.SessionOptions()
     options.graph_optimization_level = levels[optimization]
     if threads is not None:
@@ -160,28 +185,40 @@ class OnnxBackend(SegmentorBackend):
         OnnxMetadataError: a file without the metadata, or with metadata
             that disagrees with its graph, in one line naming the key.
     """
+
     name = 'onnxruntime'
 
-    def __init__(self, path: str, device: str = 'cpu',
-                 threads: Optional[int] = None, optimization: str = 'all'):
+    def __init__(
+        self,
+        path: str,
+        device: str = 'cpu',
+        threads: Optional[int] = None,
+        optimization: str = 'all',
+    ):
         import onnxruntime as ort
+
         providers = ['CPUExecutionProvider']
         if str(device).startswith('cuda'):
             if 'CUDAExecutionProvider' not in ort.get_available_providers():
                 raise ValueError(
                     f'--device {device}: this onnxruntime has no CUDA '
                     'execution provider (install onnxruntime-gpu), use '
-                    '--device cpu')
+                    '--device cpu'
+                )
             index = str(device).partition(':')[2] or '0'
-            providers = [('CUDAExecutionProvider', dict(device_id=index)),
-                         'CPUExecutionProvider']
-        self.runner = OnnxSegmentor(path, providers,
-                                    session_options(threads, optimization))
+            providers = [
+                ('CUDAExecutionProvider', dict(device_id=index)),
+                'CPUExecutionProvider',
+            ]
+        self.runner = OnnxSegmentor(
+            path, providers, session_options(threads, optimization)
+        )
         self.source = path
         meta = self.runner.metadata
         self.in_channels = self.runner.in_channels
         if list(meta['band_order']) != feed_order(
-                range(1, self.in_channels + 1)):
+            range(1, self.in_channels + 1)
+        ):
             # the reader feeds feed_order(bands): select the file's bands so
             # that it gives band_order
             self.bands: Optional[List[int]] = feed_order(meta['band_order'])
@@ -196,7 +233,8 @@ class OnnxBackend(SegmentorBackend):
                 raise OnnxMetadataError(
                     f'{path}: ONNX metadata classes has {len(classes)} '
                     f'names but the graph gives {out[1]} logits; re-export '
-                    'it with tools/export_onnx.py')
+                    'it with tools/export_onnx.py'
+                )
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
         if all(isinstance(s, int) for s in shape[2:]):
             self.fixed_window = (shape[2], shape[3])
@@ -204,15 +242,23 @@ class OnnxBackend(SegmentorBackend):
             if classes is not None:
                 self.num_classes = len(classes)
             else:  # neither says it: run the graph once on a small input
-                probe = np.zeros((self.fixed_batch or 1, self.in_channels,
-                                  *(self.fixed_window or (8, 8))), np.float32)
+                probe = np.zeros(
+                    (
+                        self.fixed_batch or 1,
+                        self.in_channels,
+                        *(self.fixed_window or (8, 8)),
+                    ),
+                    np.float32,
+                )
                 self.num_classes = int(self.runner(probe).shape[1])
         window, stride = meta['window'], meta['stride']
         if window is not None:
             window = (int(window[0]), int(window[-1]))
             stride = window if stride is None else stride
-            self.default_window = (window, tuple(
-                max(0, w - int(s)) for w, s in zip(window, stride)))
+            self.default_window = (
+                window,
+                tuple(max(0, w - int(s)) for w, s in zip(window, stride)),
+            )
         elif self.fixed_window is not None:
             self.default_window = (self.fixed_window, (0, 0))
         if meta['mean'] is None:
@@ -224,8 +270,7 @@ class OnnxBackend(SegmentorBackend):
             self.fill = np.ascontiguousarray(mean)
             self.expects = describe_8bit(meta['mean'], meta['std'])
         self.dataset_meta = {
-            k: meta[k]
-            for k in ('classes', 'palette') if meta[k] is not None
+            k: meta[k] for k in ('classes', 'palette') if meta[k] is not None
         }
 
     @property
@@ -234,15 +279,17 @@ class OnnxBackend(SegmentorBackend):
 
     def logits(self, raw: torch.Tensor) -> torch.Tensor:
         pixels = np.ascontiguousarray(raw.cpu().numpy(), np.float32)
-        if self.fixed_window is not None and \
-                tuple(pixels.shape[-2:]) != tuple(self.fixed_window):
+        if self.fixed_window is not None and tuple(pixels.shape[-2:]) != tuple(
+            self.fixed_window
+        ):
             raise OnnxMetadataError(
                 f'{self.source}: a {pixels.shape[-2]}x{pixels.shape[-1]} '
                 f'window (scene smaller than the window?), but the graph '
                 f'takes fixed {self.fixed_window[0]}x{self.fixed_window[1]} '
-                'windows; export with dynamic sizes (without --static)')
+                'windows; export with dynamic sizes (without --static)'
+            )
         if self.fixed_batch is not None and len(pixels) != self.fixed_batch:
-            out = [self.runner(pixels[i:i + 1]) for i in range(len(pixels))]
+            out = [self.runner(pixels[i : i + 1]) for i in range(len(pixels))]
             return torch.from_numpy(np.concatenate(out))
         return torch.from_numpy(self.runner(pixels))
 
@@ -254,6 +301,7 @@ def make_backend(model: Any) -> SegmentorBackend:
         return model
     if isinstance(model, nn.Module):
         return TorchBackend(model)
-    raise TypeError(f'expected a segmentor (nn.Module) or a '
-                    f'SegmentorBackend, got {type(model).__name__}')
-
+    raise TypeError(
+        f'expected a segmentor (nn.Module) or a '
+        f'SegmentorBackend, got {type(model).__name__}'
+    )

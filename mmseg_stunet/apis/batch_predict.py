@@ -52,6 +52,7 @@ and a killed run safe to repeat):
   after each batch (one small message); rank 0 prints one line every few
   seconds: scenes done, Mpx done, Mpx/s, ETA.
 """
+
 import glob
 import hashlib
 import json
@@ -64,12 +65,21 @@ import threading
 import time
 import warnings
 from collections import Counter
-from typing import (Any, Dict, List, NamedTuple, Optional,
-                    Sequence, Tuple)
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-__all__ = ['expand_inputs', 'band_splits', 'Unit', 'plan_units', 'assign',
-           'read_manifest', 'ManifestWriter', 'settings_fingerprint',
-           'RunAborted', 'BatchPredictor', 'KILL_ENV']
+__all__ = [
+    'expand_inputs',
+    'band_splits',
+    'Unit',
+    'plan_units',
+    'assign',
+    'read_manifest',
+    'ManifestWriter',
+    'settings_fingerprint',
+    'RunAborted',
+    'BatchPredictor',
+    'KILL_ENV',
+]
 
 #: test hook: ``RANK:UNITS`` makes that rank SIGKILL itself after finishing
 #: that many units (tests of resuming a killed run)
@@ -93,14 +103,17 @@ def expand_inputs(items: Sequence[str]) -> List[str]:
             nothing.
     """
     from .raster_io import list_images
+
     files: List[str] = []
     for item in items:
         if item.startswith('@') and not osp.exists(item):
             files.extend(_read_list(item[1:]))
         elif any(c in item for c in _GLOB_CHARS) and not osp.exists(item):
-            found = sorted(p for p in glob.glob(item, recursive=True)
-                           if osp.isfile(p)
-                           and not osp.basename(p).startswith('.'))
+            found = sorted(
+                p
+                for p in glob.glob(item, recursive=True)
+                if osp.isfile(p) and not osp.basename(p).startswith('.')
+            )
             if not found:
                 raise FileNotFoundError(f'no files match the pattern {item}')
             files.extend(found)
@@ -121,8 +134,11 @@ def _read_list(path: str) -> List[str]:
     base = osp.dirname(path)
     with open(path, encoding='utf-8') as f:
         lines = [line.strip() for line in f]
-    items = [line if osp.isabs(line) else osp.join(base, line)
-             for line in lines if line and not line.startswith('#')]
+    items = [
+        line if osp.isabs(line) else osp.join(base, line)
+        for line in lines
+        if line and not line.startswith('#')
+    ]
     if not items:
         raise FileNotFoundError(f'input list {path} names no inputs')
     return expand_inputs(items)
@@ -133,6 +149,7 @@ class Unit(NamedTuple):
     """Work for one rank: scene ``scene`` (index) whole (``bands == 1``), or
     its band ``band`` of ``bands``: tile rows ``tile_rows`` whose cores are
     the pixel rows ``rows`` (end exclusive)."""
+
     scene: int
     band: int
     bands: int
@@ -141,9 +158,14 @@ class Unit(NamedTuple):
     pixels: int
 
 
-def band_splits(height: int, width: int, window: Tuple[int, int],
-                overlap: Tuple[int, int], batch_size: int,
-                count: int) -> List[Tuple[int, int, int, int]]:
+def band_splits(
+    height: int,
+    width: int,
+    window: Tuple[int, int],
+    overlap: Tuple[int, int],
+    batch_size: int,
+    count: int,
+) -> List[Tuple[int, int, int, int]]:
     """Cut a scene's tiling into at most ``count`` row bands of about equal
     height: ``(tile_row_start, tile_row_end, row_start, row_end)`` each.
 
@@ -153,20 +175,31 @@ def band_splits(height: int, width: int, window: Tuple[int, int],
     The bands' core rows partition ``[0, height)``.
     """
     from .tiling import axis_spans
+
     rows = axis_spans(height, window[0], overlap[0])
     ncols = len(axis_spans(width, window[1], overlap[1]))
     step = batch_size // math.gcd(ncols, batch_size)
     groups = math.ceil(len(rows) / step)
     count = max(1, min(count, groups))
-    cuts = sorted({min(len(rows), round(i * groups / count) * step)
-                   for i in range(count + 1)})
-    return [(a, b, rows[a].core_start, rows[b - 1].core_end)
-            for a, b in zip(cuts, cuts[1:])]
+    cuts = sorted(
+        {
+            min(len(rows), round(i * groups / count) * step)
+            for i in range(count + 1)
+        }
+    )
+    return [
+        (a, b, rows[a].core_start, rows[b - 1].core_end)
+        for a, b in zip(cuts, cuts[1:])
+    ]
 
 
-def plan_units(sizes: Sequence[Optional[Tuple[int, int]]],
-               window: Tuple[int, int], overlap: Tuple[int, int],
-               batch_size: int, band_pixels: Optional[int]) -> List[Unit]:
+def plan_units(
+    sizes: Sequence[Optional[Tuple[int, int]]],
+    window: Tuple[int, int],
+    overlap: Tuple[int, int],
+    batch_size: int,
+    band_pixels: Optional[int],
+) -> List[Unit]:
     """Units for scenes of ``sizes`` (``(height, width)``, None for a scene
     left out): a scene of more than ``band_pixels`` pixels is cut into
     ``ceil(pixels / band_pixels)`` bands (:func:`band_splits`)."""
@@ -175,14 +208,20 @@ def plan_units(sizes: Sequence[Optional[Tuple[int, int]]],
         if size is None:
             continue
         height, width = size
-        count = 1 if not band_pixels else math.ceil(height * width /
-                                                    band_pixels)
-        splits = band_splits(height, width, window, overlap, batch_size,
-                             count) if count > 1 else [
-                                 (0, -1, 0, height)]
+        count = (
+            1 if not band_pixels else math.ceil(height * width / band_pixels)
+        )
+        splits = (
+            band_splits(height, width, window, overlap, batch_size, count)
+            if count > 1
+            else [(0, -1, 0, height)]
+        )
         for band, (t0, t1, r0, r1) in enumerate(splits):
-            units.append(Unit(i, band, len(splits), (t0, t1), (r0, r1),
-                              (r1 - r0) * width))
+            units.append(
+                Unit(
+                    i, band, len(splits), (t0, t1), (r0, r1), (r1 - r0) * width
+                )
+            )
     return units
 
 
@@ -209,13 +248,15 @@ def default_band_pixels(total: int, world: int) -> Optional[int]:
 
 
 # -- the manifest -------------------------------------------------------------
-def settings_fingerprint(settings: Dict[str, Any],
-                         files: Sequence[str] = ()) -> str:
+def settings_fingerprint(
+    settings: Dict[str, Any], files: Sequence[str] = ()
+) -> str:
     """sha256 (16 hex digits) of the JSON of ``settings`` and of the
     contents of ``files`` (config, checkpoint): a scene done under another
     fingerprint is not complete for this run."""
     digest = hashlib.sha256(
-        json.dumps(settings, sort_keys=True, default=str).encode())
+        json.dumps(settings, sort_keys=True, default=str).encode()
+    )
     for path in files:
         if path and osp.isfile(path):
             with open(path, 'rb') as f:
@@ -246,8 +287,10 @@ def read_manifest(path: Optional[str]) -> Dict[str, dict]:
         except (ValueError, KeyError, TypeError):
             if no == len(lines):  # no newline yet: a write cut short
                 continue
-            raise ValueError(f'{path}:{no}: not a manifest record (JSON '
-                             'with a "scene"); fix or remove the line')
+            raise ValueError(
+                f'{path}:{no}: not a manifest record (JSON '
+                'with a "scene"); fix or remove the line'
+            ) from None
         records[scene] = record
     return records
 
@@ -256,11 +299,13 @@ def is_complete(record: Optional[dict], fingerprint: str) -> bool:
     """A scene is complete when its latest record says ``done`` (or
     ``skipped``, a done scene seen again) under ``fingerprint`` and every
     output it names exists (renamed into place only when whole)."""
-    return (record is not None and record.get('status') in ('done',
-                                                             'skipped')
-            and record.get('settings') == fingerprint
-            and bool(record.get('outputs'))
-            and all(osp.isfile(p) for p in record['outputs']))
+    return (
+        record is not None
+        and record.get('status') in ('done', 'skipped')
+        and record.get('settings') == fingerprint
+        and bool(record.get('outputs'))
+        and all(osp.isfile(p) for p in record['outputs'])
+    )
 
 
 class ManifestWriter:
@@ -273,11 +318,13 @@ class ManifestWriter:
         if path:
             os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
             try:
-                self._fd = os.open(path, os.O_WRONLY | os.O_APPEND
-                                   | os.O_CREAT, 0o644)
+                self._fd = os.open(
+                    path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+                )
             except OSError as err:
-                raise OSError(f'--manifest {path}: cannot write there '
-                              f'({err.strerror})') from err
+                raise OSError(
+                    f'--manifest {path}: cannot write there ({err.strerror})'
+                ) from err
             if os.fstat(self._fd).st_size:  # end a torn line of a killed run
                 with open(path, 'rb') as f:
                     f.seek(-1, os.SEEK_END)
@@ -308,8 +355,10 @@ class _Store:
             return getattr(self._store, name)(*args)
         except RuntimeError as err:
             first = str(err).strip().splitlines()[0] if str(err) else ''
-            raise RunAborted('lost contact with the run\'s key-value store '
-                             f'(rank 0\'s node): {first}') from err
+            raise RunAborted(
+                "lost contact with the run's key-value store "
+                f"(rank 0's node): {first}"
+            ) from err
 
     def add(self, key: str, amount: int = 1) -> int:
         return int(self._call('add', 'predict/' + key, amount))
@@ -326,8 +375,10 @@ class _Store:
 
 def _default_store(distributed: bool) -> Any:
     import torch.distributed as dist
+
     if distributed:
         from torch.distributed.distributed_c10d import _get_default_store
+
         return _get_default_store()
     return dist.HashStore()
 
@@ -353,12 +404,20 @@ class BatchPredictor:
         errors (tuple): the exception classes that mark a bad scene.
     """
 
-    def __init__(self, predictor: Any, out_dir: str, fingerprint: str,
-                 manifest: Optional[str] = None, keep_going: bool = False,
-                 band_pixels: Optional[int] = None,
-                 rank_timeout: float = 300.0, progress: bool = True,
-                 errors: Tuple[type, ...] = (OSError, ValueError)):
+    def __init__(
+        self,
+        predictor: Any,
+        out_dir: str,
+        fingerprint: str,
+        manifest: Optional[str] = None,
+        keep_going: bool = False,
+        band_pixels: Optional[int] = None,
+        rank_timeout: float = 300.0,
+        progress: bool = True,
+        errors: Tuple[type, ...] = (OSError, ValueError),
+    ):
         import torch.distributed as dist
+
         self.predictor = predictor
         self.out_dir = out_dir
         self.fingerprint = fingerprint
@@ -376,68 +435,100 @@ class BatchPredictor:
         self._stop = threading.Event()
         self._units_done = 0
         kill = os.environ.get(KILL_ENV, '')
-        self._kill_after = (int(kill.split(':')[1])
-                            if kill and int(kill.split(':')[0]) == self.rank
-                            else None)
+        self._kill_after = (
+            int(kill.split(':')[1])
+            if kill and int(kill.split(':')[0]) == self.rank
+            else None
+        )
 
     # the plan ------------------------------------------------------------
     def _make_plan(self, inputs: Sequence[str]) -> dict:
         """Rank 0: scenes, their checks and sizes, skipped and failed ones,
         the units of each rank."""
         from .raster_io import SceneReader
+
         p = self.predictor
         files = expand_inputs(inputs)
         names = [osp.splitext(osp.basename(f))[0] for f in files]
         dup = sorted(n for n, c in Counter(names).items() if c > 1)
         if dup:
             same = [f for f, n in zip(files, names) if n == dup[0]]
-            raise ValueError(f'inputs with the same name would overwrite '
-                             f'each other in {self.out_dir}: {same}')
+            raise ValueError(
+                f'inputs with the same name would overwrite '
+                f'each other in {self.out_dir}: {same}'
+            )
         from ..utils.paths import check_outputs
-        check_outputs([('--out-dir', self.out_dir)] + [
-            ('output', osp.join(self.out_dir, n + s)) for n in names
-            for s in ('.tif', '.png', '_preview.png')
-        ] + [('--manifest', self.manifest)],
-                      [('input', f) for f in files], distinct=False)
+
+        check_outputs(
+            [('--out-dir', self.out_dir)]
+            + [
+                ('output', osp.join(self.out_dir, n + s))
+                for n in names
+                for s in ('.tif', '.png', '_preview.png')
+            ]
+            + [('--manifest', self.manifest)],
+            [('input', f) for f in files],
+            distinct=False,
+        )
         os.makedirs(self.out_dir, exist_ok=True)
         done = read_manifest(self.manifest)
         sizes, records, outputs = [], [], []
         for path in files:
             try:
-                with SceneReader(path, p.bands, p.in_channels,
-                                 p.nodata) as reader:
+                with SceneReader(
+                    path, p.bands, p.in_channels, p.nodata
+                ) as reader:
                     p.check_dtype(reader)
                     size = (reader.height, reader.width)
-                    out = p.output_paths(path, self.out_dir,
-                                         reader.is_plain_image)
+                    out = p.output_paths(
+                        path, self.out_dir, reader.is_plain_image
+                    )
             except self.errors as err:
                 if not self.keep_going:
                     raise
-                print(f'warning: {path}: {_one_line(err)} (skipped: '
-                      '--keep-going)', file=sys.stderr, flush=True)
-                records.append(self._record(path, 'failed', 0.0, 0,
-                                            _one_line(err)))
+                print(
+                    f'warning: {path}: {_one_line(err)} (skipped: '
+                    '--keep-going)',
+                    file=sys.stderr,
+                    flush=True,
+                )
+                records.append(
+                    self._record(path, 'failed', 0.0, 0, _one_line(err))
+                )
                 sizes.append(None)
                 outputs.append(None)
                 continue
             outputs.append(list(out.values()))
-            if self.manifest and is_complete(done.get(path),
-                                             self.fingerprint):
-                records.append(self._record(path, 'skipped', 0.0,
-                                            size[0] * size[1],
-                                            outputs=outputs[-1]))
+            if self.manifest and is_complete(done.get(path), self.fingerprint):
+                records.append(
+                    self._record(
+                        path,
+                        'skipped',
+                        0.0,
+                        size[0] * size[1],
+                        outputs=outputs[-1],
+                    )
+                )
                 sizes.append(None)
                 continue
             sizes.append(size)
         total = sum(h * w for s in sizes if s for h, w in [s])
         band_pixels = self.band_pixels or default_band_pixels(
-            total, self.world)
-        units = plan_units(sizes, p.window, p.overlap, p.batch_size,
-                           band_pixels)
-        return dict(files=files, outputs=outputs, records=records,
-                    total=total, scenes=len({u.scene for u in units}),
-                    shares=[[list(u) for u in share]
-                            for share in assign(units, self.world)])
+            total, self.world
+        )
+        units = plan_units(
+            sizes, p.window, p.overlap, p.batch_size, band_pixels
+        )
+        return dict(
+            files=files,
+            outputs=outputs,
+            records=records,
+            total=total,
+            scenes=len({u.scene for u in units}),
+            shares=[
+                [list(u) for u in share] for share in assign(units, self.world)
+            ],
+        )
 
     def _share_plan(self, inputs: Sequence[str]) -> dict:
         if self.rank == 0:
@@ -455,16 +546,19 @@ class BatchPredictor:
             time.sleep(0.2)
         return json.loads(self.store.get('plan'))
 
-    def _check_beat(self, rank: int,
-                    last: Tuple[int, float]) -> Tuple[int, float]:
+    def _check_beat(
+        self, rank: int, last: Tuple[int, float]
+    ) -> Tuple[int, float]:
         """``(heartbeats, when seen)`` of ``rank``; stop the run when it
         has not changed for ``rank_timeout`` s."""
         count, now = self.store.add(f'beat/{rank}', 0), time.monotonic()
         if count != last[0]:
             return count, now
         if now - last[1] > self.rank_timeout:
-            message = (f'rank {rank} stopped answering (no heartbeat for '
-                       f'{self.rank_timeout:g} s)')
+            message = (
+                f'rank {rank} stopped answering (no heartbeat for '
+                f'{self.rank_timeout:g} s)'
+            )
             self._abort(message)
             raise RunAborted(f'stopped: {message}')
         return last
@@ -491,11 +585,14 @@ class BatchPredictor:
                 for record in plan['records']:
                     self._collect(writer, record)
                 self._start = time.perf_counter()
-                monitor = threading.Thread(target=self._monitor,
-                                           args=(writer, ), daemon=True)
+                monitor = threading.Thread(
+                    target=self._monitor, args=(writer,), daemon=True
+                )
                 monitor.start()
-            shares = [[Unit(*u[:3], tuple(u[3]), tuple(u[4]), u[5])
-                       for u in share] for share in plan['shares']]
+            shares = [
+                [Unit(*u[:3], tuple(u[3]), tuple(u[4]), u[5]) for u in share]
+                for share in plan['shares']
+            ]
             self._units = [u for share in shares for u in share]
             own = [self._run_unit(unit) for unit in shares[self.rank]]
             self.store.set(f'done/{self.rank}', '1')  # heartbeat may stop
@@ -525,13 +622,14 @@ class BatchPredictor:
                 finally:
                     writer.close()
         if self.progress:
-            print(self._progress_line(final=True), file=sys.stderr,
-                  flush=True)
+            print(self._progress_line(final=True), file=sys.stderr, flush=True)
         order = {f: i for i, f in enumerate(self.files)}
         missing = set(self.files) - {r['scene'] for r in self._collected}
         if missing:  # never report success for a scene nobody finished
-            raise RunAborted(f'{len(missing)} scene(s) finished without a '
-                             f'record, e.g. {sorted(missing)[0]}')
+            raise RunAborted(
+                f'{len(missing)} scene(s) finished without a '
+                f'record, e.g. {sorted(missing)[0]}'
+            )
         return sorted(self._collected, key=lambda r: order[r['scene']])
 
     def _run_unit(self, unit: Unit) -> Optional[dict]:
@@ -540,99 +638,145 @@ class BatchPredictor:
         record = None
         try:
             if unit.bands == 1:
-                out = self.predictor.predict_scene(path, self.out_dir,
-                                                   on_batch=self._on_batch)
-                record = self._record(path, 'done',
-                                      time.perf_counter() - start,
-                                      unit.pixels,
-                                      outputs=list(out.values()))
+                out = self.predictor.predict_scene(
+                    path, self.out_dir, on_batch=self._on_batch
+                )
+                record = self._record(
+                    path,
+                    'done',
+                    time.perf_counter() - start,
+                    unit.pixels,
+                    outputs=list(out.values()),
+                )
             else:
                 record = self._run_band(unit, start)
         except self.errors as err:
             if not self.keep_going:
                 raise
-            print(f'warning: {path}: {_one_line(err)} (skipped: '
-                  '--keep-going)', file=sys.stderr, flush=True)
+            print(
+                f'warning: {path}: {_one_line(err)} (skipped: --keep-going)',
+                file=sys.stderr,
+                flush=True,
+            )
             if unit.bands > 1:  # the scene fails when its last band ends
                 self.store.set(f'bandfail/{unit.scene}', _one_line(err))
                 record = self._band_finished(unit, start)
             else:
-                record = self._record(path, 'failed',
-                                      time.perf_counter() - start,
-                                      unit.pixels, _one_line(err))
+                record = self._record(
+                    path,
+                    'failed',
+                    time.perf_counter() - start,
+                    unit.pixels,
+                    _one_line(err),
+                )
         if record is not None:
             self._post(record)
             self.store.add('scenes_done')
         self._units_done += 1
-        if self._kill_after is not None and \
-                self._units_done >= self._kill_after:
+        if (
+            self._kill_after is not None
+            and self._units_done >= self._kill_after
+        ):
             os.kill(os.getpid(), signal.SIGKILL)  # test hook (KILL_ENV)
         return record
 
     def _part_path(self, unit: Unit) -> str:
         stem = osp.splitext(osp.basename(self.files[unit.scene]))[0]
-        return osp.join(self.parts_dir,
-                        f'{stem}.rows{unit.rows[0]}-{unit.rows[1]}.tif')
+        return osp.join(
+            self.parts_dir, f'{stem}.rows{unit.rows[0]}-{unit.rows[1]}.tif'
+        )
 
     def _run_band(self, unit: Unit, start: float) -> Optional[dict]:
         """Predict one band into its part (unless a killed run finished
         it); the rank that ends a scene's last band merges the parts."""
+        import rasterio
+
         from ..utils.atomic import atomic_write
         from .raster_io import GDAL_CACHE_MB, SceneReader
-        import rasterio
+
         part = self._part_path(unit)
         if osp.isfile(part):  # finished by a killed run (renamed when whole)
             self.store.add('pixels_done', unit.pixels)
         else:
             os.makedirs(self.parts_dir, exist_ok=True)
             p = self.predictor
-            with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
-                    SceneReader(self.files[unit.scene], p.bands,
-                                p.in_channels, p.nodata) as reader, \
-                    atomic_write(part) as tmp:
+            with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), SceneReader(
+                self.files[unit.scene], p.bands, p.in_channels, p.nodata
+            ) as reader, atomic_write(part) as tmp:
                 tiles = p.tiles(reader.height, reader.width)
                 ncols = len(tiles) // len({t.row for t in tiles})
                 t0, t1 = unit.tile_rows
                 with _BandWriter(tmp, reader.width, unit.rows) as writer:
-                    p._predict_tiles(reader, writer,
-                                     tiles[t0 * ncols:t1 * ncols],
-                                     on_batch=self._on_batch)
+                    p._predict_tiles(
+                        reader,
+                        writer,
+                        tiles[t0 * ncols : t1 * ncols],
+                        on_batch=self._on_batch,
+                    )
         return self._band_finished(unit, start)
 
     def _band_finished(self, unit: Unit, start: float) -> Optional[dict]:
         """Count the band; the last one merges (or reports the failure)."""
         path = self.files[unit.scene]
-        self.store.add(f'seconds/{unit.scene}',
-                       int(1000 * (time.perf_counter() - start)))
+        self.store.add(
+            f'seconds/{unit.scene}', int(1000 * (time.perf_counter() - start))
+        )
         if self.store.add(f'bands/{unit.scene}') < unit.bands:
             return None
         seconds = self.store.add(f'seconds/{unit.scene}', 0) / 1000
-        pixels = sum(u.pixels for u in self._units
-                     if u.scene == unit.scene)
+        pixels = sum(u.pixels for u in self._units if u.scene == unit.scene)
         if self.store.has(f'bandfail/{unit.scene}'):
-            return self._record(path, 'failed', seconds, pixels,
-                                self.store.get(f'bandfail/{unit.scene}'))
+            return self._record(
+                path,
+                'failed',
+                seconds,
+                pixels,
+                self.store.get(f'bandfail/{unit.scene}'),
+            )
         merge_start = time.perf_counter()
-        out = merge_parts(self.predictor, path, self.out_dir, [
-            (r0, r1, self._part_path(unit._replace(rows=(r0, r1))))
-            for r0, r1 in sorted(u.rows for u in self._units
-                                 if u.scene == unit.scene)
-        ])
+        out = merge_parts(
+            self.predictor,
+            path,
+            self.out_dir,
+            [
+                (r0, r1, self._part_path(unit._replace(rows=(r0, r1))))
+                for r0, r1 in sorted(
+                    u.rows for u in self._units if u.scene == unit.scene
+                )
+            ],
+        )
         for folder in (self.parts_dir, osp.dirname(self.parts_dir)):
             try:
                 os.rmdir(folder)  # when no other scene has parts there
             except OSError:
                 break
-        return self._record(path, 'done',
-                            seconds + time.perf_counter() - merge_start,
-                            pixels, outputs=list(out.values()))
+        return self._record(
+            path,
+            'done',
+            seconds + time.perf_counter() - merge_start,
+            pixels,
+            outputs=list(out.values()),
+        )
 
-    def _record(self, scene: str, status: str, seconds: float, pixels: int,
-                error: Optional[str] = None,
-                outputs: Optional[List[str]] = None) -> dict:
-        return dict(scene=scene, status=status, seconds=round(seconds, 3),
-                    pixels=pixels, error=error, outputs=outputs or [],
-                    settings=self.fingerprint, rank=self.rank)
+    def _record(
+        self,
+        scene: str,
+        status: str,
+        seconds: float,
+        pixels: int,
+        error: Optional[str] = None,
+        outputs: Optional[List[str]] = None,
+    ) -> dict:
+        return dict(
+            scene=scene,
+            status=status,
+            seconds=round(seconds, 3),
+            pixels=pixels,
+            error=error,
+            outputs=outputs or [],
+            settings=self.fingerprint,
+            rank=self.rank,
+        )
 
     # store traffic ---------------------------------------------------------
     def _post(self, record: dict) -> None:
@@ -683,8 +827,9 @@ class BatchPredictor:
         for r in range(self.world):
             n = self.store.add(f'rec/{r}/n', 0)
             for i in range(seen[r], n):
-                self._collect(writer, json.loads(self.store.get(
-                    f'rec/{r}/{i}')))
+                self._collect(
+                    writer, json.loads(self.store.get(f'rec/{r}/{i}'))
+                )
             seen[r] = n
 
     def _monitor(self, writer: ManifestWriter) -> None:
@@ -695,11 +840,14 @@ class BatchPredictor:
                 self._drain(writer)
             except RunAborted:
                 return
-            if self.progress and time.monotonic() - last >= (1 if tty
-                                                             else 10):
+            if self.progress and time.monotonic() - last >= (1 if tty else 10):
                 last = time.monotonic()
-                print(self._progress_line(), file=sys.stderr,
-                      end='\r' if tty else '\n', flush=True)
+                print(
+                    self._progress_line(),
+                    file=sys.stderr,
+                    end='\r' if tty else '\n',
+                    flush=True,
+                )
 
     def _progress_line(self, final: bool = False) -> str:
         """``predict: 3/10 scenes, 12.4/50.0 Mpx, 0.85 Mpx/s, ETA 44 s``."""
@@ -708,8 +856,10 @@ class BatchPredictor:
         seconds = max(time.perf_counter() - self._start, 1e-9)
         rate = done / seconds
         eta = (self._total - done) / rate if rate > 0 else float('nan')
-        text = (f'predict: {scenes}/{self._scenes} scenes, {done / 1e6:.1f}/'
-                f'{self._total / 1e6:.1f} Mpx, {rate / 1e6:.2f} Mpx/s')
+        text = (
+            f'predict: {scenes}/{self._scenes} scenes, {done / 1e6:.1f}/'
+            f'{self._total / 1e6:.1f} Mpx, {rate / 1e6:.2f} Mpx/s'
+        )
         if final:
             return text + f', {seconds:.1f} s on {self.world} process(es)'
         return text + (f', ETA {eta:.0f} s' if eta == eta else '')
@@ -717,6 +867,7 @@ class BatchPredictor:
 
 def _one_line(err: BaseException) -> str:
     from ..engine.errors import one_line
+
     return one_line(err)
 
 
@@ -727,22 +878,37 @@ class _BandWriter:
 
     def __init__(self, path: str, width: int, rows: Tuple[int, int]):
         import rasterio
-        from .raster_io import NODATA_CLASS
         from rasterio.errors import NotGeoreferencedWarning
+
+        from .raster_io import NODATA_CLASS
+
         self.row0 = rows[0]
         with warnings.catch_warnings():  # a part has no georeference
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
             self._ds = rasterio.open(
-                path, 'w', driver='GTiff', height=rows[1] - rows[0],
-                width=width, count=1, dtype='uint8', nodata=NODATA_CLASS,
-                compress='deflate', tiled=True, blockxsize=256,
-                blockysize=256)
+                path,
+                'w',
+                driver='GTiff',
+                height=rows[1] - rows[0],
+                width=width,
+                count=1,
+                dtype='uint8',
+                nodata=NODATA_CLASS,
+                compress='deflate',
+                tiled=True,
+                blockxsize=256,
+                blockysize=256,
+            )
 
     def write(self, window: Tuple[int, int, int, int], classes) -> None:
         from rasterio.windows import Window
+
         col, row, width, height = window
-        self._ds.write(classes.astype('uint8'), 1,
-                       window=Window(col, row - self.row0, width, height))
+        self._ds.write(
+            classes.astype('uint8'),
+            1,
+            window=Window(col, row - self.row0, width, height),
+        )
 
     def __enter__(self) -> '_BandWriter':
         return self
@@ -751,29 +917,37 @@ class _BandWriter:
         self._ds.close()
 
 
-def merge_parts(predictor: Any, path: str, out_dir: str,
-                parts: Sequence[Tuple[int, int, str]],
-                strip: int = 256) -> Dict[str, str]:
+def merge_parts(
+    predictor: Any,
+    path: str,
+    out_dir: str,
+    parts: Sequence[Tuple[int, int, str]],
+    strip: int = 256,
+) -> Dict[str, str]:
     """Copy the band parts ``(row_start, row_end, part_path)`` of scene
     ``path`` into its outputs (class map, preview), ``strip`` rows at a
     time (memory ``strip x width`` bytes), then delete the parts. No model
     pass: the parts hold the final classes."""
-    import rasterio
     from contextlib import nullcontext
 
+    import rasterio
     from rasterio.errors import NotGeoreferencedWarning
     from rasterio.windows import Window
+
     from ..utils.atomic import atomic_write
     from .raster_io import GDAL_CACHE_MB, ClassMapWriter, SceneReader
+
     p = predictor
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
-            SceneReader(path, p.bands, p.in_channels, p.nodata) as reader:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), SceneReader(
+        path, p.bands, p.in_channels, p.nodata
+    ) as reader:
         out = p.output_paths(path, out_dir, reader.is_plain_image)
-        preview = atomic_write(out['preview']) if p.preview \
-            else nullcontext()
-        with preview as preview_tmp, \
-                atomic_write(out['classes']) as classes_tmp, \
-                ClassMapWriter(classes_tmp, reader, p.palette) as writer:
+        preview = atomic_write(out['preview']) if p.preview else nullcontext()
+        with preview as preview_tmp, atomic_write(
+            out['classes']
+        ) as classes_tmp, ClassMapWriter(
+            classes_tmp, reader, p.palette
+        ) as writer:
             for r0, r1, part in parts:
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore', NotGeoreferencedWarning)
@@ -782,12 +956,15 @@ def merge_parts(predictor: Any, path: str, out_dir: str,
                     if (src.height, src.width) != (r1 - r0, reader.width):
                         raise ValueError(
                             f'{part}: {src.height}x{src.width} pixels, not '
-                            f'the band rows {r0}-{r1} of {path}')
+                            f'the band rows {r0}-{r1} of {path}'
+                        )
                     for row in range(0, src.height, strip):
                         h = min(strip, src.height - row)
                         window = Window(0, row, src.width, h)
-                        writer.write((0, r0 + row, src.width, h),
-                                     src.read(1, window=window))
+                        writer.write(
+                            (0, r0 + row, src.width, h),
+                            src.read(1, window=window),
+                        )
             if p.preview:
                 p._write_preview(reader, writer, preview_tmp)
             writer.close()

@@ -1,5 +1,6 @@
 """Building a segmentor for inference from a config and a checkpoint, and
 what the scene predictor and the ONNX export read off it."""
+
 import weakref
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -14,16 +15,25 @@ from ..engine.config_check import read_config
 from ..utils.bands import loaded_order
 
 __all__ = [
-    'init_segmentor', 'model_in_channels', 'default_window', 'neutral_pixel',
-    'feed_order', 'expects_8bit', 'describe_8bit', 'min_input_size',
-    'pad_to_min_size'
+    'init_segmentor',
+    'model_in_channels',
+    'default_window',
+    'neutral_pixel',
+    'feed_order',
+    'expects_8bit',
+    'describe_8bit',
+    'min_input_size',
+    'pad_to_min_size',
 ]
 
 
-def init_segmentor(config: Union[str, Config],
-                   checkpoint: Optional[str] = None,
-                   device: str = 'cpu', cfg_options: Optional[dict] = None,
-                   allow_partial: bool = False) -> nn.Module:
+def init_segmentor(
+    config: Union[str, Config],
+    checkpoint: Optional[str] = None,
+    device: str = 'cpu',
+    cfg_options: Optional[dict] = None,
+    allow_partial: bool = False,
+) -> nn.Module:
     """``mmseg.apis.init_model`` whose checkpoint must fit the model.
 
     ``init_model`` loads what fits and logs the rest, so a checkpoint of
@@ -37,6 +47,7 @@ def init_segmentor(config: Union[str, Config],
     checkpoint is checked to be readable before the model is built.
     """
     from mmseg.apis import init_model
+
     if isinstance(config, str):
         # one-line errors for the file, the options and unknown types
         config = read_config(config, cfg_options)
@@ -57,8 +68,10 @@ def model_in_channels(model: nn.Module) -> int:
     for module in model.backbone.modules():
         if isinstance(module, nn.Conv2d):
             return module.in_channels
-    raise ValueError(f'{type(model.backbone).__name__} has no Conv2d; '
-                     'cannot tell how many input channels it expects')
+    raise ValueError(
+        f'{type(model.backbone).__name__} has no Conv2d; '
+        'cannot tell how many input channels it expects'
+    )
 
 
 def feed_order(bands: Sequence[int]) -> List[int]:
@@ -71,7 +84,8 @@ def feed_order(bands: Sequence[int]) -> List[int]:
 
 
 def default_window(
-        model: nn.Module) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
+    model: nn.Module,
+) -> Optional[Tuple[Tuple[int, int], Tuple[int, int]]]:
     """``(window, overlap)`` the model is evaluated with: the crop and
     stride of a ``slide`` ``test_cfg`` (overlap = crop - stride), else the
     training crop of the data preprocessor with no overlap; None if the
@@ -109,25 +123,31 @@ def expects_8bit(model: nn.Module) -> Optional[str]:
     pre = model.data_preprocessor
     if not getattr(pre, '_enable_normalize', False):
         return None
-    return describe_8bit(pre.mean.detach().flatten().cpu().numpy(),
-                         pre.std.detach().flatten().cpu().numpy())
+    return describe_8bit(
+        pre.mean.detach().flatten().cpu().numpy(),
+        pre.std.detach().flatten().cpu().numpy(),
+    )
 
 
-def describe_8bit(mean: Sequence[float],
-                  std: Sequence[float]) -> Optional[str]:
+def describe_8bit(
+    mean: Sequence[float], std: Sequence[float]
+) -> Optional[str]:
     """:func:`expects_8bit` of a normalisation given as per-channel
     ``mean`` and ``std`` (e.g. an ONNX file's metadata)."""
     mean, std = np.asarray(mean, float), np.asarray(std, float)
     if not ((mean >= 0) & (mean <= 255)).all():
         return None
     fmt = ', '.join
-    return ('8-bit input (uint8, 0..255; normalisation mean '
-            f'{fmt(f"{v:.1f}" for v in mean)}, std '
-            f'{fmt(f"{v:.1f}" for v in std)})')
+    return (
+        '8-bit input (uint8, 0..255; normalisation mean '
+        f'{fmt(f"{v:.1f}" for v in mean)}, std '
+        f'{fmt(f"{v:.1f}" for v in std)})'
+    )
 
 
-_MIN_SIZES: 'weakref.WeakKeyDictionary[nn.Module, int]' = \
+_MIN_SIZES: 'weakref.WeakKeyDictionary[nn.Module, int]' = (
     weakref.WeakKeyDictionary()
+)
 
 
 @torch.no_grad()
@@ -154,8 +174,11 @@ def min_input_size(model: nn.Module, probe: int = 64) -> int:
         feats = model.extract_feat(x)
     finally:
         model.train(training)
-    sides = [f.shape[-2] for f in feats
-             if isinstance(f, torch.Tensor) and f.dim() == 4]
+    sides = [
+        f.shape[-2]
+        for f in feats
+        if isinstance(f, torch.Tensor) and f.dim() == 4
+    ]
     size = 2 * max(1, probe // min(sides)) if sides else 1
     _MIN_SIZES[model] = size
     return size
@@ -172,8 +195,12 @@ def pad_to_min_size(x: torch.Tensor, min_size: int) -> torch.Tensor:
         # max(size, min_size) rows and columns
         h, w = x.shape[-2], x.shape[-1]
         padded = F.pad(x, (0, min_size, 0, min_size))
-        return padded[:, :, :torch.clamp(h, min=min_size),
-                      :torch.clamp(w, min=min_size)]
+        return padded[
+            :,
+            :,
+            : torch.clamp(h, min=min_size),
+            : torch.clamp(w, min=min_size),
+        ]
     h, w = x.shape[-2:]
     if h >= min_size and w >= min_size:
         return x

@@ -2,6 +2,7 @@
 the input conventions written into the file's metadata, a runner that reads
 and checks them, and a check of the exported graph against PyTorch with
 onnxruntime."""
+
 import json
 import time
 import warnings
@@ -12,21 +13,41 @@ import torch
 import torch.nn as nn
 
 from ..version import __version__
-from .inference import (default_window, feed_order, min_input_size,
-                        pad_to_min_size)
+from .inference import (
+    default_window,
+    feed_order,
+    min_input_size,
+    pad_to_min_size,
+)
 
 __all__ = [
-    'SegmentorLogits', 'export_onnx', 'check_onnx', 'onnx_metadata',
-    'write_onnx_metadata', 'read_onnx_metadata', 'describe_input',
-    'OnnxSegmentor', 'OnnxMetadataError', 'METADATA_KEYS'
+    'SegmentorLogits',
+    'export_onnx',
+    'check_onnx',
+    'onnx_metadata',
+    'write_onnx_metadata',
+    'read_onnx_metadata',
+    'describe_input',
+    'OnnxSegmentor',
+    'OnnxMetadataError',
+    'METADATA_KEYS',
 ]
 
 #: ``metadata_props`` that :func:`export_onnx` writes (values JSON-encoded)
 #: and :class:`OnnxSegmentor` requires: without them nothing in the file
 #: says which band goes into which input channel
-METADATA_KEYS = ('mmseg_stunet_version', 'input_channels', 'band_order',
-                 'bgr_to_rgb', 'mean', 'std', 'classes', 'palette', 'window',
-                 'stride')
+METADATA_KEYS = (
+    'mmseg_stunet_version',
+    'input_channels',
+    'band_order',
+    'bgr_to_rgb',
+    'mean',
+    'std',
+    'classes',
+    'palette',
+    'window',
+    'stride',
+)
 
 
 class OnnxMetadataError(ValueError):
@@ -34,15 +55,14 @@ class OnnxMetadataError(ValueError):
     fit it."""
 
 
-def _preprocessing(segmentor: nn.Module, in_channels: int
-                   ) -> Tuple[bool, Optional[torch.Tensor],
-                              Optional[torch.Tensor]]:
+def _preprocessing(
+    segmentor: nn.Module, in_channels: int
+) -> Tuple[bool, Optional[torch.Tensor], Optional[torch.Tensor]]:
     """``(swap, mean, std)`` of the segmentor's data preprocessor: whether
     it turns BGR into RGB (only for 3 channels, as mmseg's does) and its
     normalisation (None without)."""
     pre = segmentor.data_preprocessor
-    swap = in_channels == 3 and bool(getattr(pre, 'channel_conversion',
-                                             False))
+    swap = in_channels == 3 and bool(getattr(pre, 'channel_conversion', False))
     if not getattr(pre, '_enable_normalize', False):
         return swap, None, None
     return swap, pre.mean.detach().clone(), pre.std.detach().clone()
@@ -91,7 +111,8 @@ class SegmentorLogits(nn.Module):
         # (bilinear resizing; STUNetHead crops its full-size logits)
         size = img.shape[2:]
         logits = self.segmentor.decode_head.predict_by_feat(
-            logits, [dict(img_shape=size, pad_shape=size)])
+            logits, [dict(img_shape=size, pad_shape=size)]
+        )
         return logits[:, :, :h, :w]
 
 
@@ -127,33 +148,41 @@ def onnx_metadata(segmentor: nn.Module, in_channels: int) -> Dict[str, Any]:
         classes=plain(meta.get('classes')),
         palette=plain(meta.get('palette')),
         window=plain(window and window[0]),
-        stride=plain(window and [w - o for w, o in zip(*window)]))
+        stride=plain(window and [w - o for w, o in zip(*window)]),
+    )
 
 
 def describe_input(metadata: Dict[str, Any]) -> str:
     """One line: the band order and pixel conventions of the graph's input."""
     order = metadata['band_order']
-    text = (f'input channels = bands {", ".join(map(str, order))} of the '
-            'image file (1-based)')
+    text = (
+        f'input channels = bands {", ".join(map(str, order))} of the '
+        'image file (1-based)'
+    )
     if len(order) in (3, 4):
-        text += (f' (B, G, R{", IR" if len(order) == 4 else ""} of an '
-                 f'RGB{"IR" if len(order) == 4 else ""} file, as mmcv.imread '
-                 'reads it)')
+        text += (
+            f' (B, G, R{", IR" if len(order) == 4 else ""} of an '
+            f'RGB{"IR" if len(order) == 4 else ""} file, as mmcv.imread '
+            'reads it)'
+        )
     swap = ', swapped to RGB in the graph' if metadata['bgr_to_rgb'] else ''
-    return (f'{text}; raw pixels, normalised in the graph (mean '
-            f'{metadata["mean"]}, std {metadata["std"]}{swap})')
+    return (
+        f'{text}; raw pixels, normalised in the graph (mean '
+        f'{metadata["mean"]}, std {metadata["std"]}{swap})'
+    )
 
 
 def write_onnx_metadata(path: str, metadata: Dict[str, Any]) -> None:
     """Store ``metadata`` in the ``metadata_props`` of the ONNX file
     ``path`` (values JSON-encoded; keys already there are replaced)."""
     import onnx
+
     model = onnx.load(path)
-    keep = [(p.key, p.value) for p in model.metadata_props
-            if p.key not in metadata]
+    keep = [
+        (p.key, p.value) for p in model.metadata_props if p.key not in metadata
+    ]
     del model.metadata_props[:]
-    for key, value in keep + [(k, json.dumps(v))
-                              for k, v in metadata.items()]:
+    for key, value in keep + [(k, json.dumps(v)) for k, v in metadata.items()]:
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, path)
 
@@ -172,7 +201,8 @@ def read_onnx_metadata(props: Dict[str, str], path: str) -> Dict[str, Any]:
         raise OnnxMetadataError(
             f'{path}: no {", ".join(missing)} in the ONNX metadata, so '
             'nothing says which image band goes into which input channel; '
-            're-export it with tools/export_onnx.py')
+            're-export it with tools/export_onnx.py'
+        )
     metadata = {}
     for key in METADATA_KEYS:
         try:
@@ -180,17 +210,20 @@ def read_onnx_metadata(props: Dict[str, str], path: str) -> Dict[str, Any]:
         except ValueError as err:
             raise OnnxMetadataError(
                 f'{path}: ONNX metadata {key}={props[key]!r} is not JSON '
-                f'({err}); re-export it with tools/export_onnx.py') from err
+                f'({err}); re-export it with tools/export_onnx.py'
+            ) from err
     return metadata
 
 
-def export_onnx(segmentor: nn.Module,
-                path: str,
-                in_channels: int,
-                sample_size: Tuple[int, int] = (512, 512),
-                opset: int = 17,
-                dynamic: bool = True,
-                metadata: Optional[Dict[str, Any]] = None) -> nn.Module:
+def export_onnx(
+    segmentor: nn.Module,
+    path: str,
+    in_channels: int,
+    sample_size: Tuple[int, int] = (512, 512),
+    opset: int = 17,
+    dynamic: bool = True,
+    metadata: Optional[Dict[str, Any]] = None,
+) -> nn.Module:
     """Export ``segmentor`` (eval mode, on CPU) to ``path``.
 
     The TorchScript-based exporter (``dynamo=False``) is used: it needs no
@@ -215,16 +248,27 @@ def export_onnx(segmentor: nn.Module,
     with torch.no_grad(), warnings.catch_warnings():
         # torch's GroupNorm checks its batch size in Python; the traced
         # graph does not depend on it
-        warnings.filterwarnings('ignore',
-                                category=torch.jit.TracerWarning,
-                                module=r'torch\.nn\.functional')
+        warnings.filterwarnings(
+            'ignore',
+            category=torch.jit.TracerWarning,
+            module=r'torch\.nn\.functional',
+        )
         torch.onnx.export(
-            wrapper, (sample, ), path, dynamo=False, opset_version=opset,
-            input_names=['image'], output_names=['logits'],
-            dynamic_axes=dict(image=axes, logits=axes) if dynamic else None)
+            wrapper,
+            (sample,),
+            path,
+            dynamo=False,
+            opset_version=opset,
+            input_names=['image'],
+            output_names=['logits'],
+            dynamic_axes=dict(image=axes, logits=axes) if dynamic else None,
+        )
     write_onnx_metadata(
-        path, onnx_metadata(segmentor, in_channels)
-        if metadata is None else metadata)
+        path,
+        onnx_metadata(segmentor, in_channels)
+        if metadata is None
+        else metadata,
+    )
     return wrapper
 
 
@@ -245,25 +289,35 @@ class OnnxSegmentor:
             input has another channel count than its metadata says.
     """
 
-    def __init__(self, path: str,
-                 providers: Optional[Sequence[str]] = None,
-                 session_options: Optional[Any] = None):
+    def __init__(
+        self,
+        path: str,
+        providers: Optional[Sequence[str]] = None,
+        session_options: Optional[Any] = None,
+    ):
         import onnxruntime as ort
+
         self.path = path
         self.session = ort.InferenceSession(
-            path, sess_options=session_options,
-            providers=list(providers or ['CPUExecutionProvider']))
+            path,
+            sess_options=session_options,
+            providers=list(providers or ['CPUExecutionProvider']),
+        )
         self.metadata = read_onnx_metadata(
-            self.session.get_modelmeta().custom_metadata_map, path)
+            self.session.get_modelmeta().custom_metadata_map, path
+        )
         self.in_channels = int(self.metadata['input_channels'])
         graph = self.session.get_inputs()[0].shape[1]
-        if graph != self.in_channels or \
-                len(self.metadata['band_order']) != self.in_channels:
+        if (
+            graph != self.in_channels
+            or len(self.metadata['band_order']) != self.in_channels
+        ):
             raise OnnxMetadataError(
                 f'{path}: the graph takes {graph} input channels but its '
                 f'metadata says {self.in_channels} (band order '
                 f'{self.metadata["band_order"]}); re-export it with '
-                'tools/export_onnx.py')
+                'tools/export_onnx.py'
+            )
         self.classes: Optional[List[str]] = self.metadata['classes']
 
     @property
@@ -286,9 +340,11 @@ class OnnxSegmentor:
             raise OnnxMetadataError(
                 f'{self.path}: input of shape {tuple(img.shape)}, but the '
                 f'model takes (N, {self.in_channels}, H, W): '
-                f'{describe_input(self.metadata)}')
-        return self.session.run(
-            None, {'image': np.asarray(img, np.float32)})[0]
+                f'{describe_input(self.metadata)}'
+            )
+        return self.session.run(None, {'image': np.asarray(img, np.float32)})[
+            0
+        ]
 
 
 def _median_time(fn: Callable[[], object], repeats: int) -> Optional[float]:
@@ -303,9 +359,14 @@ def _median_time(fn: Callable[[], object], repeats: int) -> Optional[float]:
     return float(np.median(times))
 
 
-def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
-               sizes: Sequence[Tuple[int, int]],
-               repeats: int = 3, seed: int = 0) -> Dict[Tuple[int, int], dict]:
+def check_onnx(
+    wrapper: nn.Module,
+    path: str,
+    in_channels: int,
+    sizes: Sequence[Tuple[int, int]],
+    repeats: int = 3,
+    seed: int = 0,
+) -> Dict[Tuple[int, int], dict]:
     """Compare an exported model with PyTorch on random images and time both.
 
     Returns:
@@ -335,19 +396,25 @@ def check_onnx(wrapper: nn.Module, path: str, in_channels: int,
                 raise RuntimeError(
                     f'{path} fails in onnxruntime at {tuple(size)}: {err} '
                     '(typically shape arithmetic traced as constants; '
-                    'export with dynamic=False at the size to run)') from err
+                    'export with dynamic=False at the size to run)'
+                ) from err
             torch_s = _median_time(lambda: wrapper(img), repeats)
             onnx_s = _median_time(lambda: runner(feed), repeats)
         if got.shape != expected.shape:
-            raise RuntimeError(f'ONNX output shape {got.shape} differs '
-                               f'from PyTorch {expected.shape} at {size}')
+            raise RuntimeError(
+                f'ONNX output shape {got.shape} differs '
+                f'from PyTorch {expected.shape} at {size}'
+            )
         for name, logits in (('PyTorch', expected), ('onnxruntime', got)):
             if not np.isfinite(logits).all():
                 raise RuntimeError(
                     f'{name} gives non-finite logits at {tuple(size)} '
                     f'({int((~np.isfinite(logits)).sum())} values) on a '
-                    'random image: the model or checkpoint is broken')
+                    'random image: the model or checkpoint is broken'
+                )
         results[tuple(size)] = dict(
             max_abs_diff=float(np.abs(got - expected).max()),
-            torch_s=torch_s, onnx_s=onnx_s)
+            torch_s=torch_s,
+            onnx_s=onnx_s,
+        )
     return results

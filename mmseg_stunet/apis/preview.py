@@ -1,4 +1,5 @@
 """Colour previews of class maps, drawn by MMSegmentation's visualiser."""
+
 import itertools
 from contextlib import contextmanager
 from typing import Iterator, List, Sequence
@@ -21,6 +22,7 @@ def _every_rank() -> Iterator[None]:
     preview is a file of the rank that predicted the scene, so every rank
     draws (tools/dist_predict.sh)."""
     import mmengine.dist.utils as dist_utils
+
     saved = dist_utils.is_main_process
     dist_utils.is_main_process = lambda *args, **kwargs: True
     try:
@@ -45,9 +47,13 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.clip(scaled, 0, 255), nan=0).astype(np.uint8)
 
 
-def draw_preview(image: np.ndarray, classes: np.ndarray,
-                 palette: List[Sequence[int]], out_file: str,
-                 opacity: float = 0.5) -> np.ndarray:
+def draw_preview(
+    image: np.ndarray,
+    classes: np.ndarray,
+    palette: List[Sequence[int]],
+    out_file: str,
+    opacity: float = 0.5,
+) -> np.ndarray:
     """Overlay a class map on an image and save it.
 
     Args:
@@ -68,22 +74,32 @@ def draw_preview(image: np.ndarray, classes: np.ndarray,
     return drawn
 
 
-def _draw(rgb: np.ndarray, classes: np.ndarray,
-          palette: List[Sequence[int]], opacity: float) -> np.ndarray:
+def _draw(
+    rgb: np.ndarray,
+    classes: np.ndarray,
+    palette: List[Sequence[int]],
+    opacity: float,
+) -> np.ndarray:
     visualizer = SegLocalVisualizer(
-        name=f'mmseg_stunet_preview_{next(_instances)}', alpha=opacity)
+        name=f'mmseg_stunet_preview_{next(_instances)}', alpha=opacity
+    )
     visualizer.set_dataset_meta(
         classes=[str(i) for i in range(len(palette))],
-        palette=[list(c) for c in palette])
+        palette=[list(c) for c in palette],
+    )
     # The visualiser blends in float64: draw strips of about STRIP_PIXELS
     # pixels so that its temporaries stay small whatever the preview size.
     drawn = np.empty_like(rgb)
     rows = max(1, STRIP_PIXELS // rgb.shape[1])
     for top in range(0, rgb.shape[0], rows):
         strip = slice(top, top + rows)
-        sample = SegDataSample(pred_sem_seg=PixelData(
-            data=torch.from_numpy(classes[strip].astype(np.int64))[None]))
+        sample = SegDataSample(
+            pred_sem_seg=PixelData(
+                data=torch.from_numpy(classes[strip].astype(np.int64))[None]
+            )
+        )
         visualizer.add_datasample(
-            'preview', rgb[strip], sample, draw_gt=False, with_labels=False)
+            'preview', rgb[strip], sample, draw_gt=False, with_labels=False
+        )
         drawn[strip] = visualizer.get_image()
     return drawn

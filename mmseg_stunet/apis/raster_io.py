@@ -6,6 +6,7 @@ with georeferencing) in gives a tiled GeoTIFF out with the same CRS, transform
 (or ground control points, and RPCs) and size, written window by window;
 PNG/JPEG in gives a PNG out.
 """
+
 import os
 import os.path as osp
 import warnings
@@ -54,11 +55,13 @@ class SceneReader:
     rasterio's ``read_masks`` reports them) or equals ``nodata``.
     """
 
-    def __init__(self,
-                 path: str,
-                 bands: Optional[Sequence[int]] = None,
-                 in_channels: Optional[int] = None,
-                 nodata: Optional[float] = None):
+    def __init__(
+        self,
+        path: str,
+        bands: Optional[Sequence[int]] = None,
+        in_channels: Optional[int] = None,
+        nodata: Optional[float] = None,
+    ):
         if not osp.isfile(path):
             raise FileNotFoundError(f'input image not found: {path}')
         try:
@@ -66,8 +69,9 @@ class SceneReader:
                 warnings.simplefilter('ignore', NotGeoreferencedWarning)
                 self._ds = rasterio.open(path)
         except RasterioIOError as err:
-            raise OSError(f'cannot read {path} as a raster image: {err}') \
-                from err
+            raise OSError(
+                f'cannot read {path} as a raster image: {err}'
+            ) from err
         try:
             self.path = path
             count = self._ds.count
@@ -75,14 +79,17 @@ class SceneReader:
                 bands = list(range(1, count + 1))
             bad = [b for b in bands if not 1 <= b <= count]
             if bad:
-                raise ValueError(f'{path} has {count} band(s); cannot select '
-                                 f'band(s) {bad} (1-based)')
+                raise ValueError(
+                    f'{path} has {count} band(s); cannot select '
+                    f'band(s) {bad} (1-based)'
+                )
             self.bands = list(bands)
             if in_channels is not None and len(self.bands) != in_channels:
                 raise ValueError(
                     f'{path} gives {len(self.bands)} band(s) but the model '
                     f'expects {in_channels} input channel(s); select bands '
-                    f'with --bands')
+                    f'with --bands'
+                )
             self.order = feed_order(self.bands)
             self.nodata = nodata
             flags = [self._ds.mask_flag_enums[b - 1] for b in self.bands]
@@ -130,16 +137,18 @@ class SceneReader:
         try:
             data = self._ds.read(self.order, window=Window(*window))
         except RasterioIOError as err:
-            raise OSError(f'cannot read window {window} of {self.path}: '
-                          f'{err}') from err
+            raise OSError(
+                f'cannot read window {window} of {self.path}: {err}'
+            ) from err
         return data.astype(np.float32, copy=False)
 
     @property
     def dtype(self) -> str:
         """Data type of the selected bands (their common type if they
         differ)."""
-        return str(np.result_type(*(self._ds.dtypes[b - 1]
-                                    for b in self.bands)))
+        return str(
+            np.result_type(*(self._ds.dtypes[b - 1] for b in self.bands))
+        )
 
     def value_range(self, side: int = 512) -> Tuple[float, float]:
         """Smallest and largest finite value of the selected bands that is
@@ -147,12 +156,17 @@ class SceneReader:
         ``side`` x ``side`` pixels (memory stays bounded); NaN, NaN if
         there is none."""
         scale = min(1.0, side / max(self.height, self.width))
-        shape = (max(1, round(self.height * scale)),
-                 max(1, round(self.width * scale)))
+        shape = (
+            max(1, round(self.height * scale)),
+            max(1, round(self.width * scale)),
+        )
         try:
-            data = self._ds.read(self.bands, masked=True,
-                                 out_shape=(len(self.bands), *shape),
-                                 resampling=Resampling.nearest)
+            data = self._ds.read(
+                self.bands,
+                masked=True,
+                out_shape=(len(self.bands), *shape),
+                resampling=Resampling.nearest,
+            )
         except RasterioIOError as err:
             raise OSError(f'cannot read {self.path}: {err}') from err
         values = data.compressed()
@@ -166,8 +180,9 @@ class SceneReader:
         """Whether any pixel can be nodata (file mask or ``nodata``)."""
         return self.file_masks or self.nodata is not None
 
-    def valid_mask(self, window: Tuple[int, int, int, int],
-                   pixels: np.ndarray) -> Optional[np.ndarray]:
+    def valid_mask(
+        self, window: Tuple[int, int, int, int], pixels: np.ndarray
+    ) -> Optional[np.ndarray]:
         """(h, w) bool, False where ``pixels`` (this window's :meth:`read`)
         are nodata; None when the scene has no nodata at all."""
         if not self.has_nodata:
@@ -177,23 +192,32 @@ class SceneReader:
             try:
                 masks = self._ds.read_masks(self.order, window=Window(*window))
             except RasterioIOError as err:
-                raise OSError(f'cannot read the nodata mask of window '
-                              f'{window} of {self.path}: {err}') from err
+                raise OSError(
+                    f'cannot read the nodata mask of window '
+                    f'{window} of {self.path}: {err}'
+                ) from err
             valid |= (masks > 0).any(axis=0)
         else:
             valid[:] = True
         if self.nodata is not None:
             # NaN != NaN: a NaN nodata value marks the NaN pixels
-            differs = (~np.isnan(pixels) if np.isnan(self.nodata) else
-                       pixels != self.nodata)
+            differs = (
+                ~np.isnan(pixels)
+                if np.isnan(self.nodata)
+                else pixels != self.nodata
+            )
             valid &= differs.any(axis=0)
         return valid
 
-    def read_overview(self, shape: Tuple[int, int],
-                      bands: Sequence[int]) -> np.ndarray:
+    def read_overview(
+        self, shape: Tuple[int, int], bands: Sequence[int]
+    ) -> np.ndarray:
         """The whole scene resampled (bilinear) to ``shape``, as (c, h, w)."""
-        return self._ds.read(list(bands), out_shape=(len(bands), *shape),
-                             resampling=Resampling.bilinear)
+        return self._ds.read(
+            list(bands),
+            out_shape=(len(bands), *shape),
+            resampling=Resampling.bilinear,
+        )
 
     def close(self) -> None:
         self._ds.close()
@@ -215,9 +239,17 @@ def _staging_path(path: str) -> str:
 def _tiled_profile(reader: SceneReader, **kw) -> dict:
     """GTiff profile of a tiled (256 x 256), deflate-compressed output with
     the reader's size and georeference."""
-    return dict(driver='GTiff', height=reader.height, width=reader.width,
-                compress='deflate', tiled=True, blockxsize=256,
-                blockysize=256, **reader.georeference, **kw)
+    return dict(
+        driver='GTiff',
+        height=reader.height,
+        width=reader.width,
+        compress='deflate',
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        **reader.georeference,
+        **kw,
+    )
 
 
 def copy_to_cog(src: str, dst: str, resampling: str = 'NEAREST') -> None:
@@ -230,9 +262,15 @@ def copy_to_cog(src: str, dst: str, resampling: str = 'NEAREST') -> None:
     the scene."""
     with warnings.catch_warnings():  # a scene without georeference
         warnings.simplefilter('ignore', NotGeoreferencedWarning)
-        rasterio.shutil.copy(src, dst, driver='COG', compress='DEFLATE',
-                             blocksize=256, overview_resampling=resampling,
-                             bigtiff='IF_SAFER')
+        rasterio.shutil.copy(
+            src,
+            dst,
+            driver='COG',
+            compress='DEFLATE',
+            blocksize=256,
+            overview_resampling=resampling,
+            bigtiff='IF_SAFER',
+        )
 
 
 class ClassMapWriter:
@@ -257,12 +295,14 @@ class ClassMapWriter:
     which :meth:`close` lays out as a COG at ``path`` and removes.
     """
 
-    def __init__(self,
-                 path: str,
-                 reader: SceneReader,
-                 palette: Optional[List[Sequence[int]]] = None,
-                 nodata: int = NODATA_CLASS,
-                 cog: bool = False):
+    def __init__(
+        self,
+        path: str,
+        reader: SceneReader,
+        palette: Optional[List[Sequence[int]]] = None,
+        nodata: int = NODATA_CLASS,
+        cog: bool = False,
+    ):
         self.path = path
         self.png = path.lower().endswith('.png')
         self.nodata = nodata
@@ -271,27 +311,33 @@ class ClassMapWriter:
         self._ds = None
         self._array = None
         if self.png:
-            self._array = np.full((reader.height, reader.width), nodata,
-                                  np.uint8)
+            self._array = np.full(
+                (reader.height, reader.width), nodata, np.uint8
+            )
         else:
-            profile = _tiled_profile(reader, count=1, dtype='uint8',
-                                     nodata=nodata)
+            profile = _tiled_profile(
+                reader, count=1, dtype='uint8', nodata=nodata
+            )
             with warnings.catch_warnings():  # a scene without georeference
                 warnings.simplefilter('ignore', NotGeoreferencedWarning)
                 self._ds = rasterio.open(
-                    _staging_path(path) if self.cog else path, 'w+',
-                    **profile)
+                    _staging_path(path) if self.cog else path, 'w+', **profile
+                )
 
-    def write(self, window: Tuple[int, int, int, int],
-              classes: np.ndarray) -> None:
+    def write(
+        self, window: Tuple[int, int, int, int], classes: np.ndarray
+    ) -> None:
         """Store (h, w) class indices at ``(col_off, row_off, width,
         height)``."""
         col, row, width, height = window
         if self.png:
-            self._array[row:row + height, col:col + width] = classes
+            self._array[row : row + height, col : col + width] = classes
         else:
-            self._ds.write(classes.astype(np.uint8), 1,
-                           window=Window(col, row, width, height))
+            self._ds.write(
+                classes.astype(np.uint8),
+                1,
+                window=Window(col, row, width, height),
+            )
 
     def close(self) -> None:
         """Finish the file: colour table and close (GeoTIFF) or encode
@@ -301,10 +347,13 @@ class ClassMapWriter:
                 raise OSError(f'could not write {self.path}')
         else:
             if self._palette is not None:
-                self._ds.write_colormap(1, {
-                    i: tuple(int(v) for v in rgb) + (255, )
-                    for i, rgb in enumerate(self._palette)
-                })
+                self._ds.write_colormap(
+                    1,
+                    {
+                        i: tuple(int(v) for v in rgb) + (255,)
+                        for i, rgb in enumerate(self._palette)
+                    },
+                )
             self._ds.close()
             if self.cog:
                 try:
@@ -316,10 +365,10 @@ class ClassMapWriter:
         """The class map resampled (nearest) to ``shape``; call before
         :meth:`close` for a GeoTIFF."""
         if self.png:
-            return cv2.resize(self._array, shape[::-1],
-                              interpolation=cv2.INTER_NEAREST)
-        return self._ds.read(1, out_shape=shape,
-                             resampling=Resampling.nearest)
+            return cv2.resize(
+                self._array, shape[::-1], interpolation=cv2.INTER_NEAREST
+            )
+        return self._ds.read(1, out_shape=shape, resampling=Resampling.nearest)
 
     def __enter__(self) -> 'ClassMapWriter':
         return self
@@ -343,20 +392,31 @@ class ProbabilityWriter:
     :meth:`close` (overviews averaged). Used like :class:`ClassMapWriter`.
     """
 
-    def __init__(self, path: str, reader: SceneReader, num_classes: int,
-                 cog: bool = False):
+    def __init__(
+        self,
+        path: str,
+        reader: SceneReader,
+        num_classes: int,
+        cog: bool = False,
+    ):
         self.path = path
         self.cog = cog
         self.masked = reader.has_nodata
-        profile = _tiled_profile(reader, count=num_classes, dtype='uint8',
-                                 interleave='pixel')
+        profile = _tiled_profile(
+            reader, count=num_classes, dtype='uint8', interleave='pixel'
+        )
         with warnings.catch_warnings():  # a scene without georeference
             warnings.simplefilter('ignore', NotGeoreferencedWarning)
-            self._ds = rasterio.open(_staging_path(path) if cog else path,
-                                     'w+', **profile)
+            self._ds = rasterio.open(
+                _staging_path(path) if cog else path, 'w+', **profile
+            )
 
-    def write(self, window: Tuple[int, int, int, int], probs: np.ndarray,
-              valid: Optional[np.ndarray] = None) -> None:
+    def write(
+        self,
+        window: Tuple[int, int, int, int],
+        probs: np.ndarray,
+        valid: Optional[np.ndarray] = None,
+    ) -> None:
         """Store (K, h, w) probabilities in [0, 1] at ``(col_off, row_off,
         width, height)``; ``valid`` (h, w) is False at nodata pixels."""
         scaled = np.rint(np.clip(probs, 0, 1) * 255).astype(np.uint8)
@@ -365,8 +425,11 @@ class ProbabilityWriter:
             scaled[:, ~valid] = 0
         self._ds.write(scaled, window=win)
         if self.masked:
-            mask = np.full(scaled.shape[1:], 255, np.uint8) \
-                if valid is None else valid.astype(np.uint8) * 255
+            mask = (
+                np.full(scaled.shape[1:], 255, np.uint8)
+                if valid is None
+                else valid.astype(np.uint8) * 255
+            )
             self._ds.write_mask(mask, window=win)
 
     def close(self) -> None:
@@ -393,12 +456,15 @@ def list_images(inputs: Sequence[str]) -> List[str]:
     for item in inputs:
         if osp.isdir(item):
             found = sorted(
-                osp.join(item, name) for name in os.listdir(item)
+                osp.join(item, name)
+                for name in os.listdir(item)
                 if name.lower().endswith(IMAGE_SUFFIXES)
-                and not name.startswith('.'))
+                and not name.startswith('.')
+            )
             if not found:
                 raise FileNotFoundError(
-                    f'no {"/".join(IMAGE_SUFFIXES)} images in folder {item}')
+                    f'no {"/".join(IMAGE_SUFFIXES)} images in folder {item}'
+                )
             files.extend(found)
         elif osp.isfile(item):
             files.append(item)

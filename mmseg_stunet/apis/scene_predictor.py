@@ -14,13 +14,13 @@ farthest from a border) straight to the output file, so memory is bounded by
 ``batch_size x window`` and not by the scene; nodata pixels are left out and
 written as nodata, windows of nodata only are skipped.
 """
+
 import inspect
 import os
 import os.path as osp
 import warnings
 from contextlib import nullcontext
-from typing import (Callable, Dict, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import rasterio
@@ -34,8 +34,14 @@ from ..utils.paths import check_outputs
 from .backends import OnnxBackend, SegmentorBackend, make_backend
 from .inference import init_segmentor
 from .preview import draw_preview
-from .raster_io import (GDAL_CACHE_MB, NODATA_CLASS, ClassMapWriter,
-                        ProbabilityWriter, SceneReader, list_images)
+from .raster_io import (
+    GDAL_CACHE_MB,
+    NODATA_CLASS,
+    ClassMapWriter,
+    ProbabilityWriter,
+    SceneReader,
+    list_images,
+)
 from .tiling import Tile, scene_tiles
 
 FLIP_DIMS = {'horizontal': -1, 'vertical': -2}
@@ -55,74 +61,100 @@ def _option(name: str) -> str:
     return f'{name} (--{name.replace("_", "-")})'
 
 
-def _check_window(window: Tuple[int, int],
-                  overlap: Optional[Tuple[int, int]]) -> None:
+def _check_window(
+    window: Tuple[int, int], overlap: Optional[Tuple[int, int]]
+) -> None:
     for i, w in enumerate(window):
         if w < 1:
-            raise ValueError(f'{_option("window")} must be >= 1 pixel, got '
-                             f'{window}')
+            raise ValueError(
+                f'{_option("window")} must be >= 1 pixel, got {window}'
+            )
         if overlap is not None and not 0 <= overlap[i] < w:
-            raise ValueError(f'{_option("overlap")} must be >= 0 and less '
-                             f'than the window {window}, got {overlap}')
+            raise ValueError(
+                f'{_option("overlap")} must be >= 0 and less '
+                f'than the window {window}, got {overlap}'
+            )
 
 
-def check_options(window: Optional[Union[int, Sequence[int]]] = None,
-                  overlap: Optional[Union[int, Sequence[int]]] = None,
-                  batch_size: int = 4,
-                  flip: Sequence[str] = (),
-                  bands: Optional[Sequence[int]] = None,
-                  opacity: float = 0.5,
-                  preview_size: int = 2048) -> None:
+def check_options(
+    window: Optional[Union[int, Sequence[int]]] = None,
+    overlap: Optional[Union[int, Sequence[int]]] = None,
+    batch_size: int = 4,
+    flip: Sequence[str] = (),
+    bands: Optional[Sequence[int]] = None,
+    opacity: float = 0.5,
+    preview_size: int = 2048,
+) -> None:
     """Refuse (one-line ``ValueError`` naming the option) the
     :class:`ScenePredictor` options that cannot work whatever the model:
     :meth:`ScenePredictor.from_config` checks them before it builds the
     model and loads the checkpoint, ``__init__`` again (with the model's
     default window, and ``bands`` and the palette against the model)."""
     if window is not None:
-        _check_window(_pair(window, 'window'),
-                      None if overlap is None else _pair(overlap, 'overlap'))
+        _check_window(
+            _pair(window, 'window'),
+            None if overlap is None else _pair(overlap, 'overlap'),
+        )
     elif overlap is not None and min(_pair(overlap, 'overlap')) < 0:
         raise ValueError(f'{_option("overlap")} must be >= 0, got {overlap}')
     if batch_size < 1:
-        raise ValueError(f'{_option("batch_size")} must be >= 1, got '
-                         f'{batch_size}')
+        raise ValueError(
+            f'{_option("batch_size")} must be >= 1, got {batch_size}'
+        )
     unknown = set(flip) - set(FLIP_DIMS)
     if unknown:
-        raise ValueError(f'unknown flip direction(s) {sorted(unknown)}; '
-                         f'use {sorted(FLIP_DIMS)}')
+        raise ValueError(
+            f'unknown flip direction(s) {sorted(unknown)}; '
+            f'use {sorted(FLIP_DIMS)}'
+        )
     if not 0 <= opacity <= 1:
-        raise ValueError(f'{_option("opacity")} must be in [0, 1], got '
-                         f'{opacity}')
+        raise ValueError(
+            f'{_option("opacity")} must be in [0, 1], got {opacity}'
+        )
     if preview_size < 1:
-        raise ValueError(f'{_option("preview_size")} must be >= 1 pixel, '
-                         f'got {preview_size}')
-    if bands is not None and (not list(bands)
-                              or any(b < 1 for b in bands)):
-        raise ValueError(f'{_option("bands")} are 1-based band numbers, got '
-                         f'{list(bands)}')
+        raise ValueError(
+            f'{_option("preview_size")} must be >= 1 pixel, got {preview_size}'
+        )
+    if bands is not None and (not list(bands) or any(b < 1 for b in bands)):
+        raise ValueError(
+            f'{_option("bands")} are 1-based band numbers, got {list(bands)}'
+        )
 
 
-def check_palette(palette: Sequence[Sequence[int]], num_classes: int,
-                  source: str) -> List[Tuple[int, int, int]]:
+def check_palette(
+    palette: Sequence[Sequence[int]], num_classes: int, source: str
+) -> List[Tuple[int, int, int]]:
     """``palette`` as RGB tuples, refused (``ValueError`` naming the option
     and the first bad colour) unless every colour is 3 integers in 0..255
     and there is one per class: a short palette would colour the missing
     classes at random, a long one belongs to another class list."""
     colours = []
     for i, colour in enumerate(palette):
-        values = (list(colour) if isinstance(colour, (list, tuple, np.ndarray))
-                  else None)
-        if (values is None or len(values) != 3 or not all(
+        values = (
+            list(colour)
+            if isinstance(colour, (list, tuple, np.ndarray))
+            else None
+        )
+        if (
+            values is None
+            or len(values) != 3
+            or not all(
                 isinstance(v, (int, np.integer)) and 0 <= v <= 255
-                for v in values)):
-            raise ValueError(f'{_option("palette")} {source}: colour {i} is '
-                             f'{colour!r}; each colour must be 3 integers '
-                             'R, G, B in 0..255')
+                for v in values
+            )
+        ):
+            raise ValueError(
+                f'{_option("palette")} {source}: colour {i} is '
+                f'{colour!r}; each colour must be 3 integers '
+                'R, G, B in 0..255'
+            )
         colours.append(tuple(int(v) for v in values))
     if len(colours) != num_classes:
-        raise ValueError(f'{_option("palette")} {source}: {len(colours)} '
-                         f'colour(s) for a model of {num_classes} classes; '
-                         'give one colour per class')
+        raise ValueError(
+            f'{_option("palette")} {source}: {len(colours)} '
+            f'colour(s) for a model of {num_classes} classes; '
+            'give one colour per class'
+        )
     return colours
 
 
@@ -200,31 +232,40 @@ class ScenePredictor:
     of it is 0 in every band, a warning suggests ``nodata=0``.
     """
 
-    def __init__(self,
-                 model: Union[nn.Module, SegmentorBackend],
-                 window: Optional[Union[int, Sequence[int]]] = None,
-                 overlap: Optional[Union[int, Sequence[int]]] = None,
-                 batch_size: int = 4,
-                 flip: Sequence[str] = (),
-                 bands: Optional[Sequence[int]] = None,
-                 palette: Union[str, List[Sequence[int]]] = 'isprs',
-                 preview: bool = True,
-                 preview_size: int = 2048,
-                 opacity: float = 0.5,
-                 progress: bool = True,
-                 nodata: Optional[float] = None,
-                 allow_dtype: bool = False,
-                 cog: bool = False,
-                 probabilities: bool = False):
-        check_options(window=window, overlap=overlap, batch_size=batch_size,
-                      flip=flip, bands=bands, opacity=opacity,
-                      preview_size=preview_size)
+    def __init__(
+        self,
+        model: Union[nn.Module, SegmentorBackend],
+        window: Optional[Union[int, Sequence[int]]] = None,
+        overlap: Optional[Union[int, Sequence[int]]] = None,
+        batch_size: int = 4,
+        flip: Sequence[str] = (),
+        bands: Optional[Sequence[int]] = None,
+        palette: Union[str, List[Sequence[int]]] = 'isprs',
+        preview: bool = True,
+        preview_size: int = 2048,
+        opacity: float = 0.5,
+        progress: bool = True,
+        nodata: Optional[float] = None,
+        allow_dtype: bool = False,
+        cog: bool = False,
+        probabilities: bool = False,
+    ):
+        check_options(
+            window=window,
+            overlap=overlap,
+            batch_size=batch_size,
+            flip=flip,
+            bands=bands,
+            opacity=opacity,
+            preview_size=preview_size,
+        )
         self.backend = make_backend(model)
         #: the segmentor (None for another back-end)
         self.model = getattr(self.backend, 'model', None)
         from_model = self.backend.default_window or ((512, 512), (128, 128))
-        self.window = _pair(window, 'window') if window is not None \
-            else from_model[0]
+        self.window = (
+            _pair(window, 'window') if window is not None else from_model[0]
+        )
         if overlap is not None:
             self.overlap = _pair(overlap, 'overlap')
         else:
@@ -240,19 +281,20 @@ class ScenePredictor:
                 raise ValueError(
                     f'{_option("bands")} selects {len(bands)} band(s) but '
                     f'{self.backend.source} expects {self.in_channels} '
-                    'input channel(s)')
+                    'input channel(s)'
+                )
         else:  # an ONNX file's own band order, where it is not the default
             bands = getattr(self.backend, 'bands', None)
         self.bands = bands
         self.num_classes = self.backend.num_classes
         if self.num_classes > 255:
-            raise ValueError(f'{self.num_classes} classes do not fit the '
-                             'uint8 class map')
+            raise ValueError(
+                f'{self.num_classes} classes do not fit the uint8 class map'
+            )
         if isinstance(palette, str):
             self.palette = self._named_palette(palette)
         else:
-            self.palette = check_palette(palette, self.num_classes,
-                                         'as given')
+            self.palette = check_palette(palette, self.num_classes, 'as given')
         self.preview = preview
         self.preview_size = preview_size
         self.opacity = opacity
@@ -266,48 +308,56 @@ class ScenePredictor:
         self._prob_writer: Optional[ProbabilityWriter] = None
 
     @classmethod
-    def from_config(cls,
-                    config: str,
-                    checkpoint: Optional[str] = None,
-                    device: str = 'cpu',
-                    cfg_options: Optional[dict] = None,
-                    allow_partial: bool = False,
-                    **kwargs) -> 'ScenePredictor':
+    def from_config(
+        cls,
+        config: str,
+        checkpoint: Optional[str] = None,
+        device: str = 'cpu',
+        cfg_options: Optional[dict] = None,
+        allow_partial: bool = False,
+        **kwargs,
+    ) -> 'ScenePredictor':
         """Build the model with :func:`~.inference.init_segmentor` (the
         checkpoint must fit it unless ``allow_partial``) and wrap it; options
         that cannot work (:func:`check_options`) are refused first."""
         for path in (config, checkpoint):
             if isinstance(path, str) and not osp.isfile(path):
                 raise FileNotFoundError(f'file not found: {path}')
-        check_options(**{
-            k: v
-            for k, v in kwargs.items()
-            if k in inspect.signature(check_options).parameters
-        })  # before the model is built and the checkpoint read
-        model = init_segmentor(config, checkpoint, device, cfg_options,
-                               allow_partial)
+        check_options(
+            **{
+                k: v
+                for k, v in kwargs.items()
+                if k in inspect.signature(check_options).parameters
+            }
+        )  # before the model is built and the checkpoint read
+        model = init_segmentor(
+            config, checkpoint, device, cfg_options, allow_partial
+        )
         return cls(model, **kwargs)
 
     @classmethod
-    def from_onnx(cls,
-                  path: str,
-                  device: str = 'cpu',
-                  threads: Optional[int] = None,
-                  optimization: str = 'all',
-                  **kwargs) -> 'ScenePredictor':
+    def from_onnx(
+        cls,
+        path: str,
+        device: str = 'cpu',
+        threads: Optional[int] = None,
+        optimization: str = 'all',
+        **kwargs,
+    ) -> 'ScenePredictor':
         """Predict with an ONNX file from ``tools/export_onnx.py`` in
         onnxruntime (:class:`~.backends.OnnxBackend`: its metadata gives the
         band order, normalisation, classes, palette and default window);
         options that cannot work are refused before the file is loaded."""
         if not osp.isfile(path):
             raise FileNotFoundError(f'file not found: {path}')
-        check_options(**{
-            k: v
-            for k, v in kwargs.items()
-            if k in inspect.signature(check_options).parameters
-        })
-        return cls(OnnxBackend(path, device, threads, optimization),
-                   **kwargs)
+        check_options(
+            **{
+                k: v
+                for k, v in kwargs.items()
+                if k in inspect.signature(check_options).parameters
+            }
+        )
+        return cls(OnnxBackend(path, device, threads, optimization), **kwargs)
 
     def _named_palette(self, name: str) -> List[Tuple[int, int, int]]:
         """``'isprs'``: the ISPRS colours, fixed random ones for classes
@@ -319,21 +369,28 @@ class ScenePredictor:
             if 'palette' not in meta:
                 raise ValueError(
                     f'{self.backend.source}: ONNX metadata palette is null; '
-                    'use the ISPRS palette or give one' if onnx else
-                    'the model carries no dataset_meta palette (its '
-                    'checkpoint has none); use the ISPRS palette or give one')
+                    'use the ISPRS palette or give one'
+                    if onnx
+                    else 'the model carries no dataset_meta palette (its '
+                    'checkpoint has none); use the ISPRS palette or give one'
+                )
             return check_palette(
-                meta['palette'], self.num_classes,
-                'from the ONNX metadata palette' if onnx else
-                "from the model's dataset_meta")
+                meta['palette'],
+                self.num_classes,
+                'from the ONNX metadata palette'
+                if onnx
+                else "from the model's dataset_meta",
+            )
         if name != 'isprs':
-            raise ValueError(f"{_option('palette')} must be 'isprs', "
-                             f"'model' or a list of colours, got {name!r}")
+            raise ValueError(
+                f"{_option('palette')} must be 'isprs', "
+                f"'model' or a list of colours, got {name!r}"
+            )
         palette = [tuple(int(v) for v in c) for c in ISPRS_PALETTE]
         rng = np.random.RandomState(42)  # extra classes: fixed random colours
         while len(palette) < self.num_classes:
             palette.append(tuple(int(v) for v in rng.randint(0, 256, 3)))
-        return palette[:self.num_classes]
+        return palette[: self.num_classes]
 
     @property
     def device(self) -> torch.device:
@@ -365,8 +422,9 @@ class ScenePredictor:
         (:meth:`~.backends.SegmentorBackend.logits`)."""
         return self.backend.logits(raw)
 
-    def predict(self, inputs: Union[str, Sequence[str]],
-                out_dir: str) -> List[Dict[str, str]]:
+    def predict(
+        self, inputs: Union[str, Sequence[str]], out_dir: str
+    ) -> List[Dict[str, str]]:
         """Predict images and/or folders of images into ``out_dir``.
 
         Every input is opened and checked first (exists, readable, band
@@ -379,21 +437,32 @@ class ScenePredictor:
         """
         files = list_images([inputs] if isinstance(inputs, str) else inputs)
         for path in files:
-            with SceneReader(path, self.bands, self.in_channels,
-                             self.nodata) as reader:
+            with SceneReader(
+                path, self.bands, self.in_channels, self.nodata
+            ) as reader:
                 self.check_dtype(reader)
         names = [osp.splitext(osp.basename(p))[0] for p in files]
         if len(set(names)) != len(names):
-            raise ValueError('inputs with the same name would overwrite each '
-                             f'other in {out_dir}: {files}')
+            raise ValueError(
+                'inputs with the same name would overwrite each '
+                f'other in {out_dir}: {files}'
+            )
         given = [inputs] if isinstance(inputs, str) else inputs
-        outputs = [('output', osp.join(out_dir, stem + suffix))
-                   for stem in names
-                   for suffix in ('.tif', '.png', '_preview.png',
-                                  '_probabilities.tif')]
-        check_outputs([('out_dir', out_dir)] + outputs,
-                      [('input', p) for p in [*given, *files]],
-                      distinct=False)
+        outputs = [
+            ('output', osp.join(out_dir, stem + suffix))
+            for stem in names
+            for suffix in (
+                '.tif',
+                '.png',
+                '_preview.png',
+                '_probabilities.tif',
+            )
+        ]
+        check_outputs(
+            [('out_dir', out_dir)] + outputs,
+            [('input', p) for p in [*given, *files]],
+            distinct=False,
+        )
         os.makedirs(out_dir, exist_ok=True)
         return [self.predict_scene(path, out_dir) for path in files]
 
@@ -406,54 +475,75 @@ class ScenePredictor:
         if self.expects is None or reader.dtype == 'uint8':
             return None
         lo, hi = reader.value_range()
-        mismatch = (f'{reader.path}: {reader.dtype} pixels (values {lo:g}..'
-                    f'{hi:g}), but the model expects {self.expects}')
+        mismatch = (
+            f'{reader.path}: {reader.dtype} pixels (values {lo:g}..'
+            f'{hi:g}), but the model expects {self.expects}'
+        )
         if not self.allow_dtype:
             raise ValueError(
                 f'{mismatch}; rescale the scene to 0..255, or pass '
-                'allow_dtype=True (--allow-dtype) to predict it as it is')
-        return (f'{mismatch}; predicted as it is (--allow-dtype): the '
-                'classes may be wrong')
+                'allow_dtype=True (--allow-dtype) to predict it as it is'
+            )
+        return (
+            f'{mismatch}; predicted as it is (--allow-dtype): the '
+            'classes may be wrong'
+        )
 
-    def output_paths(self, path: str, out_dir: str,
-                     plain_image: bool) -> Dict[str, str]:
+    def output_paths(
+        self, path: str, out_dir: str, plain_image: bool
+    ) -> Dict[str, str]:
         stem = osp.splitext(osp.basename(path))[0]
-        out = dict(classes=osp.join(out_dir,
-                                    stem + ('.png' if plain_image else '.tif')))
+        out = dict(
+            classes=osp.join(
+                out_dir, stem + ('.png' if plain_image else '.tif')
+            )
+        )
         if self.preview:
             out['preview'] = osp.join(out_dir, stem + '_preview.png')
         if self.probabilities:
-            out['probabilities'] = osp.join(out_dir,
-                                            stem + '_probabilities.tif')
+            out['probabilities'] = osp.join(
+                out_dir, stem + '_probabilities.tif'
+            )
         return out
 
-    def predict_scene(self, path: str, out_dir: str,
-                      on_batch: Optional[Callable[[int], None]] = None
-                      ) -> Dict[str, str]:
+    def predict_scene(
+        self,
+        path: str,
+        out_dir: str,
+        on_batch: Optional[Callable[[int], None]] = None,
+    ) -> Dict[str, str]:
         """Predict one scene window by window; see :meth:`predict`.
         ``on_batch(pixels)`` is called after each batch with the count of
         output pixels it wrote (progress over ranks, see
         :mod:`.batch_predict`)."""
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), \
-                SceneReader(path, self.bands, self.in_channels,
-                            self.nodata) as reader:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), SceneReader(
+            path, self.bands, self.in_channels, self.nodata
+        ) as reader:
             out = self.output_paths(path, out_dir, reader.is_plain_image)
             mismatch = self.check_dtype(reader)
             if mismatch:
                 warnings.warn(mismatch)
             # Both files move into place when everything succeeded, the
             # preview after the class map.
-            preview = atomic_write(out['preview']) if self.preview \
+            preview = (
+                atomic_write(out['preview']) if self.preview else nullcontext()
+            )
+            probs = (
+                atomic_write(out['probabilities'])
+                if self.probabilities
                 else nullcontext()
-            probs = atomic_write(out['probabilities']) \
-                if self.probabilities else nullcontext()
-            with preview as preview_tmp, probs as probs_tmp, \
-                    atomic_write(out['classes']) as classes_tmp, \
-                    ClassMapWriter(classes_tmp, reader, self.palette,
-                                   cog=self.cog) as writer, \
-                    (ProbabilityWriter(probs_tmp, reader, self.num_classes,
-                                       self.cog) if self.probabilities else
-                     nullcontext()) as self._prob_writer:
+            )
+            with preview as preview_tmp, probs as probs_tmp, atomic_write(
+                out['classes']
+            ) as classes_tmp, ClassMapWriter(
+                classes_tmp, reader, self.palette, cog=self.cog
+            ) as writer, (
+                ProbabilityWriter(
+                    probs_tmp, reader, self.num_classes, self.cog
+                )
+                if self.probabilities
+                else nullcontext()
+            ) as self._prob_writer:
                 zeros = self._predict_tiles(reader, writer, on_batch=on_batch)
                 if self.preview:
                     self._write_preview(reader, writer, preview_tmp)
@@ -466,13 +556,17 @@ class ScenePredictor:
             warnings.warn(
                 f'{path}: {share:.0%} of the pixels are 0 in every band and '
                 'were classified, since the file declares no nodata; if they '
-                'are nodata, pass nodata=0 (--nodata 0)')
+                'are nodata, pass nodata=0 (--nodata 0)'
+            )
         return out
 
-    def _predict_tiles(self, reader: SceneReader, writer: ClassMapWriter,
-                       tiles: Optional[List[Tile]] = None,
-                       on_batch: Optional[Callable[[int], None]] = None
-                       ) -> int:
+    def _predict_tiles(
+        self,
+        reader: SceneReader,
+        writer: ClassMapWriter,
+        tiles: Optional[List[Tile]] = None,
+        on_batch: Optional[Callable[[int], None]] = None,
+    ) -> int:
         """Predict every window (or ``tiles``, a run of the scene's tiles
         that starts at a multiple of ``batch_size``: a row band, whose
         batches are then those of the whole scene); returns the count of
@@ -483,11 +577,12 @@ class ScenePredictor:
         bar = ProgressBar(len(tiles)) if self.progress else None
         zeros = 0
         for i in range(0, len(tiles), self.batch_size):
-            batch = tiles[i:i + self.batch_size]
+            batch = tiles[i : i + self.batch_size]
             zeros += self._predict_batch(reader, writer, batch)
             if on_batch is not None:
-                on_batch(sum(t.core_window[2] * t.core_window[3]
-                             for t in batch))
+                on_batch(
+                    sum(t.core_window[2] * t.core_window[3] for t in batch)
+                )
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
@@ -500,25 +595,34 @@ class ScenePredictor:
         overlap); batches are runs of ``batch_size`` of them."""
         return list(scene_tiles(height, width, self.window, self.overlap))
 
-    def _predict_batch(self, reader: SceneReader, writer: ClassMapWriter,
-                       tiles: List[Tile]) -> int:
+    def _predict_batch(
+        self, reader: SceneReader, writer: ClassMapWriter, tiles: List[Tile]
+    ) -> int:
         pixels, masks, todo = [], [], []
         zeros = 0
         for tile in tiles:
             window = reader.read(tile.read_window)
             valid = reader.valid_mask(tile.read_window, window)
             if valid is None:
-                zeros += int((window[:, tile.core_slices[0],
-                                     tile.core_slices[1]] == 0).all(0).sum())
+                zeros += int(
+                    (window[:, tile.core_slices[0], tile.core_slices[1]] == 0)
+                    .all(0)
+                    .sum()
+                )
             elif not valid[tile.core_slices].any():
-                writer.write(tile.core_window,
-                             np.full(valid[tile.core_slices].shape,
-                                     NODATA_CLASS, np.uint8))
+                writer.write(
+                    tile.core_window,
+                    np.full(
+                        valid[tile.core_slices].shape, NODATA_CLASS, np.uint8
+                    ),
+                )
                 if self._prob_writer is not None:
                     core = valid[tile.core_slices]
                     self._prob_writer.write(
                         tile.core_window,
-                        np.zeros((self.num_classes, *core.shape)), core)
+                        np.zeros((self.num_classes, *core.shape)),
+                        core,
+                    )
                 continue  # nodata only: nothing to classify
             elif not valid.all():
                 window[:, ~valid] = self.fill[:, None]
@@ -529,30 +633,39 @@ class ScenePredictor:
             return zeros
         scores = self.predict_windows(np.stack(pixels))
         if not torch.isfinite(scores).all():
-            bad = [t.read_window for t, sc in zip(todo, scores)
-                   if not torch.isfinite(sc).all()]
+            bad = [
+                t.read_window
+                for t, sc in zip(todo, scores)
+                if not torch.isfinite(sc).all()
+            ]
             raise FloatingPointError(
                 f'{reader.path}: the model gave non-finite scores in window(s) '
                 f'{bad} (col, row, width, height); the input may be far from '
-                'the training data, or the checkpoint broken')
+                'the training data, or the checkpoint broken'
+            )
         classes = scores.argmax(dim=1).to(torch.uint8).cpu().numpy()
         for tile, cls, valid in zip(todo, classes, masks):
             if valid is not None:
                 cls[~valid] = NODATA_CLASS
             writer.write(tile.core_window, cls[tile.core_slices])
         if self._prob_writer is not None:
-            probs = (scores if self.flip else scores.softmax(dim=1))
+            probs = scores if self.flip else scores.softmax(dim=1)
             for tile, prob, valid in zip(todo, probs.cpu().numpy(), masks):
                 self._prob_writer.write(
-                    tile.core_window, prob[(slice(None), ) + tile.core_slices],
-                    None if valid is None else valid[tile.core_slices])
+                    tile.core_window,
+                    prob[(slice(None),) + tile.core_slices],
+                    None if valid is None else valid[tile.core_slices],
+                )
         return zeros
 
-    def _write_preview(self, reader: SceneReader, writer: ClassMapWriter,
-                       path: str) -> None:
+    def _write_preview(
+        self, reader: SceneReader, writer: ClassMapWriter, path: str
+    ) -> None:
         scale = min(1.0, self.preview_size / max(reader.height, reader.width))
-        shape = (max(1, round(reader.height * scale)),
-                 max(1, round(reader.width * scale)))
+        shape = (
+            max(1, round(reader.height * scale)),
+            max(1, round(reader.width * scale)),
+        )
         count = len(reader.bands)
         bands = reader.bands[:3] if count >= 3 else reader.bands[:1] * 3
         image = reader.read_overview(shape, bands)

@@ -1,4 +1,5 @@
 """Window layout for overlap-tile inference on scenes larger than a window."""
+
 from typing import Iterator, List, NamedTuple, Tuple
 
 from ..utils.tiling import window_starts
@@ -12,6 +13,7 @@ class Span(NamedTuple):
     is predicted by exactly one window, the one in which it lies farthest from
     the window border (the overlap-tile strategy of U-Net).
     """
+
     start: int
     size: int
     core_start: int
@@ -20,6 +22,7 @@ class Span(NamedTuple):
 
 class Tile(NamedTuple):
     """A 2-D window: a :class:`Span` along rows and one along columns."""
+
     row: Span
     col: Span
 
@@ -31,17 +34,26 @@ class Tile(NamedTuple):
     @property
     def core_window(self) -> Tuple[int, int, int, int]:
         """``(col_off, row_off, width, height)`` of the pixels to write."""
-        return (self.col.core_start, self.row.core_start,
-                self.col.core_end - self.col.core_start,
-                self.row.core_end - self.row.core_start)
+        return (
+            self.col.core_start,
+            self.row.core_start,
+            self.col.core_end - self.col.core_start,
+            self.row.core_end - self.row.core_start,
+        )
 
     @property
     def core_slices(self) -> Tuple[slice, slice]:
         """Row and column slices of the core inside the window's prediction."""
-        return (slice(self.row.core_start - self.row.start,
-                      self.row.core_end - self.row.start),
-                slice(self.col.core_start - self.col.start,
-                      self.col.core_end - self.col.start))
+        return (
+            slice(
+                self.row.core_start - self.row.start,
+                self.row.core_end - self.row.start,
+            ),
+            slice(
+                self.col.core_start - self.col.start,
+                self.col.core_end - self.col.start,
+            ),
+        )
 
 
 def axis_spans(length: int, window: int, overlap: int) -> List[Span]:
@@ -56,19 +68,24 @@ def axis_spans(length: int, window: int, overlap: int) -> List[Span]:
     if length < 1:
         raise ValueError(f'cannot tile an axis of length {length}')
     if window < 1 or not 0 <= overlap < window:
-        raise ValueError(f'need window >= 1 and 0 <= overlap < window, got '
-                         f'window={window}, overlap={overlap}')
+        raise ValueError(
+            f'need window >= 1 and 0 <= overlap < window, got '
+            f'window={window}, overlap={overlap}'
+        )
     if length <= window:
         return [Span(0, length, 0, length)]
     starts = window_starts(length, window, window - overlap)
     cuts = [(nxt + cur + window) // 2 for cur, nxt in zip(starts, starts[1:])]
     bounds = [0] + cuts + [length]
-    return [Span(s, window, lo, hi)
-            for s, lo, hi in zip(starts, bounds[:-1], bounds[1:])]
+    return [
+        Span(s, window, lo, hi)
+        for s, lo, hi in zip(starts, bounds[:-1], bounds[1:])
+    ]
 
 
-def scene_tiles(height: int, width: int, window: Tuple[int, int],
-                overlap: Tuple[int, int]) -> Iterator[Tile]:
+def scene_tiles(
+    height: int, width: int, window: Tuple[int, int], overlap: Tuple[int, int]
+) -> Iterator[Tile]:
     """Tiles covering a ``height x width`` scene in row-major order; the cores
     partition the scene."""
     rows = axis_spans(height, window[0], overlap[0])

@@ -32,6 +32,7 @@ have (image, full or eroded labels) stops the conversion unless
 ``allow_missing`` is set; unreadable archives and files are reported with
 the archive and member names.
 """
+
 import json
 import os
 import os.path as osp
@@ -46,15 +47,29 @@ from ..datasets.isprs import POTSDAM_MODALITIES, SPLITS, image_bands
 from ..utils.paths import UnsafeOutputError, check_outputs
 from ..utils.tiling import stitch_tiles, tile_boxes, tile_name
 from .label_colours import colour_to_index
-from .sources import (ZIP_ERRORS, ConversionError, Source, classify,
-                      find_sources, group_sources)
+from .sources import (
+    ZIP_ERRORS,
+    ConversionError,
+    Source,
+    classify,
+    find_sources,
+    group_sources,
+)
 from .state import STATE_DIR, check_state, check_unchanged, write_bytes
 
 # the public names of the module before its split stay importable from here
 __all__ = [
-    'ConversionError', 'Source', 'find_sources', 'classify',
-    'colour_to_index', 'tile_boxes', 'stitch_tiles', 'Summary',
-    'convert_isprs', 'ZIP_ERRORS', 'STATE_DIR'
+    'ConversionError',
+    'Source',
+    'find_sources',
+    'classify',
+    'colour_to_index',
+    'tile_boxes',
+    'stitch_tiles',
+    'Summary',
+    'convert_isprs',
+    'ZIP_ERRORS',
+    'STATE_DIR',
 ]
 
 LABEL_DIRS = {'label': 'ann_dir', 'eroded': 'ann_dir_eroded'}
@@ -71,10 +86,10 @@ def _write_png(path: str, array: np.ndarray) -> None:
 @dataclass
 class Summary:
     """Tile counts per split and the keys that were not converted."""
-    tiles: Dict[str, int] = field(default_factory=lambda: {
-        'train': 0,
-        'val': 0
-    })
+
+    tiles: Dict[str, int] = field(
+        default_factory=lambda: {'train': 0, 'val': 0}
+    )
     converted: list = field(default_factory=list)
     skipped_finished: list = field(default_factory=list)
     not_in_split: list = field(default_factory=list)
@@ -88,15 +103,17 @@ def _tile_prefix(dataset: str, key: Union[int, str]) -> str:
     return f'area{key}' if dataset == 'vaihingen' else str(key)
 
 
-def convert_isprs(dataset: str,
-                  inputs: Union[str, Sequence[str]],
-                  out_dir: str,
-                  size: int = 256,
-                  stride: Optional[int] = None,
-                  split: str = 'paper',
-                  modality: str = 'RGB',
-                  progress: bool = True,
-                  allow_missing: bool = False) -> Summary:
+def convert_isprs(
+    dataset: str,
+    inputs: Union[str, Sequence[str]],
+    out_dir: str,
+    size: int = 256,
+    stride: Optional[int] = None,
+    split: str = 'paper',
+    modality: str = 'RGB',
+    progress: bool = True,
+    allow_missing: bool = False,
+) -> Summary:
     """Tile the ISPRS archives ``inputs`` into ``out_dir``.
 
     Args:
@@ -120,14 +137,18 @@ def convert_isprs(dataset: str,
         ConversionError: bad arguments or input, naming the file.
     """
     if dataset not in SPLITS:
-        raise ConversionError(f'unknown dataset {dataset!r}; choose from '
-                              f'{sorted(SPLITS)}')
+        raise ConversionError(
+            f'unknown dataset {dataset!r}; choose from {sorted(SPLITS)}'
+        )
     if split not in SPLITS[dataset]:
-        raise ConversionError(f'unknown split {split!r}; choose from '
-                              f'{sorted(SPLITS[dataset])}')
+        raise ConversionError(
+            f'unknown split {split!r}; choose from {sorted(SPLITS[dataset])}'
+        )
     if dataset == 'potsdam' and modality not in POTSDAM_MODALITIES:
-        raise ConversionError(f'unknown Potsdam modality {modality!r}; choose '
-                              f'from {POTSDAM_MODALITIES}')
+        raise ConversionError(
+            f'unknown Potsdam modality {modality!r}; choose '
+            f'from {POTSDAM_MODALITIES}'
+        )
     paths = [inputs] if isinstance(inputs, str) else inputs
     try:
         check_outputs({'out_dir (-o)': out_dir}, [('input', p) for p in paths])
@@ -135,21 +156,28 @@ def convert_isprs(dataset: str,
         raise ConversionError(str(e)) from e
     stride = size if stride is None else stride
     if size <= 0:
-        raise ConversionError(f'--size must be a positive number of pixels, '
-                              f'got {size}')
+        raise ConversionError(
+            f'--size must be a positive number of pixels, got {size}'
+        )
     if not 0 < stride <= size:
         raise ConversionError(
             f'--stride must be between 1 and --size ({size}), got {stride}: '
-            + ('tiles further apart than their size would leave the pixels '
-               'between them out' if stride > 0 else 'tiles need a step'))
+            + (
+                'tiles further apart than their size would leave the pixels '
+                'between them out'
+                if stride > 0
+                else 'tiles need a step'
+            )
+        )
     groups = group_sources(dataset, inputs, modality)
     which = {k: s for s, keys in SPLITS[dataset][split].items() for k in keys}
-    summary = Summary(not_in_split=sorted(k for k in groups if k not in which),
-                      absent=[k for k in which if k not in groups])
+    summary = Summary(
+        not_in_split=sorted(k for k in groups if k not in which),
+        absent=[k for k in which if k not in groups],
+    )
     # every area needs the image and each label kind found for any area
     needed = {'image'} | {
-        kind
-        for key, kinds in groups.items() if key in which for kind in kinds
+        kind for key, kinds in groups.items() if key in which for kind in kinds
     }
     summary.incomplete = {
         key: sorted(needed - set(kinds))
@@ -159,17 +187,24 @@ def convert_isprs(dataset: str,
     if not (needed & {'label', 'eroded'}):
         raise ConversionError(
             f'no {dataset} label files found in {inputs}; pass the ground '
-            'truth archives too (see docs/data.md)')
+            'truth archives too (see docs/data.md)'
+        )
     if (summary.incomplete or summary.absent) and not allow_missing:
-        problems = [f'{_tile_prefix(dataset, k)} lacks {" and ".join(v)}'
-                    for k, v in summary.incomplete.items()]
+        problems = [
+            f'{_tile_prefix(dataset, k)} lacks {" and ".join(v)}'
+            for k, v in summary.incomplete.items()
+        ]
         if summary.absent:
-            problems.append('no file at all for ' + ', '.join(
-                _tile_prefix(dataset, k) for k in summary.absent))
+            problems.append(
+                'no file at all for '
+                + ', '.join(_tile_prefix(dataset, k) for k in summary.absent)
+            )
         raise ConversionError(
-            f'the {split} split of {dataset} is incomplete in {inputs}: ' +
-            '; '.join(problems) + '; pass the missing archives, or '
-            'allow_missing (--allow-missing) to convert what is there')
+            f'the {split} split of {dataset} is incomplete in {inputs}: '
+            + '; '.join(problems)
+            + '; pass the missing archives, or '
+            'allow_missing (--allow-missing) to convert what is there'
+        )
     todo = [
         k for k in sorted(groups) if k in which and k not in summary.incomplete
     ]
@@ -179,17 +214,31 @@ def convert_isprs(dataset: str,
         params['modality'] = modality
     state = check_state(out_dir, params)
     for key in todo:
-        check_unchanged(out_dir, _tile_prefix(dataset, key), groups[key],
-                         osp.join(state, f'{_tile_prefix(dataset, key)}.json'))
+        check_unchanged(
+            out_dir,
+            _tile_prefix(dataset, key),
+            groups[key],
+            osp.join(state, f'{_tile_prefix(dataset, key)}.json'),
+        )
     bar = None
     if progress and todo:
         from mmengine.utils import ProgressBar
+
         bar = ProgressBar(len(todo), file=sys.stdout)
     for key in todo:
         split_name = which[key]
         done_file = osp.join(state, f'{_tile_prefix(dataset, key)}.json')
-        n = _convert_one(dataset, key, groups[key], out_dir, split_name, size,
-                         stride, done_file, image_bands(dataset, modality))
+        n = _convert_one(
+            dataset,
+            key,
+            groups[key],
+            out_dir,
+            split_name,
+            size,
+            stride,
+            done_file,
+            image_bands(dataset, modality),
+        )
         if n is None:
             summary.skipped_finished.append(key)
         else:
@@ -203,10 +252,17 @@ def convert_isprs(dataset: str,
     return summary
 
 
-def _convert_one(dataset: str, key: Union[int, str], kinds: Dict[str, Source],
-                 out_dir: str, split_name: str, size: int, stride: int,
-                 done_file: str,
-                 bands: Sequence[str]) -> Optional[int]:
+def _convert_one(
+    dataset: str,
+    key: Union[int, str],
+    kinds: Dict[str, Source],
+    out_dir: str,
+    split_name: str,
+    size: int,
+    stride: int,
+    done_file: str,
+    bands: Sequence[str],
+) -> Optional[int]:
     """Write the tiles of one source tile; ``None`` if already finished.
 
     The image tiles keep the source file's band order (``bands``): OpenCV
@@ -223,7 +279,8 @@ def _convert_one(dataset: str, key: Union[int, str], kinds: Dict[str, Source],
         raise ConversionError(
             f'{kinds["image"].name}: expected the {len(bands)} bands '
             f'{", ".join(bands)} of a {dataset} image, got {channels} '
-            'band(s)')
+            'band(s)'
+        )
     labels = {}
     for kind in ('label', 'eroded'):
         if kind in kinds:
@@ -233,16 +290,19 @@ def _convert_one(dataset: str, key: Union[int, str], kinds: Dict[str, Source],
                     f'{kinds[kind].name}: label is {lab.shape[1]}x'
                     f'{lab.shape[0]} pixels but the image '
                     f'{kinds["image"].name} is {image.shape[1]}x'
-                    f'{image.shape[0]}')
+                    f'{image.shape[0]}'
+                )
             labels[kind] = colour_to_index(lab, kinds[kind].name)
     # Only now that every input decoded and validated, write tiles.
     prefix = _tile_prefix(dataset, key)
     tiles, files = [], []
-    for x0, y0, x1, y1 in tile_boxes(image.shape[0], image.shape[1], size,
-                                     stride):
+    for x0, y0, x1, y1 in tile_boxes(
+        image.shape[0], image.shape[1], size, stride
+    ):
         name = tile_name(prefix, (x0, y0, x1, y1))
-        outputs = [('img_dir', image)] + [(LABEL_DIRS[k], v)
-                                          for k, v in labels.items()]
+        outputs = [('img_dir', image)] + [
+            (LABEL_DIRS[k], v) for k, v in labels.items()
+        ]
         for sub, arr in outputs:
             rel = osp.join(sub, split_name, name)
             os.makedirs(osp.join(out_dir, sub, split_name), exist_ok=True)
@@ -251,8 +311,14 @@ def _convert_one(dataset: str, key: Union[int, str], kinds: Dict[str, Source],
         tiles.append(name)
     write_bytes(
         done_file,
-        json.dumps(dict(split=split_name, tiles=tiles, files=files,
-                        sources=[s.name for s in kinds.values()],
-                        fingerprints={k: s.fingerprint()
-                                      for k, s in kinds.items()})).encode())
+        json.dumps(
+            dict(
+                split=split_name,
+                tiles=tiles,
+                files=files,
+                sources=[s.name for s in kinds.values()],
+                fingerprints={k: s.fingerprint() for k, s in kinds.items()},
+            )
+        ).encode(),
+    )
     return len(tiles)

@@ -1,4 +1,5 @@
 """ISPRS colour-coded label files -> label values 0..6 (0 = boundary)."""
+
 import numpy as np
 
 from ..datasets.isprs import LABEL_COLOUR_NAMES, LABEL_COLOURS
@@ -17,7 +18,8 @@ def colour_to_index(img: np.ndarray, source_name: str) -> np.ndarray:
     if img.ndim != 3 or img.shape[2] not in (3, 4) or img.dtype != np.uint8:
         raise ConversionError(
             f'{source_name}: a colour label must be 8-bit with 3 channels, '
-            f'got shape {img.shape} and dtype {img.dtype}')
+            f'got shape {img.shape} and dtype {img.dtype}'
+        )
     bgr = img[..., :3].astype(np.int32)
     code = (bgr[..., 2] << 16) | (bgr[..., 1] << 8) | bgr[..., 0]
     palette = np.array([(r << 16) | (g << 8) | b for r, g, b in LABEL_COLOURS])
@@ -30,7 +32,10 @@ def colour_to_index(img: np.ndarray, source_name: str) -> np.ndarray:
         raise ConversionError(
             f'{source_name}: unknown colour RGB({r}, {g}, {b}) at pixel '
             f'(x={x}, y={y}); {int((~known).sum())} pixels are outside the '
-            f'ISPRS palette ' + ', '.join(
+            f'ISPRS palette '
+            + ', '.join(
                 f'RGB{c} {n}'
-                for c, n in zip(LABEL_COLOURS, LABEL_COLOUR_NAMES)))
+                for c, n in zip(LABEL_COLOURS, LABEL_COLOUR_NAMES)
+            )
+        )
     return order[pos].astype(np.uint8)

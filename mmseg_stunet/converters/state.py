@@ -1,6 +1,7 @@
 """Resumable conversion state in ``<out_dir>/.isprs_convert``: the
 settings of the conversion (``params.json``) and, per finished area, the
 tiles written and the fingerprints of the source files they came from."""
+
 import json
 import os
 import os.path as osp
@@ -31,14 +32,16 @@ def check_state(out_dir: str, params: dict) -> str:
         if old != params:
             raise ConversionError(
                 f'{out_dir} holds a conversion with settings {old}, not '
-                f'{params}; choose another output folder or delete it')
+                f'{params}; choose another output folder or delete it'
+            )
     else:
         write_bytes(pfile, json.dumps(params).encode())
     return state
 
 
-def check_unchanged(out_dir: str, prefix: str, kinds: Dict[str, Source],
-                     done_file: str) -> None:
+def check_unchanged(
+    out_dir: str, prefix: str, kinds: Dict[str, Source], done_file: str
+) -> None:
     """Refuse to re-run into ``out_dir`` with source files whose content
     differs from those the finished area ``prefix`` was converted from (its
     tiles, of which only the names would be checked, would be stale), or
@@ -55,10 +58,12 @@ def check_unchanged(out_dir: str, prefix: str, kinds: Dict[str, Source],
             known = old.get(kind)
             new = src.fingerprint(known)
             same = known is not None and all(
-                known[k] == new[k] for k in ('size', 'crc32'))
+                known[k] == new[k] for k in ('size', 'crc32')
+            )
         if not same:
             raise ConversionError(
                 f'{src.name}: not the {kind} file that {prefix} in {out_dir} '
                 'was converted from (the content differs, or that area has no '
                 f'{kind} tiles), so its tiles there would be stale; convert '
-                f'into a new folder, or delete {out_dir} first')
+                f'into a new folder, or delete {out_dir} first'
+            )

@@ -12,6 +12,7 @@ or from ``output_stride``, or from ``os8`` / ``os16`` in the file name.
 Pure functions: the caller names the config (or the folder of the
 ``configs/vainf`` files); nothing is looked up relative to the package.
 """
+
 import copy
 import os
 import os.path as osp
@@ -28,9 +29,13 @@ from ..utils.atomic import atomic_write
 from ..utils.paths import UnsafeOutputError, check_outputs
 
 __all__ = [
-    'VainFConversionError', 'VainFModelInfo', 'load_vainf_checkpoint',
-    'inspect_vainf_state', 'convert_vainf_state_dict', 'check_config',
-    'convert_vainf_checkpoint'
+    'VainFConversionError',
+    'VainFModelInfo',
+    'load_vainf_checkpoint',
+    'inspect_vainf_state',
+    'convert_vainf_state_dict',
+    'check_config',
+    'convert_vainf_checkpoint',
 ]
 
 StateDict = Dict[str, torch.Tensor]
@@ -43,6 +48,7 @@ class VainFConversionError(ValueError):
 @dataclass
 class VainFModelInfo:
     """What a VainF state dict holds."""
+
     arch: str  # 'deeplabv3' or 'deeplabv3plus'
     depth: int  # 50 or 101
     separable: bool
@@ -52,7 +58,7 @@ class VainFModelInfo:
 RESNET_BLOCKS = {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101}
 HEAD_TYPES = {
     'deeplabv3': 'VainFDeepLabV3Head',
-    'deeplabv3plus': 'VainFDeepLabV3PlusHead'
+    'deeplabv3plus': 'VainFDeepLabV3PlusHead',
 }
 #: output stride -> (ResNet strides, ResNet dilations, ASPP rates) of
 #: torchvision's replace_stride_with_dilation, as VainF builds them
@@ -62,8 +68,9 @@ OUTPUT_STRIDES = {
 }
 
 
-def load_vainf_checkpoint(path: str,
-                          trust: bool = False) -> Tuple[StateDict, dict]:
+def load_vainf_checkpoint(
+    path: str, trust: bool = False
+) -> Tuple[StateDict, dict]:
     """Read a VainF checkpoint; returns (state_dict, extra info dict).
 
     Loads with ``weights_only=True`` (numpy scalars allowed through
@@ -76,38 +83,50 @@ def load_vainf_checkpoint(path: str,
         ckpt = torch.load(path, map_location='cpu', weights_only=not trust)
     except Exception as e:  # pickle errors come in many types
         from ..engine.checkpoint import read_error_reason
+
         reason = read_error_reason(e)
         if 'refused rather than executed' in reason:
-            reason += ('; only for a file whose origin you trust, --trust '
-                       'loads it with the code it carries')
+            reason += (
+                '; only for a file whose origin you trust, --trust '
+                'loads it with the code it carries'
+            )
         raise VainFConversionError(
-            f'{path}: cannot be read as a checkpoint: {reason}') from None
+            f'{path}: cannot be read as a checkpoint: {reason}'
+        ) from None
     if not isinstance(ckpt, dict):
         raise VainFConversionError(
-            f'{path}: expected a dict, got {type(ckpt).__name__}')
+            f'{path}: expected a dict, got {type(ckpt).__name__}'
+        )
     if 'model_state' in ckpt:
-        state, extra = ckpt['model_state'], {
-            k: v
-            for k, v in ckpt.items() if k in ('cur_itrs', 'best_score')
-        }
+        state, extra = (
+            ckpt['model_state'],
+            {k: v for k, v in ckpt.items() if k in ('cur_itrs', 'best_score')},
+        )
     elif any(k.startswith(('backbone.', 'module.backbone.')) for k in ckpt):
         state, extra = ckpt, {}
     else:
         raise VainFConversionError(
-            f"{path}: no 'model_state' key (keys: {sorted(ckpt)[:8]})")
+            f"{path}: no 'model_state' key (keys: {sorted(ckpt)[:8]})"
+        )
     if not isinstance(state, dict):
         raise VainFConversionError(
             f"{path}: 'model_state' is a {type(state).__name__}, not a "
-            'state dict of tensors')
-    bad = [(k, type(v).__name__) for k, v in state.items()
-           if not isinstance(k, str) or not torch.is_tensor(v)]
+            'state dict of tensors'
+        )
+    bad = [
+        (k, type(v).__name__)
+        for k, v in state.items()
+        if not isinstance(k, str) or not torch.is_tensor(v)
+    ]
     if bad:
         raise VainFConversionError(
             f"{path}: 'model_state' holds {len(bad)} entries that are not "
-            f'named tensors, e.g. {bad[:3]}')
+            f'named tensors, e.g. {bad[:3]}'
+        )
     state = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state.items())
+        (k[len('module.') :] if k.startswith('module.') else k, v)
+        for k, v in state.items()
+    )
     extra = {
         k: v.item() if isinstance(v, (np.generic, torch.Tensor)) else v
         for k, v in extra.items()
@@ -122,68 +141,96 @@ def inspect_vainf_state(state: StateDict) -> VainFModelInfo:
     backbones, ResNets other than 50/101, unknown heads).
     """
     keys = list(state)
-    if any(k.startswith(('backbone.low_level_features',
-                         'backbone.high_level_features')) for k in keys):
+    if any(
+        k.startswith(
+            ('backbone.low_level_features', 'backbone.high_level_features')
+        )
+        for k in keys
+    ):
         raise VainFConversionError(
             'MobileNetV2 backbone (keys backbone.low_level_features.*) '
             'cannot be converted: only ResNet-50/101 models map to '
-            "MMSegmentation's ResNet")
+            "MMSegmentation's ResNet"
+        )
     if 'backbone.layer1.0.conv1.weight' not in state:
         found = sorted({'.'.join(k.split('.')[:2]) for k in keys})[:6]
         raise VainFConversionError(
             'not a ResNet backbone (no backbone.layer1.0.conv1.weight; '
-            f'found {found}); only ResNet-50/101 models can be converted')
+            f'found {found}); only ResNet-50/101 models can be converted'
+        )
     blocks = tuple(
-        len({
-            k.split('.')[2]
-            for k in keys if k.startswith(f'backbone.layer{i}.')
-        }) for i in range(1, 5))
+        len(
+            {
+                k.split('.')[2]
+                for k in keys
+                if k.startswith(f'backbone.layer{i}.')
+            }
+        )
+        for i in range(1, 5)
+    )
     if blocks not in RESNET_BLOCKS:
         raise VainFConversionError(
             f'ResNet with blocks per stage {blocks} is neither ResNet-50 '
-            '(3, 4, 6, 3) nor ResNet-101 (3, 4, 23, 3)')
+            '(3, 4, 6, 3) nor ResNet-101 (3, 4, 23, 3)'
+        )
     if 'classifier.aspp.project.0.weight' in state:
-        arch, aspp, cls = ('deeplabv3plus', 'classifier.aspp',
-                           'classifier.classifier.3.weight')
+        arch, aspp, cls = (
+            'deeplabv3plus',
+            'classifier.aspp',
+            'classifier.classifier.3.weight',
+        )
     elif 'classifier.classifier.0.project.0.weight' in state:
-        arch, aspp, cls = ('deeplabv3', 'classifier.classifier.0',
-                           'classifier.classifier.4.weight')
+        arch, aspp, cls = (
+            'deeplabv3',
+            'classifier.classifier.0',
+            'classifier.classifier.4.weight',
+        )
     else:
         raise VainFConversionError(
             'unknown head: neither classifier.aspp.project.0.weight '
             '(DeepLabV3+) nor classifier.classifier.0.project.0.weight '
-            '(DeepLabV3) is present')
+            '(DeepLabV3) is present'
+        )
     if cls not in state:
         raise VainFConversionError(f'missing classifier weight {cls}')
     separable = f'{aspp}.convs.1.0.body.0.weight' in state
-    return VainFModelInfo(arch, RESNET_BLOCKS[blocks], separable,
-                          int(state[cls].shape[0]))
+    return VainFModelInfo(
+        arch, RESNET_BLOCKS[blocks], separable, int(state[cls].shape[0])
+    )
 
 
-def _conv_bn(conv: str, bn: str, dst: str,
-             separable: bool = False) -> Dict[str, str]:
+def _conv_bn(
+    conv: str, bn: str, dst: str, separable: bool = False
+) -> Dict[str, str]:
     """Module renames for a VainF (conv, bn) pair -> mmcv ConvModule."""
     if separable:
         return {
             f'{conv}.body.0': f'{dst}.depthwise_conv.conv',
             f'{conv}.body.1': f'{dst}.pointwise_conv.conv',
-            bn: f'{dst}.pointwise_conv.bn'
+            bn: f'{dst}.pointwise_conv.bn',
         }
     return {conv: f'{dst}.conv', bn: f'{dst}.bn'}
 
 
 def _aspp_renames(src: str, dst: str, separable: bool) -> Dict[str, str]:
-    renames = _conv_bn(f'{src}.convs.0.0', f'{src}.convs.0.1',
-                       f'{dst}.aspp_modules.0')
+    renames = _conv_bn(
+        f'{src}.convs.0.0', f'{src}.convs.0.1', f'{dst}.aspp_modules.0'
+    )
     for i in (1, 2, 3):
         renames.update(
-            _conv_bn(f'{src}.convs.{i}.0', f'{src}.convs.{i}.1',
-                     f'{dst}.aspp_modules.{i}', separable))
+            _conv_bn(
+                f'{src}.convs.{i}.0',
+                f'{src}.convs.{i}.1',
+                f'{dst}.aspp_modules.{i}',
+                separable,
+            )
+        )
     renames.update(
-        _conv_bn(f'{src}.convs.4.1', f'{src}.convs.4.2',
-                 f'{dst}.image_pool.1'))
+        _conv_bn(f'{src}.convs.4.1', f'{src}.convs.4.2', f'{dst}.image_pool.1')
+    )
     renames.update(
-        _conv_bn(f'{src}.project.0', f'{src}.project.1', f'{dst}.project'))
+        _conv_bn(f'{src}.project.0', f'{src}.project.1', f'{dst}.project')
+    )
     return renames
 
 
@@ -191,26 +238,38 @@ def head_renames(info: VainFModelInfo) -> Dict[str, str]:
     """{VainF module name: MMSegmentation module name} for the head."""
     head, sep = 'decode_head', info.separable
     if info.arch == 'deeplabv3plus':
-        renames = _conv_bn('classifier.project.0', 'classifier.project.1',
-                           f'{head}.c1_bottleneck')
+        renames = _conv_bn(
+            'classifier.project.0',
+            'classifier.project.1',
+            f'{head}.c1_bottleneck',
+        )
         renames.update(_aspp_renames('classifier.aspp', f'{head}.aspp', sep))
         renames.update(
-            _conv_bn('classifier.classifier.0', 'classifier.classifier.1',
-                     f'{head}.bottleneck', sep))
+            _conv_bn(
+                'classifier.classifier.0',
+                'classifier.classifier.1',
+                f'{head}.bottleneck',
+                sep,
+            )
+        )
         renames['classifier.classifier.3'] = f'{head}.conv_seg'
     else:
-        renames = _aspp_renames('classifier.classifier.0', f'{head}.aspp',
-                                sep)
+        renames = _aspp_renames('classifier.classifier.0', f'{head}.aspp', sep)
         renames.update(
-            _conv_bn('classifier.classifier.1', 'classifier.classifier.2',
-                     f'{head}.bottleneck', sep))
+            _conv_bn(
+                'classifier.classifier.1',
+                'classifier.classifier.2',
+                f'{head}.bottleneck',
+                sep,
+            )
+        )
         renames['classifier.classifier.4'] = f'{head}.conv_seg'
     return renames
 
 
 def convert_vainf_state_dict(
-        state: StateDict,
-        info: Optional[VainFModelInfo] = None) -> StateDict:
+    state: StateDict, info: Optional[VainFModelInfo] = None
+) -> StateDict:
     """VainF ``model_state`` -> MMSegmentation ``EncoderDecoder`` state dict.
 
     Backbone keys keep their names; head keys are renamed. Raises
@@ -230,7 +289,8 @@ def convert_vainf_state_dict(
     if unmapped:
         raise VainFConversionError(
             f'{len(unmapped)} unexpected key(s) in the VainF checkpoint '
-            f'with no MMSegmentation counterpart: {unmapped[:5]}')
+            f'with no MMSegmentation counterpart: {unmapped[:5]}'
+        )
     return out
 
 
@@ -246,14 +306,18 @@ def output_stride_from_name(path: str) -> Optional[int]:
     return int(match.group(1)) if match else None
 
 
-def default_config_path(info: VainFModelInfo, output_stride: int,
-                        config_dir: str) -> str:
+def default_config_path(
+    info: VainFModelInfo, output_stride: int, config_dir: str
+) -> str:
     """The configs/vainf config for a model with these properties."""
     if output_stride not in (8, 16):
         raise VainFConversionError(
-            f'output stride must be 8 or 16, got {output_stride}')
-    name = (f'vainf-{info.arch}_r{info.depth}-os{output_stride}'
-            '_4xb4-30k_voc12aug-513x513.py')
+            f'output stride must be 8 or 16, got {output_stride}'
+        )
+    name = (
+        f'vainf-{info.arch}_r{info.depth}-os{output_stride}'
+        '_4xb4-30k_voc12aug-513x513.py'
+    )
     return osp.join(config_dir, name)
 
 
@@ -266,50 +330,72 @@ def check_config(info: VainFModelInfo, cfg: Config, config_path: str) -> None:
     head, backbone = model['decode_head'], model['backbone']
     problems = []
     if head.get('type') != HEAD_TYPES[info.arch]:
-        problems.append(f"decode_head.type is {head.get('type')!r}, the "
-                        f'checkpoint needs {HEAD_TYPES[info.arch]!r}')
+        problems.append(
+            f'decode_head.type is {head.get("type")!r}, the '
+            f'checkpoint needs {HEAD_TYPES[info.arch]!r}'
+        )
     if head.get('num_classes') != info.num_classes:
         problems.append(
-            f"decode_head.num_classes is {head.get('num_classes')}, the "
-            f'checkpoint has {info.num_classes} classes')
+            f'decode_head.num_classes is {head.get("num_classes")}, the '
+            f'checkpoint has {info.num_classes} classes'
+        )
     if bool(head.get('separable', False)) != info.separable:
-        problems.append(f"decode_head.separable is "
-                        f"{bool(head.get('separable', False))}, the "
-                        f'checkpoint has separable={info.separable}')
-    if backbone.get('type') not in ('ResNet', 'mmseg.ResNet') or \
-            backbone.get('deep_stem', False) or \
-            backbone.get('avg_down', False) or \
-            backbone.get('style', 'pytorch') != 'pytorch':
-        problems.append("the backbone is not torchvision's ResNet (needs "
-                        "type='ResNet', style='pytorch', deep_stem=False, "
-                        'avg_down=False)')
-    if any(d > 1 for d in backbone.get('dilations', ())) and \
-            not backbone.get('contract_dilation', False):
-        problems.append('dilated stages need contract_dilation=True (first '
-                        "block keeps the previous dilation, as torchvision's "
-                        'replace_stride_with_dilation)')
+        problems.append(
+            f'decode_head.separable is '
+            f'{bool(head.get("separable", False))}, the '
+            f'checkpoint has separable={info.separable}'
+        )
+    if (
+        backbone.get('type') not in ('ResNet', 'mmseg.ResNet')
+        or backbone.get('deep_stem', False)
+        or backbone.get('avg_down', False)
+        or backbone.get('style', 'pytorch') != 'pytorch'
+    ):
+        problems.append(
+            "the backbone is not torchvision's ResNet (needs "
+            "type='ResNet', style='pytorch', deep_stem=False, "
+            'avg_down=False)'
+        )
+    if any(d > 1 for d in backbone.get('dilations', ())) and not backbone.get(
+        'contract_dilation', False
+    ):
+        problems.append(
+            'dilated stages need contract_dilation=True (first '
+            "block keeps the previous dilation, as torchvision's "
+            'replace_stride_with_dilation)'
+        )
     if backbone.get('depth') != info.depth:
-        problems.append(f"backbone.depth is {backbone.get('depth')}, the "
-                        f'checkpoint is ResNet-{info.depth}')
+        problems.append(
+            f'backbone.depth is {backbone.get("depth")}, the '
+            f'checkpoint is ResNet-{info.depth}'
+        )
     strides = tuple(backbone.get('strides', (1, 2, 2, 2)))
     dilations = tuple(backbone.get('dilations', (1, 1, 1, 1)))
     rates = tuple(head.get('dilations', ()))
     layouts = {v[0]: (os_, v) for os_, v in OUTPUT_STRIDES.items()}
     if strides not in layouts:
-        problems.append(f'backbone.strides {strides} is neither output '
-                        f'stride 16 {OUTPUT_STRIDES[16][0]} nor 8 '
-                        f'{OUTPUT_STRIDES[8][0]}')
+        problems.append(
+            f'backbone.strides {strides} is neither output '
+            f'stride 16 {OUTPUT_STRIDES[16][0]} nor 8 '
+            f'{OUTPUT_STRIDES[8][0]}'
+        )
     else:
         os_, (_, want_dil, want_rates) = layouts[strides]
         if dilations != want_dil:
-            problems.append(f'backbone.dilations {dilations} at output '
-                            f'stride {os_} should be {want_dil}')
+            problems.append(
+                f'backbone.dilations {dilations} at output '
+                f'stride {os_} should be {want_dil}'
+            )
         if rates != want_rates:
-            problems.append(f'decode_head.dilations (ASPP rates) {rates} at '
-                            f'output stride {os_} should be {want_rates}')
+            problems.append(
+                f'decode_head.dilations (ASPP rates) {rates} at '
+                f'output stride {os_} should be {want_rates}'
+            )
     if problems:
-        raise VainFConversionError(f'{config_path} does not match the '
-                                   'checkpoint: ' + '; '.join(problems))
+        raise VainFConversionError(
+            f'{config_path} does not match the '
+            'checkpoint: ' + '; '.join(problems)
+        )
 
 
 def check_against_model(state: StateDict, model: torch.nn.Module) -> None:
@@ -317,16 +403,19 @@ def check_against_model(state: StateDict, model: torch.nn.Module) -> None:
     shape for shape (names and shapes only: ``model`` may live on the meta
     device)."""
     from ..engine.checkpoint import checkpoint_fit, fit_report
+
     misfit = checkpoint_fit(model, dict(state_dict=state), revise_keys=())
     if any(misfit):
         raise VainFConversionError(
-            'converted weights do not fit the config model: ' +
-            fit_report(model, *misfit))
+            'converted weights do not fit the config model: '
+            + fit_report(model, *misfit)
+        )
 
 
 def dataset_meta(cfg: Config, num_classes: int) -> Optional[dict]:
     """Classes and palette of the config's validation data set, if known."""
     from mmseg.registry import DATASETS
+
     dataset = cfg.get('val_dataloader', {}).get('dataset', {})
     cls = DATASETS.get(dataset.get('type', ''))
     meta = getattr(cls, 'METAINFO', {})
@@ -334,7 +423,8 @@ def dataset_meta(cfg: Config, num_classes: int) -> Optional[dict]:
         return None
     return dict(
         classes=tuple(meta['classes']),
-        palette=[list(c) for c in meta.get('palette', [])])
+        palette=[list(c) for c in meta.get('palette', [])],
+    )
 
 
 def _check_outputs(outputs: Dict[str, str], inputs: Dict[str, str]) -> None:
@@ -346,13 +436,15 @@ def _check_outputs(outputs: Dict[str, str], inputs: Dict[str, str]) -> None:
         raise VainFConversionError(str(e)) from e
 
 
-def convert_vainf_checkpoint(src: str,
-                             dst: str,
-                             config: Optional[str] = None,
-                             output_stride: Optional[int] = None,
-                             out_config: Optional[str] = None,
-                             config_dir: Optional[str] = None,
-                             trust: bool = False) -> Tuple[str, str]:
+def convert_vainf_checkpoint(
+    src: str,
+    dst: str,
+    config: Optional[str] = None,
+    output_stride: Optional[int] = None,
+    out_config: Optional[str] = None,
+    config_dir: Optional[str] = None,
+    trust: bool = False,
+) -> Tuple[str, str]:
     """Convert VainF checkpoint ``src`` into MMSegmentation checkpoint ``dst``.
 
     Args:
@@ -375,13 +467,13 @@ def convert_vainf_checkpoint(src: str,
     Nothing is written unless every check passes. Returns (dst, out_config).
     """
     from mmengine.registry import init_default_scope
-
     from mmseg.registry import MODELS
 
     if dst.lower().endswith('.py'):
         raise VainFConversionError(
             f'{dst}: the checkpoint would get a .py name (the config is '
-            'written as <dst without extension>.py); use .pth')
+            'written as <dst without extension>.py); use .pth'
+        )
     config_key = '--out-config' if out_config else 'its config'
     out_config = out_config or osp.splitext(dst)[0] + '.py'
     outputs = {'DST': dst, config_key: out_config}
@@ -397,11 +489,13 @@ def convert_vainf_checkpoint(src: str,
             raise VainFConversionError(
                 f'{src}: the output stride is not stored in the weights and '
                 "not in the file name ('os8'/'os16'); pass output_stride "
-                '(--output-stride 8 or 16) or a config')
+                '(--output-stride 8 or 16) or a config'
+            )
         if config_dir is None:
             raise VainFConversionError(
                 'pass a config, or config_dir (the configs/vainf folder) to '
-                'pick one for the checkpoint')
+                'pick one for the checkpoint'
+            )
         config = default_config_path(info, output_stride, config_dir)
         if not osp.isfile(config):
             raise VainFConversionError(f'{config}: config not found')
@@ -412,17 +506,20 @@ def convert_vainf_checkpoint(src: str,
             raise VainFConversionError(
                 f'{src} has {info.num_classes} classes but {config} (VOC '
                 f'2012) has {cfg.model.decode_head.num_classes}; pass a '
-                f'config for a dataset with {info.num_classes} classes')
+                f'config for a dataset with {info.num_classes} classes'
+            )
     else:
         if not osp.isfile(config):
             raise VainFConversionError(f'{config}: config not found')
         cfg = Config.fromfile(config)
     check_config(info, cfg, config)
-    if output_stride is not None and \
-            output_stride != config_output_stride(cfg.model):
+    if output_stride is not None and output_stride != config_output_stride(
+        cfg.model
+    ):
         raise VainFConversionError(
             f'{config} has output stride {config_output_stride(cfg.model)}, '
-            f'but output_stride={output_stride} was requested')
+            f'but output_stride={output_stride} was requested'
+        )
 
     converted = convert_vainf_state_dict(state, info)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
@@ -438,7 +535,8 @@ def convert_vainf_checkpoint(src: str,
     meta = dict(
         vainf=dict(asdict(info), **extra),
         output_stride=config_output_stride(cfg.model),
-        config=osp.basename(config))
+        config=osp.basename(config),
+    )
     classes = dataset_meta(cfg, info.num_classes)
     if classes:
         meta['dataset_meta'] = classes

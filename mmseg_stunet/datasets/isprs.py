@@ -6,6 +6,7 @@ The classes and their colours are MMSegmentation's (``ISPRSDataset`` and
 boundary band of the eroded ground truth, which the converter writes as
 label value 0 (ignored after ``reduce_zero_label``), the classes as 1..6.
 """
+
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -17,11 +18,22 @@ from mmseg.registry import DATASETS
 from ..utils.paths import DataFileError
 
 __all__ = [
-    'ISPRS_CLASSES', 'ISPRS_PALETTE', 'BOUNDARY_COLOUR', 'LABEL_COLOURS',
-    'LABEL_COLOUR_NAMES', 'SPLITS', 'POTSDAM_MODALITIES', 'VAIHINGEN_BANDS',
-    'POTSDAM_BANDS', 'image_bands', 'NonEmptyDatasetMixin',
-    'LabelConventionMixin', 'LabelCheckMixin', 'label_convention_error',
-    'ISPRSVaihingenDataset', 'ISPRSPotsdamDataset'
+    'ISPRS_CLASSES',
+    'ISPRS_PALETTE',
+    'BOUNDARY_COLOUR',
+    'LABEL_COLOURS',
+    'LABEL_COLOUR_NAMES',
+    'SPLITS',
+    'POTSDAM_MODALITIES',
+    'VAIHINGEN_BANDS',
+    'POTSDAM_BANDS',
+    'image_bands',
+    'NonEmptyDatasetMixin',
+    'LabelConventionMixin',
+    'LabelCheckMixin',
+    'label_convention_error',
+    'ISPRSVaihingenDataset',
+    'ISPRSPotsdamDataset',
 ]
 
 Colour = Tuple[int, int, int]
@@ -30,14 +42,18 @@ Colour = Tuple[int, int, int]
 ISPRS_CLASSES: Tuple[str, ...] = tuple(ISPRSDataset.METAINFO['classes'])
 #: RGB colour of each class, as ISPRS draws them
 ISPRS_PALETTE: Tuple[Colour, ...] = tuple(
-    tuple(int(v) for v in c) for c in ISPRSDataset.METAINFO['palette'])
+    tuple(int(v) for v in c) for c in ISPRSDataset.METAINFO['palette']
+)
 #: RGB of the boundary band in the eroded labels
 BOUNDARY_COLOUR: Colour = (0, 0, 0)
 #: RGB colour of every value of a converted label file: 0 boundary, 1..6
-LABEL_COLOURS: Tuple[Colour, ...] = (BOUNDARY_COLOUR, ) + ISPRS_PALETTE
-LABEL_COLOUR_NAMES: Tuple[str, ...] = ('boundary (black)', ) + tuple(
-    f'{name.replace("_", " ")} ({colour})' for name, colour in zip(
-        ISPRS_CLASSES, ('white', 'blue', 'cyan', 'green', 'yellow', 'red')))
+LABEL_COLOURS: Tuple[Colour, ...] = (BOUNDARY_COLOUR,) + ISPRS_PALETTE
+LABEL_COLOUR_NAMES: Tuple[str, ...] = ('boundary (black)',) + tuple(
+    f'{name.replace("_", " ")} ({colour})'
+    for name, colour in zip(
+        ISPRS_CLASSES, ('white', 'blue', 'cyan', 'green', 'yellow', 'red')
+    )
+)
 
 Key = Union[int, str]
 #: train / val (= test) areas: He et al. 2022 ('paper') and MMSegmentation's
@@ -49,20 +65,89 @@ SPLITS: Dict[str, Dict[str, Dict[str, List[Key]]]] = {
             'val': [11, 15, 28, 30, 34],
         },
         'mmseg': {
-            'train': [1, 3, 5, 7, 11, 13, 15, 17, 21, 23, 26, 28, 30, 32, 34,
-                      37],
-            'val': [2, 4, 6, 8, 10, 12, 14, 16, 20, 22, 24, 27, 29, 31, 33, 35,
-                    38],
+            'train': [
+                1,
+                3,
+                5,
+                7,
+                11,
+                13,
+                15,
+                17,
+                21,
+                23,
+                26,
+                28,
+                30,
+                32,
+                34,
+                37,
+            ],
+            'val': [
+                2,
+                4,
+                6,
+                8,
+                10,
+                12,
+                14,
+                16,
+                20,
+                22,
+                24,
+                27,
+                29,
+                31,
+                33,
+                35,
+                38,
+            ],
         },
     },
     'potsdam': {
         'paper': {
-            'train': ['2_10', '2_11', '2_12', '3_10', '3_11', '3_12', '4_10',
-                      '4_11', '4_12', '5_10', '5_11', '5_12', '6_7', '6_8',
-                      '6_9', '6_10', '6_11', '6_12', '7_7', '7_8', '7_9',
-                      '7_10', '7_11', '7_12'],
-            'val': ['2_13', '2_14', '3_13', '3_14', '4_13', '4_14', '4_15',
-                    '5_13', '5_14', '5_15', '6_13', '6_14', '6_15', '7_13'],
+            'train': [
+                '2_10',
+                '2_11',
+                '2_12',
+                '3_10',
+                '3_11',
+                '3_12',
+                '4_10',
+                '4_11',
+                '4_12',
+                '5_10',
+                '5_11',
+                '5_12',
+                '6_7',
+                '6_8',
+                '6_9',
+                '6_10',
+                '6_11',
+                '6_12',
+                '7_7',
+                '7_8',
+                '7_9',
+                '7_10',
+                '7_11',
+                '7_12',
+            ],
+            'val': [
+                '2_13',
+                '2_14',
+                '3_13',
+                '3_14',
+                '4_13',
+                '4_14',
+                '4_15',
+                '5_13',
+                '5_14',
+                '5_15',
+                '6_13',
+                '6_14',
+                '6_15',
+                '7_13',
+            ],
         },
     },
 }
@@ -87,8 +172,9 @@ POTSDAM_MODALITIES: Tuple[str, ...] = tuple(POTSDAM_BANDS)
 def image_bands(dataset: str, modality: str = 'RGB') -> Tuple[str, ...]:
     """Bands, in file order, of the images of ``dataset`` (``'vaihingen'``
     or ``'potsdam'`` with its ``modality``)."""
-    return VAIHINGEN_BANDS if dataset == 'vaihingen' else \
-        POTSDAM_BANDS[modality]
+    return (
+        VAIHINGEN_BANDS if dataset == 'vaihingen' else POTSDAM_BANDS[modality]
+    )
 
 
 class NonEmptyDatasetMixin:
@@ -111,12 +197,18 @@ class NonEmptyDatasetMixin:
         except Exception as err:  # noqa: B902 - re-raised with the files
             info = self.get_data_info(idx)
             files = ', '.join(
-                str(info[k]) for k in ('img_path', 'seg_map_path')
-                if info.get(k))
-            text = '; '.join(ln.strip() for ln in str(err).splitlines()
-                             if ln.strip())
-            if not any(str(info.get(k)) in text
-                       for k in ('img_path', 'seg_map_path') if info.get(k)):
+                str(info[k])
+                for k in ('img_path', 'seg_map_path')
+                if info.get(k)
+            )
+            text = '; '.join(
+                ln.strip() for ln in str(err).splitlines() if ln.strip()
+            )
+            if not any(
+                str(info.get(k)) in text
+                for k in ('img_path', 'seg_map_path')
+                if info.get(k)
+            ):
                 text = f'{files}: {type(err).__name__}: {text}'
             raise DataFileError(text) from err
 
@@ -127,7 +219,8 @@ class NonEmptyDatasetMixin:
             raise FileNotFoundError(
                 f'{type(self).__name__}: no *{self.img_suffix} images in '
                 f'{where}; check data_root and data_prefix (convert the '
-                'data first, see docs/data.md)')
+                'data first, see docs/data.md)'
+            )
         return data_list
 
 
@@ -143,9 +236,9 @@ SOLID_ZERO_RATIO = 0.15
 SOLID_ZERO_SHARE = 0.01
 
 
-def label_convention_error(paths: Sequence[str],
-                           num_classes: int = len(ISPRS_CLASSES)
-                           ) -> Optional[str]:
+def label_convention_error(
+    paths: Sequence[str], num_classes: int = len(ISPRS_CLASSES)
+) -> Optional[str]:
     """Tell label files written as class indices ``0..num_classes-1`` from
     the ISPRS convention ``1..num_classes`` with 0 = eroded boundary.
 
@@ -176,8 +269,11 @@ def label_convention_error(paths: Sequence[str],
     total = zeros = solid = files = 0
     worst, worst_share = None, 0.0
     for path in paths:
-        label = cv2.imread(path, cv2.IMREAD_UNCHANGED) \
-            if osp.isfile(path) else None
+        label = (
+            cv2.imread(path, cv2.IMREAD_UNCHANGED)
+            if osp.isfile(path)
+            else None
+        )
         if label is None or label.ndim != 2:
             continue
         if (label == num_classes).any():
@@ -188,20 +284,23 @@ def label_convention_error(paths: Sequence[str],
         files += 1
         if n / label.size > worst_share:
             worst, worst_share = path, n / label.size
-    if not total or solid < max(SOLID_ZERO_SHARE * total,
-                                SOLID_ZERO_RATIO * zeros):
+    if not total or solid < max(
+        SOLID_ZERO_SHARE * total, SOLID_ZERO_RATIO * zeros
+    ):
         return None
-    return (f'{worst}: label value 0 fills whole regions (it is '
-            f'{100 * zeros / total:.0f} % of the pixels of the {files} label '
-            f'files checked) and no file holds {num_classes}: these look like '
-            f'class indices 0..{num_classes - 1}, which '
-            f'reduce_zero_label=True would shift (0 ignored, '
-            f'1..{num_classes - 1} read as 0..{num_classes - 2}); for such '
-            'labels set reduce_zero_label=False in the data '
-            'set and its LoadAnnotations, or re-convert the archives '
-            f'with tools/dataset_converters/ (1..{num_classes}, 0 = '
-            'boundary or no-data); '
-            'label_check_files=0 skips this check')
+    return (
+        f'{worst}: label value 0 fills whole regions (it is '
+        f'{100 * zeros / total:.0f} % of the pixels of the {files} label '
+        f'files checked) and no file holds {num_classes}: these look like '
+        f'class indices 0..{num_classes - 1}, which '
+        f'reduce_zero_label=True would shift (0 ignored, '
+        f'1..{num_classes - 1} read as 0..{num_classes - 2}); for such '
+        'labels set reduce_zero_label=False in the data '
+        'set and its LoadAnnotations, or re-convert the archives '
+        f'with tools/dataset_converters/ (1..{num_classes}, 0 = '
+        'boundary or no-data); '
+        'label_check_files=0 skips this check'
+    )
 
 
 class LabelConventionMixin:
@@ -228,9 +327,11 @@ class LabelConventionMixin:
             picks = np.unique(np.linspace(0, len(data_list) - 1, n).round())
             paths = [data_list[int(i)].get('seg_map_path') for i in picks]
             error = label_convention_error(
-                [p for p in paths if p], len(self.metainfo['classes']))
+                [p for p in paths if p], len(self.metainfo['classes'])
+            )
             if error:
                 from ..engine.errors import ConfigError
+
                 raise ConfigError(error)
         return data_list
 
@@ -266,21 +367,24 @@ class LabelCheckMixin:
         from mmcv.transforms import LoadAnnotations
 
         from .transforms import CheckSegMap
+
         steps = self.pipeline.transforms
         num_classes = len(self.metainfo['classes'])
         i = 0
         while i < len(steps):
             if isinstance(steps[i], LoadAnnotations) and not (
-                    i + 1 < len(steps)
-                    and isinstance(steps[i + 1], CheckSegMap)):
+                i + 1 < len(steps) and isinstance(steps[i + 1], CheckSegMap)
+            ):
                 steps.insert(
-                    i + 1, CheckSegMap(num_classes, self.ignore_index))
+                    i + 1, CheckSegMap(num_classes, self.ignore_index)
+                )
             i += 1
 
 
 @DATASETS.register_module()
-class ISPRSVaihingenDataset(NonEmptyDatasetMixin, LabelConventionMixin,
-                            LabelCheckMixin, ISPRSDataset):
+class ISPRSVaihingenDataset(
+    NonEmptyDatasetMixin, LabelConventionMixin, LabelCheckMixin, ISPRSDataset
+):
     """MMSegmentation's ``ISPRSDataset`` (Vaihingen) that refuses an empty
     image folder, labels written as class indices 0..5 and, sample by
     sample, label maps with values past the classes or of another size
@@ -288,8 +392,9 @@ class ISPRSVaihingenDataset(NonEmptyDatasetMixin, LabelConventionMixin,
 
 
 @DATASETS.register_module()
-class ISPRSPotsdamDataset(NonEmptyDatasetMixin, LabelConventionMixin,
-                          LabelCheckMixin, PotsdamDataset):
+class ISPRSPotsdamDataset(
+    NonEmptyDatasetMixin, LabelConventionMixin, LabelCheckMixin, PotsdamDataset
+):
     """MMSegmentation's ``PotsdamDataset`` that refuses an empty image
     folder, labels written as class indices 0..5 and, sample by sample,
     label maps with values past the classes or of another size than their

@@ -7,24 +7,29 @@ PNG images of urban and rural scenes in ``Train.zip`` / ``Val.zip`` /
 ``reduce_zero_label``), 1..7 the classes below. The classes and colours are
 MMSegmentation's ``LoveDADataset``'s.
 """
+
 from typing import Tuple
 
 from mmseg.datasets import LoveDADataset
 from mmseg.registry import DATASETS
 
-from .isprs import (LabelCheckMixin, LabelConventionMixin,
-                    NonEmptyDatasetMixin)
+from .isprs import LabelCheckMixin, LabelConventionMixin, NonEmptyDatasetMixin
 
 __all__ = [
-    'LOVEDA_CLASSES', 'LOVEDA_PALETTE', 'LOVEDA_BANDS', 'LOVEDA_SPLITS',
-    'LOVEDA_DOMAINS', 'CheckedLoveDADataset'
+    'LOVEDA_CLASSES',
+    'LOVEDA_PALETTE',
+    'LOVEDA_BANDS',
+    'LOVEDA_SPLITS',
+    'LOVEDA_DOMAINS',
+    'CheckedLoveDADataset',
 ]
 
 #: the seven classes, in label order (0..6 after ``reduce_zero_label``)
 LOVEDA_CLASSES: Tuple[str, ...] = tuple(LoveDADataset.METAINFO['classes'])
 #: RGB colour of each class
 LOVEDA_PALETTE: Tuple[Tuple[int, int, int], ...] = tuple(
-    tuple(int(v) for v in c) for c in LoveDADataset.METAINFO['palette'])
+    tuple(int(v) for v in c) for c in LoveDADataset.METAINFO['palette']
+)
 #: bands of the images, in file order (the model sees B, G, R, as
 #: LoadImageFromFile loads them; see mmseg_stunet/utils/bands.py)
 LOVEDA_BANDS: Tuple[str, ...] = ('R', 'G', 'B')
@@ -35,8 +40,9 @@ LOVEDA_DOMAINS: Tuple[str, ...] = ('Urban', 'Rural')
 
 
 @DATASETS.register_module()
-class CheckedLoveDADataset(NonEmptyDatasetMixin, LabelConventionMixin,
-                           LabelCheckMixin, LoveDADataset):
+class CheckedLoveDADataset(
+    NonEmptyDatasetMixin, LabelConventionMixin, LabelCheckMixin, LoveDADataset
+):
     """MMSegmentation's ``LoveDADataset`` that refuses an empty image folder
     and masks written as class indices 0..6 instead of LoveDA's 1..7 with
     0 = no-data (:func:`~mmseg_stunet.datasets.isprs.label_convention_error`

@@ -1,4 +1,5 @@
 """Checks of loaded samples that name the files at fault."""
+
 from typing import Optional
 
 import numpy as np
@@ -47,11 +48,13 @@ class CheckSegMap(BaseTransform):
             raise ValueError(
                 f'{where}: label is {seg.shape[1]}x{seg.shape[0]} pixels '
                 f'but its image {results.get("img_path")} is '
-                f'{img.shape[1]}x{img.shape[0]}')
+                f'{img.shape[1]}x{img.shape[0]}'
+            )
         if seg.size and seg.max() >= self.num_classes:
             values = np.unique(seg)
-            bad = values[(values >= self.num_classes)
-                         & (values != self.ignore_index)]
+            bad = values[
+                (values >= self.num_classes) & (values != self.ignore_index)
+            ]
             if bad.size:
                 raise ValueError(self._value_error(where, bad, results))
         return results
@@ -60,12 +63,18 @@ class CheckSegMap(BaseTransform):
         n, ignore = self.num_classes, self.ignore_index
         if results.get('reduce_zero_label', False):
             # file values v became v - 1; 0 became ignore_index
-            return (f'{where}: label value(s) {(bad + 1).tolist()} in the '
-                    f'file are not among the {n} classes: valid are 1..{n} '
-                    f'(0 is ignored, reduce_zero_label=True) and {ignore}')
-        return (f'{where}: label value(s) {bad.tolist()} are not among the '
-                f'{n} classes: valid are 0..{n - 1} and {ignore} (ignored)')
+            return (
+                f'{where}: label value(s) {(bad + 1).tolist()} in the '
+                f'file are not among the {n} classes: valid are 1..{n} '
+                f'(0 is ignored, reduce_zero_label=True) and {ignore}'
+            )
+        return (
+            f'{where}: label value(s) {bad.tolist()} are not among the '
+            f'{n} classes: valid are 0..{n - 1} and {ignore} (ignored)'
+        )
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(num_classes={self.num_classes}, '
-                f'ignore_index={self.ignore_index})')
+        return (
+            f'{type(self).__name__}(num_classes={self.num_classes}, '
+            f'ignore_index={self.ignore_index})'
+        )

@@ -5,6 +5,7 @@ The names below load their module on first use (the tools need the light
 :mod:`~mmseg_stunet.engine.errors` without torch); the registries import
 the modules that register (see :mod:`mmseg_stunet.registration`). The tools
 import the runner helpers of ``mmseg_stunet.engine.runner``."""
+
 import importlib
 from typing import Any
 
@@ -25,11 +26,19 @@ _LAZY = {
 }
 
 __all__ = [
-    'AtomicCheckpointHook', 'CheckpointCheckHook', 'ClassCountCheckHook',
-    'DivergenceHook', 'ResumeDataOrderHook', 'CPUDistributedDataParallel',
-    'MixedPrecisionOptimWrapper', 'CheckedRunner', 'CheckpointError',
-    'ConfigError', 'DivergenceError',
-    'load_model_checkpoint', 'read_checkpoint'
+    'AtomicCheckpointHook',
+    'CheckpointCheckHook',
+    'ClassCountCheckHook',
+    'DivergenceHook',
+    'ResumeDataOrderHook',
+    'CPUDistributedDataParallel',
+    'MixedPrecisionOptimWrapper',
+    'CheckedRunner',
+    'CheckpointError',
+    'ConfigError',
+    'DivergenceError',
+    'load_model_checkpoint',
+    'read_checkpoint',
 ]
 
 

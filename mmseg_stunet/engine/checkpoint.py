@@ -4,36 +4,63 @@ checkpoint that does not fit the model it is meant for.
 Used by :class:`~mmseg_stunet.engine.hooks.CheckpointCheckHook` (resuming,
 ``tools/test.py``, ``mim test``), the scene predictor and the ONNX export.
 """
+
 import os.path as osp
 import pickle
 import re
 import zipfile
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import (Callable, Dict, Iterator, List, Mapping, Optional,
-                    Sequence, Tuple, Union)
+from typing import (
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import torch
 from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner import find_latest_checkpoint
-from mmengine.runner.checkpoint import (CheckpointLoader,
-                                        _load_checkpoint_to_model)
+from mmengine.runner.checkpoint import (
+    CheckpointLoader,
+    _load_checkpoint_to_model,
+)
 from torch import nn
 
 from .errors import CheckpointError
 
 __all__ = [
-    'CheckpointError', 'read_checkpoint', 'read_error_reason',
-    'check_readable', 'checkpoint_fit',
-    'fit_report', 'check_checkpoint_fits', 'non_finite_weight',
-    'check_finite_weights', 'load_model_checkpoint', 'unwrap_model',
-    'in_work_dir', 'latest_checkpoint'
+    'CheckpointError',
+    'read_checkpoint',
+    'read_error_reason',
+    'check_readable',
+    'checkpoint_fit',
+    'fit_report',
+    'check_checkpoint_fits',
+    'non_finite_weight',
+    'check_finite_weights',
+    'load_model_checkpoint',
+    'unwrap_model',
+    'in_work_dir',
+    'latest_checkpoint',
 ]
 
 RevisedKeys = Sequence[Tuple[str, str]]
-DEFAULT_REVISE_KEYS: RevisedKeys = ((r'^module\.', ''), )
-_READ_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError,
-                zipfile.BadZipFile, ValueError, AttributeError, ImportError)
+DEFAULT_REVISE_KEYS: RevisedKeys = ((r'^module\.', ''),)
+_READ_ERRORS = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    zipfile.BadZipFile,
+    ValueError,
+    AttributeError,
+    ImportError,
+)
 
 
 def in_work_dir(path: str, work_dir: str) -> Optional[str]:
@@ -64,8 +91,9 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     return in_work_dir(stored, work_dir) or stored
 
 
-def read_checkpoint(filename: str,
-                    map_location: Union[str, Callable] = 'cpu') -> dict:
+def read_checkpoint(
+    filename: str, map_location: Union[str, Callable] = 'cpu'
+) -> dict:
     """``mmengine``'s ``CheckpointLoader.load_checkpoint`` (files, URLs,
     ``torchvision://`` ...) with one-line errors that name ``filename``.
 
@@ -91,7 +119,8 @@ def _check_dict(checkpoint: object, filename: str) -> None:
         raise CheckpointError(
             f'{filename}: is not a checkpoint: it holds a '
             f'{type(checkpoint).__name__}, not a dict of weights (or a dict '
-            'with a state_dict)')
+            'with a state_dict)'
+        )
 
 
 def check_readable(filename: str, label: str = 'checkpoint') -> None:
@@ -103,15 +132,19 @@ def check_readable(filename: str, label: str = 'checkpoint') -> None:
     if '://' in filename:
         return  # URLs and torchvision:// are read where they are used
     if osp.isdir(filename):
-        raise IsADirectoryError(f'{label} {filename}: is a folder, not a '
-                                'checkpoint file')
+        raise IsADirectoryError(
+            f'{label} {filename}: is a folder, not a checkpoint file'
+        )
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{label} {filename}: no such file')
     with _named_errors(filename):
         # the legacy (pre-zip) format cannot be memory-mapped: read it
-        checkpoint = torch.load(filename, map_location='cpu',
-                                weights_only=True,
-                                mmap=zipfile.is_zipfile(filename))
+        checkpoint = torch.load(
+            filename,
+            map_location='cpu',
+            weights_only=True,
+            mmap=zipfile.is_zipfile(filename),
+        )
     _check_dict(checkpoint, filename)
 
 
@@ -121,20 +154,27 @@ def read_error_reason(err: BaseException) -> str:
     ``weights_only=False``, which would run the code the file carries), a
     truncated or foreign file, or the error's first line."""
     text = str(err)
-    unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', text) or \
-        re.search(r'(?:unsupported|not an allowed) global:? `?([\w.]+)', text,
-                  re.IGNORECASE)
+    unsafe = re.search(r'Unsupported global: GLOBAL (\S+)', text) or re.search(
+        r'(?:unsupported|not an allowed) global:? `?([\w.]+)',
+        text,
+        re.IGNORECASE,
+    )
     if unsafe:
-        return (f'it holds the Python object {unsafe.group(1)}, which is '
-                'not among the types a checkpoint may carry (tensors, '
-                'numbers, strings, numpy arrays, mmengine log buffers); it '
-                'is refused rather than executed')
+        return (
+            f'it holds the Python object {unsafe.group(1)}, which is '
+            'not among the types a checkpoint may carry (tensors, '
+            'numbers, strings, numpy arrays, mmengine log buffers); it '
+            'is refused rather than executed'
+        )
     if 'weights_only' in text or 'Weights only load failed' in text:
-        return ('it holds Python objects that are not among the types a '
-                'checkpoint may carry; it is refused rather than executed')
+        return (
+            'it holds Python objects that are not among the types a '
+            'checkpoint may carry; it is refused rather than executed'
+        )
     first = text.splitlines()[0] if text else type(err).__name__
     if 'central directory' in text or isinstance(
-            err, (EOFError, zipfile.BadZipFile)):
+        err, (EOFError, zipfile.BadZipFile)
+    ):
         return f'it is truncated or not a PyTorch checkpoint ({first})'
     if isinstance(err, pickle.UnpicklingError):
         return f'it is not a PyTorch checkpoint ({first})'
@@ -149,18 +189,20 @@ def _named_errors(filename: str) -> Iterator[None]:
         raise
     except _READ_ERRORS as err:
         raise CheckpointError(
-            f'{filename}: cannot be read: {read_error_reason(err)}') \
-            from None
+            f'{filename}: cannot be read: {read_error_reason(err)}'
+        ) from None
 
 
-def _state_dict(checkpoint: dict,
-                revise_keys: RevisedKeys) -> Dict[str, torch.Tensor]:
+def _state_dict(
+    checkpoint: dict, revise_keys: RevisedKeys
+) -> Dict[str, torch.Tensor]:
     """The weights of ``checkpoint`` with ``revise_keys`` applied, as
     mmengine's ``_load_checkpoint_to_model`` sees them."""
     state = checkpoint.get('state_dict', checkpoint)
     for pattern, repl in revise_keys:
-        state = OrderedDict((re.sub(pattern, repl, k), v)
-                            for k, v in state.items())
+        state = OrderedDict(
+            (re.sub(pattern, repl, k), v) for k, v in state.items()
+        )
     return state
 
 
@@ -199,13 +241,14 @@ def check_finite_weights(checkpoint: dict, filename: str) -> None:
     if bad:
         raise CheckpointError(
             f'{filename}: weight {bad}: the checkpoint comes from a run that '
-            'diverged; use a checkpoint saved before the divergence')
+            'diverged; use a checkpoint saved before the divergence'
+        )
 
 
 def checkpoint_fit(
-        model: nn.Module,
-        checkpoint: dict,
-        revise_keys: RevisedKeys = DEFAULT_REVISE_KEYS
+    model: nn.Module,
+    checkpoint: dict,
+    revise_keys: RevisedKeys = DEFAULT_REVISE_KEYS,
 ) -> Tuple[List[str], List[str], List[str]]:
     """``(missing, mismatched, unexpected)`` keys of ``checkpoint`` for
     ``model``: weights the model has and the checkpoint lacks, weights of
@@ -219,43 +262,58 @@ def checkpoint_fit(
     state = _state_dict(checkpoint, revise_keys)
     own = model.state_dict()
     missing = [
-        k for k in own
+        k
+        for k in own
         if k not in state and not k.endswith('num_batches_tracked')
     ]
     mismatched = [
         f'{k}: checkpoint {tuple(state[k].shape)} vs model '
-        f'{tuple(own[k].shape)}' for k in own
-        if k in state and hasattr(state[k], 'shape')
+        f'{tuple(own[k].shape)}'
+        for k in own
+        if k in state
+        and hasattr(state[k], 'shape')
         and tuple(state[k].shape) != tuple(own[k].shape)
     ]
     unexpected = [k for k in state if k not in own]
     return missing, mismatched, unexpected
 
 
-def fit_report(model: nn.Module, missing: List[str], mismatched: List[str],
-               unexpected: List[str]) -> str:
+def fit_report(
+    model: nn.Module,
+    missing: List[str],
+    mismatched: List[str],
+    unexpected: List[str],
+) -> str:
     """One line: counts and a few keys of each kind of misfit."""
-    total = sum(1 for k in model.state_dict()
-                if not k.endswith('num_batches_tracked'))
+    total = sum(
+        1 for k in model.state_dict() if not k.endswith('num_batches_tracked')
+    )
     parts = []
     if missing:
-        parts.append(f'{len(missing)} of the model\'s {total} weights '
-                     f'missing (e.g. {", ".join(missing[:3])})')
+        parts.append(
+            f"{len(missing)} of the model's {total} weights "
+            f'missing (e.g. {", ".join(missing[:3])})'
+        )
     if mismatched:
-        parts.append(f'{len(mismatched)} of another shape (e.g. '
-                     f'{"; ".join(mismatched[:2])})')
+        parts.append(
+            f'{len(mismatched)} of another shape (e.g. '
+            f'{"; ".join(mismatched[:2])})'
+        )
     if unexpected:
-        parts.append(f'{len(unexpected)} not in the model (e.g. '
-                     f'{", ".join(unexpected[:3])})')
+        parts.append(
+            f'{len(unexpected)} not in the model (e.g. '
+            f'{", ".join(unexpected[:3])})'
+        )
     return '; '.join(parts)
 
 
 def check_checkpoint_fits(
-        model: nn.Module,
-        checkpoint: dict,
-        filename: str,
-        revise_keys: RevisedKeys = DEFAULT_REVISE_KEYS,
-        hint: Optional[str] = None) -> List[str]:
+    model: nn.Module,
+    checkpoint: dict,
+    filename: str,
+    revise_keys: RevisedKeys = DEFAULT_REVISE_KEYS,
+    hint: Optional[str] = None,
+) -> List[str]:
     """Raise :class:`CheckpointError` (one line: counts and a few keys) if
     weights of ``model`` are missing from ``checkpoint`` or have another
     shape. Returns the unexpected keys (extra weights are not an error).
@@ -263,22 +321,30 @@ def check_checkpoint_fits(
     ``hint`` ends the message (default: check the config, or
     ``--allow-partial``, which the tools that evaluate and predict have;
     ``tools/train.py --resume`` passes its own)."""
-    missing, mismatched, unexpected = checkpoint_fit(model, checkpoint,
-                                                     revise_keys)
+    missing, mismatched, unexpected = checkpoint_fit(
+        model, checkpoint, revise_keys
+    )
     if missing or mismatched:
         if hint is None:
-            hint = ('Check the config, or load what fits with '
-                    '--allow-partial (config: allow_partial_checkpoint=True)')
+            hint = (
+                'Check the config, or load what fits with '
+                '--allow-partial (config: allow_partial_checkpoint=True)'
+            )
         raise CheckpointError(
-            f'{filename} does not fit the model: ' +
-            fit_report(model, missing, mismatched, unexpected) + '. ' + hint)
+            f'{filename} does not fit the model: '
+            + fit_report(model, missing, mismatched, unexpected)
+            + '. '
+            + hint
+        )
     return unexpected
 
 
-def load_model_checkpoint(model: nn.Module,
-                          filename: str,
-                          allow_partial: bool = False,
-                          map_location: Union[str, Callable] = 'cpu') -> dict:
+def load_model_checkpoint(
+    model: nn.Module,
+    filename: str,
+    allow_partial: bool = False,
+    map_location: Union[str, Callable] = 'cpu',
+) -> dict:
     """Read ``filename`` (:func:`read_checkpoint`), refuse it if it holds
     NaN or inf (:func:`check_finite_weights`) or does not fit ``model``
     (:func:`check_checkpoint_fits`, skipped with ``allow_partial``) and load

@@ -28,6 +28,7 @@ nothing and the run goes on. The rule applied here (:func:`check_cfg_options`):
   Below a new key, anything goes (it is a new value). A refused key is
   named with the closest existing key (``difflib``).
 """
+
 import ast
 import difflib
 import inspect
@@ -38,20 +39,50 @@ from mmengine.config import Config
 
 from .errors import ConfigError
 
-__all__ = ['read_config', 'read_config_file', 'check_cfg_options', 'check_types',
-           'registered_names', 'TOP_LEVEL_KEYS', 'CONFIG_SUFFIXES']
+__all__ = [
+    'read_config',
+    'read_config_file',
+    'check_cfg_options',
+    'check_types',
+    'registered_names',
+    'TOP_LEVEL_KEYS',
+    'CONFIG_SUFFIXES',
+]
 
 CONFIG_SUFFIXES = ('.py', '.yml', '.yaml', '.json')
 #: top-level keys read besides ``Runner``'s arguments
-TOP_LEVEL_KEYS = frozenset({
-    'runner_type', 'allow_partial_checkpoint', 'channels_last', 'tta_model',
-    'tta_pipeline', 'train_pipeline', 'test_pipeline', 'val_pipeline',
-    'custom_imports', 'default_scope', 'log_level', 'dataset_type',
-    'data_root', 'crop_size', 'norm_cfg', 'metainfo', 'img_scale', 'vis_backends'
-})
-_LOADER_KEYS = frozenset({'dataset', 'sampler', 'batch_sampler',
-                          'collate_fn', 'num_batch_per_epoch',
-                          'worker_init_fn'})
+TOP_LEVEL_KEYS = frozenset(
+    {
+        'runner_type',
+        'allow_partial_checkpoint',
+        'channels_last',
+        'tta_model',
+        'tta_pipeline',
+        'train_pipeline',
+        'test_pipeline',
+        'val_pipeline',
+        'custom_imports',
+        'default_scope',
+        'log_level',
+        'dataset_type',
+        'data_root',
+        'crop_size',
+        'norm_cfg',
+        'metainfo',
+        'img_scale',
+        'vis_backends',
+    }
+)
+_LOADER_KEYS = frozenset(
+    {
+        'dataset',
+        'sampler',
+        'batch_sampler',
+        'collate_fn',
+        'num_batch_per_epoch',
+        'worker_init_fn',
+    }
+)
 _ANY = None  # "takes any key"
 #: keys of a typed dict that the builders take, not the class
 #: (mmcv's ``build_norm_layer`` pops ``requires_grad``)
@@ -85,9 +116,11 @@ def registered_names() -> Dict[str, object]:
     return names
 
 
-def read_config(path: str,
-                cfg_options: Optional[dict] = None,
-                needs: Sequence[str] = ('model', )) -> Config:
+def read_config(
+    path: str,
+    cfg_options: Optional[dict] = None,
+    needs: Sequence[str] = ('model',),
+) -> Config:
     """``Config.fromfile(path)`` with ``cfg_options`` merged, or one-line
     errors naming the file, key or option.
 
@@ -110,7 +143,7 @@ def read_config(path: str,
     return cfg
 
 
-def read_config_file(path: str, needs: Sequence[str] = ('model', )) -> Config:
+def read_config_file(path: str, needs: Sequence[str] = ('model',)) -> Config:
     """The first half of :func:`read_config`: the file alone, checked to
     be a config that parses, runs and defines ``needs``."""
     if osp.isdir(path):
@@ -119,29 +152,40 @@ def read_config_file(path: str, needs: Sequence[str] = ('model', )) -> Config:
         raise FileNotFoundError(f'config file not found: {path}')
     suffix = osp.splitext(path)[1].lower()
     if suffix not in CONFIG_SUFFIXES:
-        hint = ' (it looks like a checkpoint: the config comes first, ' \
-            'then the checkpoint)' if suffix in ('.pth', '.pt', '.ckpt') \
+        hint = (
+            ' (it looks like a checkpoint: the config comes first, '
+            'then the checkpoint)'
+            if suffix in ('.pth', '.pt', '.ckpt')
             else ''
-        raise ConfigError(f'{path} is not a config file: configs are '
-                          f'.py, .yml/.yaml or .json files{hint}')
+        )
+        raise ConfigError(
+            f'{path} is not a config file: configs are '
+            f'.py, .yml/.yaml or .json files{hint}'
+        )
     if suffix == '.py':
         with open(path, encoding='utf-8', errors='replace') as f:
             source = f.read()
         try:
             ast.parse(source, path)
         except SyntaxError as err:
-            raise ConfigError(f'{path}: syntax error in line {err.lineno}: '
-                              f'{err.msg}') from None
+            raise ConfigError(
+                f'{path}: syntax error in line {err.lineno}: {err.msg}'
+            ) from None
     try:
         cfg = Config.fromfile(path)
     except Exception as err:  # noqa: B902  (any failure reading the file)
         from .errors import one_line
-        raise ConfigError(f'{path}: cannot be read: '
-                          f'{type(err).__name__}: {one_line(err)}') from None
+
+        raise ConfigError(
+            f'{path}: cannot be read: {type(err).__name__}: {one_line(err)}'
+        ) from None
     for key in needs:
         if cfg.get(key) is None:
-            what = 'it is empty' if not cfg.to_dict() else \
-                f'it defines {", ".join(sorted(cfg.keys())[:6])}'
+            what = (
+                'it is empty'
+                if not cfg.to_dict()
+                else f'it defines {", ".join(sorted(cfg.keys())[:6])}'
+            )
             raise ConfigError(f'{path}: no `{key}` in the config ({what})')
     return cfg
 
@@ -170,10 +214,14 @@ def check_types(cfg: Config, path: str = 'config') -> None:
             names = registered_names()
         if kind not in names:
             close = difflib.get_close_matches(kind, list(names), n=3)
-            hint = f'; did you mean {" or ".join(map(repr, close))}?' \
-                if close else ''
-            raise ConfigError(f'{path}: {key}={kind!r} is not a registered '
-                              f'type{hint}')
+            hint = (
+                f'; did you mean {" or ".join(map(repr, close))}?'
+                if close
+                else ''
+            )
+            raise ConfigError(
+                f'{path}: {key}={kind!r} is not a registered type{hint}'
+            )
 
 
 def _flat_keys(node, key: str = '') -> Iterator[str]:
@@ -210,8 +258,11 @@ def _init_params(obj) -> Optional[Set[str]]:
             sig = inspect.signature(vars(klass)['__init__'])
         except (TypeError, ValueError):
             return _ANY
-        names.update(n for n, p in sig.parameters.items()
-                     if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        names.update(
+            n
+            for n, p in sig.parameters.items()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
         if not any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
             return names - {'self'}
     return _ANY
@@ -229,21 +280,34 @@ def _takes(parent, path: List[str], names) -> Optional[Set[str]]:
         return _ANY if params is None else params | _BUILDER_KEYS
     if not path:
         from mmengine.runner import Runner
+
         return _init_params(Runner) | TOP_LEVEL_KEYS
     if len(path) == 1 and path[0].endswith('_dataloader'):
         from torch.utils.data import DataLoader
+
         return _init_params(DataLoader) | _LOADER_KEYS
     if len(path) == 1 and path[0] in ('train_cfg', 'val_cfg', 'test_cfg'):
-        from mmengine.runner import (EpochBasedTrainLoop,
-                                     IterBasedTrainLoop, TestLoop, ValLoop)
+        from mmengine.runner import (
+            EpochBasedTrainLoop,
+            IterBasedTrainLoop,
+            TestLoop,
+            ValLoop,
+        )
+
         loop = {'val_cfg': ValLoop, 'test_cfg': TestLoop}.get(path[0])
         if loop is None:
-            loop = EpochBasedTrainLoop if parent.get('by_epoch', True) \
+            loop = (
+                EpochBasedTrainLoop
+                if parent.get('by_epoch', True)
                 else IterBasedTrainLoop
+            )
             if 'max_iters' in parent:
                 loop = IterBasedTrainLoop
-        return (_init_params(loop) or set()) - {'runner', 'dataloader',
-                                                'evaluator'} | {'by_epoch'}
+        return (_init_params(loop) or set()) - {
+            'runner',
+            'dataloader',
+            'evaluator',
+        } | {'by_epoch'}
     return _ANY
 
 
@@ -252,8 +316,9 @@ def _suggest(key: str, candidates: List[str]) -> str:
     if not close:
         last = key.rsplit('.', 1)[-1]
         by_last = {c.rsplit('.', 1)[-1]: c for c in reversed(candidates)}
-        found = difflib.get_close_matches(last, list(by_last), n=1,
-                                          cutoff=0.75)
+        found = difflib.get_close_matches(
+            last, list(by_last), n=1, cutoff=0.75
+        )
         close = [by_last[found[0]]] if found else []
     return f'; did you mean {close[0]}?' if close else ''
 
@@ -263,16 +328,25 @@ def _check_value(key: str, old, new) -> None:
         return
     if isinstance(old, bool):
         if not isinstance(new, bool):
-            raise ConfigError(f'--cfg-options {key}={new!r}: {key} is '
-                              f'{old}; it takes True or False')
+            raise ConfigError(
+                f'--cfg-options {key}={new!r}: {key} is '
+                f'{old}; it takes True or False'
+            )
     elif isinstance(old, (int, float)):
         if isinstance(new, bool) or not isinstance(new, (int, float)):
-            raise ConfigError(f'--cfg-options {key}={new!r}: {key} is '
-                              f'{old!r}; it takes a number')
-        if isinstance(old, int) and isinstance(new, float) and \
-                not new.is_integer():
-            raise ConfigError(f'--cfg-options {key}={new!r}: {key} takes a '
-                              f'whole number (it is {old!r})')
+            raise ConfigError(
+                f'--cfg-options {key}={new!r}: {key} is '
+                f'{old!r}; it takes a number'
+            )
+        if (
+            isinstance(old, int)
+            and isinstance(new, float)
+            and not new.is_integer()
+        ):
+            raise ConfigError(
+                f'--cfg-options {key}={new!r}: {key} takes a '
+                f'whole number (it is {old!r})'
+            )
 
 
 def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
@@ -300,12 +374,14 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
                     raise ConfigError(
                         f'--cfg-options {key}: {".".join(path)} is a list; '
                         'index it by number (e.g. '
-                        f'{".".join(path + ["0"] + parts[i:])})')
+                        f'{".".join(path + ["0"] + parts[i:])})'
+                    )
                 if int(part) >= len(node):
                     raise ConfigError(
                         f'--cfg-options {key}: {".".join(path + [part])} '
                         f'does not exist: {".".join(path) or "the list"} has '
-                        f'{len(node)} item{"s" if len(node) != 1 else ""}')
+                        f'{len(node)} item{"s" if len(node) != 1 else ""}'
+                    )
                 node, path = node[int(part)], path + [part]
                 continue
             if not isinstance(node, dict):
@@ -319,8 +395,10 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
             if takes is _ANY or part in takes:
                 break
             candidates = list(_flat_keys(tree)) + [
-                '.'.join(path + [t]) for t in sorted(takes)]
+                '.'.join(path + [t]) for t in sorted(takes)
+            ]
             where = '.'.join(path) or 'the top level of the config'
             raise ConfigError(
                 f'--cfg-options {key}: no such key in the config, and '
-                f'{where} takes no new key {part!r}{_suggest(key, candidates)}')
+                f'{where} takes no new key {part!r}{_suggest(key, candidates)}'
+            )

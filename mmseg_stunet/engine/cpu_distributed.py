@@ -9,6 +9,7 @@ absent; :func:`use_cpu_ddp` points a config at ``CPUDistributedDataParallel``,
 which drops the device ids for CPU modules. Machines with CUDA take
 mmengine's own path unchanged.
 """
+
 from typing import List, Optional
 
 import torch
@@ -22,11 +23,13 @@ from torch import nn
 _cuda_init_dist_pytorch = dist_utils._init_dist_pytorch
 
 
-def _init_dist_pytorch(backend: str, init_backend: str = 'torch',
-                       **kwargs) -> None:
+def _init_dist_pytorch(
+    backend: str, init_backend: str = 'torch', **kwargs
+) -> None:
     if torch.cuda.is_available() or init_backend != 'torch':
         return _cuda_init_dist_pytorch(
-            backend, init_backend=init_backend, **kwargs)
+            backend, init_backend=init_backend, **kwargs
+        )
     torch_dist.init_process_group(backend='gloo', **kwargs)
 
 
@@ -42,10 +45,12 @@ def patch_init_dist_for_cpu() -> None:
 class CPUDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that accepts CPU modules."""
 
-    def __init__(self,
-                 module: nn.Module,
-                 device_ids: Optional[List[int]] = None,
-                 **kwargs):
+    def __init__(
+        self,
+        module: nn.Module,
+        device_ids: Optional[List[int]] = None,
+        **kwargs,
+    ):
         if next(module.parameters()).device.type == 'cpu':
             device_ids = None
         super().__init__(module=module, device_ids=device_ids, **kwargs)

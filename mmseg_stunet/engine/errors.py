@@ -1,5 +1,6 @@
 """Errors of bad input that the tools report in one line, and the one
 ``main`` wrapper every tool runs under (:func:`run_tool_main`)."""
+
 import os
 import re
 import signal
@@ -11,10 +12,19 @@ from ..utils.paths import UnsafeOutputError
 
 T = TypeVar('T')
 
-__all__ = ['CheckpointError', 'ConfigError', 'DivergenceError',
-           'UnsafeOutputError', 'USER_ERRORS', 'PROJECT_ERRORS', 'one_line',
-           'user_error', 'run_tool_main', 'install_excepthook',
-           'TRACEBACK_ENV']
+__all__ = [
+    'CheckpointError',
+    'ConfigError',
+    'DivergenceError',
+    'UnsafeOutputError',
+    'USER_ERRORS',
+    'PROJECT_ERRORS',
+    'one_line',
+    'user_error',
+    'run_tool_main',
+    'install_excepthook',
+    'TRACEBACK_ENV',
+]
 
 
 class CheckpointError(RuntimeError):
@@ -32,13 +42,22 @@ class DivergenceError(RuntimeError):
 
 #: the project's errors of bad input (each tool adds what it reads with,
 #: see :func:`run_tool_main`)
-USER_ERRORS = (CheckpointError, ConfigError, DivergenceError,
-               FileNotFoundError, UnsafeOutputError)
+USER_ERRORS = (
+    CheckpointError,
+    ConfigError,
+    DivergenceError,
+    FileNotFoundError,
+    UnsafeOutputError,
+)
 
 #: the errors only this project raises: reported in one line also where
 #: no tool of the project runs ``main`` (:func:`install_excepthook`)
-PROJECT_ERRORS = (CheckpointError, ConfigError, DivergenceError,
-                  UnsafeOutputError)
+PROJECT_ERRORS = (
+    CheckpointError,
+    ConfigError,
+    DivergenceError,
+    UnsafeOutputError,
+)
 
 #: set to 1 to see the traceback behind a one-line error (for bug reports)
 TRACEBACK_ENV = 'MMSEG_STUNET_TRACEBACK'
@@ -53,8 +72,11 @@ def one_line(err: BaseException) -> str:
     """``str(err)`` on one line (lines joined with ``; ``), or the class
     name of an error without a message."""
     text = str(err)
-    if isinstance(err, KeyError) and len(err.args) == 1 and \
-            isinstance(err.args[0], str):
+    if (
+        isinstance(err, KeyError)
+        and len(err.args) == 1
+        and isinstance(err.args[0], str)
+    ):
         text = err.args[0]  # KeyError's str() adds quotes
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     worker = _WORKER.match(lines[0]) if lines else None
@@ -86,8 +108,7 @@ def _built_class(err: BaseException) -> Optional[str]:
     tb = err.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
-        if code.co_name == 'build_from_cfg' and \
-                'mmengine' in code.co_filename:
+        if code.co_name == 'build_from_cfg' and 'mmengine' in code.co_filename:
             obj = tb.tb_frame.f_locals.get('obj_cls')
             if obj is not None:
                 name = getattr(obj, '__name__', None) or str(obj)
@@ -113,14 +134,16 @@ def user_error(err: BaseException) -> Optional[str]:
     miss = _REGISTRY_MISS.search(text)
     if isinstance(err, KeyError) and miss:
         name, registry = miss.group(1).strip('`\'"'), miss.group(2)
-        return (f'type {name!r} is not registered in {registry}; check '
-                'the spelling, or import the module that registers it '
-                '(custom_imports)')
+        return (
+            f'type {name!r} is not registered in {registry}; check '
+            'the spelling, or import the module that registers it '
+            '(custom_imports)'
+        )
     if isinstance(err, (TypeError, ValueError, KeyError, AssertionError)):
         found = list(_BUILD.finditer(text))
         name = _built_class(err) or (found[-1].group(1) if found else None)
         if name is not None:
-            message = text[found[-1].end():] if found else text
+            message = text[found[-1].end() :] if found else text
             message = message.strip('\'" ') or type(err).__name__
             return f'cannot build {name} from the config: {message}'
     return None
@@ -131,8 +154,9 @@ def _stop(message: str) -> None:
     sys.exit(1)
 
 
-def run_tool_main(main: Callable[[], T],
-                  errors: Tuple[Type[BaseException], ...] = ()) -> T:
+def run_tool_main(
+    main: Callable[[], T], errors: Tuple[Type[BaseException], ...] = ()
+) -> T:
     """Run a tool's ``main`` so that mistakes stop it with one line;
     returns what ``main`` returns.
 
@@ -153,8 +177,10 @@ def run_tool_main(main: Callable[[], T],
     ``sys.exit`` pass through unchanged.
     """
     previous = None
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None)
+    ):
         previous = signal.signal(signal.SIGTERM, _interrupted)
     debug = _debug()
     try:
@@ -165,7 +191,7 @@ def run_tool_main(main: Callable[[], T],
         name = one_line(err) if str(err).startswith('SIG') else 'SIGINT'
         print(f'error: interrupted ({name})', file=sys.stderr, flush=True)
         sys.exit(128 + signal.Signals[name].value)
-    except USER_ERRORS + (OSError, ) + tuple(errors) as err:
+    except USER_ERRORS + (OSError,) + tuple(errors) as err:
         if debug:
             raise
         _stop(one_line(err))
@@ -183,8 +209,9 @@ def _debug() -> bool:
     return os.environ.get(TRACEBACK_ENV, '') not in ('', '0')
 
 
-def _project_excepthook(kind: Type[BaseException], value: BaseException,
-                        tb: Any) -> None:
+def _project_excepthook(
+    kind: Type[BaseException], value: BaseException, tb: Any
+) -> None:
     if issubclass(kind, PROJECT_ERRORS) and not _debug():
         print(f'error: {one_line(value)}', file=sys.stderr, flush=True)
         return  # Python then exits with status 1, as for any error

@@ -1,4 +1,5 @@
 """Mixed precision on CUDA and on CPU from one optimiser wrapper."""
+
 import functools
 from typing import Optional, Union
 
@@ -8,9 +9,7 @@ from mmseg.registry import OPTIM_WRAPPERS
 
 from .errors import ConfigError
 
-__all__ = [
-    'MixedPrecisionOptimWrapper', 'cpu_bf16_support', 'check_cpu_bf16'
-]
+__all__ = ['MixedPrecisionOptimWrapper', 'cpu_bf16_support', 'check_cpu_bf16']
 
 
 @functools.lru_cache(None)
@@ -43,7 +42,8 @@ def check_cpu_bf16() -> None:
             f'mixed precision (--amp) on this CPU: its bfloat16 is {support} '
             '(no AVX512-BF16 or AMX instructions) and would run slower than '
             'float32; run without --amp (or with optim_wrapper type '
-            "'OptimWrapper' and no fp16 in val_cfg / test_cfg)")
+            "'OptimWrapper' and no fp16 in val_cfg / test_cfg)"
+        )
 
 
 def _accelerator() -> bool:
@@ -68,18 +68,21 @@ class MixedPrecisionOptimWrapper(AmpOptimWrapper):
     bfloat16 and ``loss_scale`` is unused.
     """
 
-    def __init__(self,
-                 loss_scale: Union[str, float, dict] = 'dynamic',
-                 dtype: Optional[Union[str, torch.dtype]] = None,
-                 use_fsdp: bool = False,
-                 **kwargs):
+    def __init__(
+        self,
+        loss_scale: Union[str, float, dict] = 'dynamic',
+        dtype: Optional[Union[str, torch.dtype]] = None,
+        use_fsdp: bool = False,
+        **kwargs,
+    ):
         if _accelerator():
             super().__init__(loss_scale, dtype, use_fsdp, **kwargs)
             return
         if dtype not in (None, 'bfloat16', torch.bfloat16):
             raise ConfigError(
                 f'mixed precision on CPU runs in bfloat16, not {dtype}; '
-                'remove optim_wrapper.dtype')
+                'remove optim_wrapper.dtype'
+            )
         check_cpu_bf16()
         OptimWrapper.__init__(self, **kwargs)
         self.loss_scaler = None

@@ -8,6 +8,7 @@ overridden (the paper's poly schedule then ends at a learning rate of
 6.4e-3, not 0). :class:`~mmseg_stunet.engine.runner.CheckedRunner` and
 :func:`~mmseg_stunet.engine.runner.load_config` use these helpers.
 """
+
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config
@@ -17,12 +18,16 @@ from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 from .errors import ConfigError
 
 __all__ = [
-    'run_length', 'check_run_length', 'check_not_finished',
-    'schedule_mismatches', 'follow_run_length'
+    'run_length',
+    'check_run_length',
+    'check_not_finished',
+    'schedule_mismatches',
+    'follow_run_length',
 ]
 
-Schedulers = Union[Sequence[_ParamScheduler], Dict[str,
-                                                   Sequence[_ParamScheduler]]]
+Schedulers = Union[
+    Sequence[_ParamScheduler], Dict[str, Sequence[_ParamScheduler]]
+]
 
 
 def run_length(loop: BaseLoop) -> Tuple[str, int, int]:
@@ -43,16 +48,19 @@ def check_run_length(loop: BaseLoop) -> None:
     key, length, _ = run_length(loop)
     if length <= 0:
         unit = 'epochs' if key.endswith('epochs') else 'iterations'
-        raise ConfigError(f'{key}={length}: a training run needs a positive '
-                          f'length; set {key} to the number of {unit} to '
-                          'train')
+        raise ConfigError(
+            f'{key}={length}: a training run needs a positive '
+            f'length; set {key} to the number of {unit} to '
+            'train'
+        )
     loader = getattr(loop, 'dataloader', None)
     if isinstance(loop, EpochBasedTrainLoop) and len(loader) == 0:
         raise ConfigError(
             f'train_dataloader.batch_size={loader.batch_size}: the '
             f'{len(loader.dataset)} training sample(s) make no full batch '
             f'(drop_last={loader.drop_last}), so every epoch would train '
-            'nothing; lower train_dataloader.batch_size or add data')
+            'nothing; lower train_dataloader.batch_size or add data'
+        )
 
 
 def check_not_finished(loop: BaseLoop, checkpoint: Optional[str]) -> None:
@@ -68,7 +76,8 @@ def check_not_finished(loop: BaseLoop, checkpoint: Optional[str]) -> None:
     raise ConfigError(
         f'{checkpoint or "the resumed checkpoint"} is at {where}, and '
         f'{key}={length}: nothing is left to train; to train further, '
-        f'raise {key} (--cfg-options {key}=N)')
+        f'raise {key} (--cfg-options {key}=N)'
+    )
 
 
 def _unit_end(scheduler: _ParamScheduler, loop: BaseLoop) -> Tuple[int, str]:
@@ -99,16 +108,17 @@ def schedule_mismatches(schedulers: Schedulers, loop: BaseLoop) -> List[str]:
                 messages.append(
                     f'{name} ends at {unit} {s.end}, after the run '
                     f'({run_end} {unit}s): it never reaches its final value; '
-                    'leave its `end` unset to follow the run')
-            ends.append((s.end / max(run_end, 1), s.end, run_end, unit,
-                         name))
+                    'leave its `end` unset to follow the run'
+                )
+            ends.append((s.end / max(run_end, 1), s.end, run_end, unit, name))
         if ends:
             _, end, run_end, unit, name = max(ends)
             if end < run_end:
                 messages.append(
                     f'{name} ends at {unit} {end}, before the run '
                     f'({run_end} {unit}s): the {unit}s after it keep its last '
-                    'value; leave its `end` unset to follow the run')
+                    'value; leave its `end` unset to follow the run'
+                )
     return messages
 
 
@@ -119,8 +129,9 @@ def _length_key(train_cfg: dict) -> Optional[str]:
     return None
 
 
-def follow_run_length(cfg: Config, original_train_cfg: dict,
-                      cfg_options: Optional[dict]) -> List[str]:
+def follow_run_length(
+    cfg: Config, original_train_cfg: dict, cfg_options: Optional[dict]
+) -> List[str]:
     """Make schedulers whose ``end`` was the config's run length follow a
     run length overridden by ``cfg_options``: their ``end`` is removed,
     and mmengine then ends them with the training loop. A scheduler whose
@@ -140,11 +151,20 @@ def follow_run_length(cfg: Config, original_train_cfg: dict,
     notes = []
     for i, s in enumerate(schedulers):
         by_epoch = s.get('by_epoch', True)
-        if (s.get('end') != old or by_epoch != (key == 'max_epochs') or
-                given & {'param_scheduler', f'param_scheduler.{i}',
-                         f'param_scheduler.{i}.end'}):
+        if (
+            s.get('end') != old
+            or by_epoch != (key == 'max_epochs')
+            or given
+            & {
+                'param_scheduler',
+                f'param_scheduler.{i}',
+                f'param_scheduler.{i}.end',
+            }
+        ):
             continue
         del s['end']
-        notes.append(f'param_scheduler.{i} ({s.get("type")}) ends with the '
-                     f'run: train_cfg.{key}={new} (was {old})')
+        notes.append(
+            f'param_scheduler.{i} ({s.get("type")}) ends with the '
+            f'run: train_cfg.{key}={new} (was {old})'
+        )
     return notes

@@ -1,6 +1,7 @@
 """The project's runner and the config / runner helpers shared by
 ``tools/train.py`` and ``tools/test.py`` (MMSegmentation's tools, with this
 plugin's checks)."""
+
 import copy
 import os
 import os.path as osp
@@ -18,14 +19,26 @@ from .checkpoint import in_work_dir, latest_checkpoint
 from .config_check import check_cfg_options, check_types, read_config_file
 from .errors import USER_ERRORS, ConfigError  # noqa: F401  (for the tools)
 from .optim_wrapper import check_cpu_bf16
+from .run_length import (
+    check_not_finished,
+    check_run_length,
+    follow_run_length,
+    schedule_mismatches,
+)
 from .runner_args import add_runner_args, parse_runner_args
-from .run_length import (check_not_finished, check_run_length,
-                         follow_run_length, schedule_mismatches)
 
 __all__ = [
-    'CheckedRunner', 'usable_cpus', 'fit_num_workers', 'add_runner_args', 'parse_runner_args', 'load_config',
-    'build_runner', 'enable_amp', 'dataset_paths', 'rebase_checkpoint_paths',
-    'check_predictions'
+    'CheckedRunner',
+    'usable_cpus',
+    'fit_num_workers',
+    'add_runner_args',
+    'parse_runner_args',
+    'load_config',
+    'build_runner',
+    'enable_amp',
+    'dataset_paths',
+    'rebase_checkpoint_paths',
+    'check_predictions',
 ]
 
 
@@ -89,8 +102,11 @@ class CheckedRunner(Runner):
             log_dir = getattr(self, '_log_dir', None)
             if log_dir and osp.isdir(log_dir):
                 shutil.rmtree(log_dir, ignore_errors=True)
-            if new_work_dir and osp.isdir(work_dir) and \
-                    not os.listdir(work_dir):
+            if (
+                new_work_dir
+                and osp.isdir(work_dir)
+                and not os.listdir(work_dir)
+            ):
                 os.rmdir(work_dir)
             raise
 
@@ -129,8 +145,9 @@ class CheckedRunner(Runner):
         if resumed is not None:
             check_not_finished(self._train_loop, resumed)
         if self.param_schedulers is not None:
-            for message in schedule_mismatches(self.param_schedulers,
-                                               self._train_loop):
+            for message in schedule_mismatches(
+                self.param_schedulers, self._train_loop
+            ):
                 self.logger.warning(message)
 
     def build_logger(self, *args, **kwargs) -> MMLogger:
@@ -143,11 +160,15 @@ class CheckedRunner(Runner):
 
     def resume(self, filename: str, *args, **kwargs) -> None:
         super().resume(filename, *args, **kwargs)
-        rebase_checkpoint_paths(self.message_hub.runtime_info, self.work_dir,
-                                self.message_hub.update_info)
+        rebase_checkpoint_paths(
+            self.message_hub.runtime_info,
+            self.work_dir,
+            self.message_hub.update_info,
+        )
 
-    def wrap_model(self, model_wrapper_cfg: Optional[dict],
-                   model: torch.nn.Module) -> torch.nn.Module:
+    def wrap_model(
+        self, model_wrapper_cfg: Optional[dict], model: torch.nn.Module
+    ) -> torch.nn.Module:
         if self.cfg.get('channels_last', False):
             model = model.to(memory_format=torch.channels_last)
         return super().wrap_model(model_wrapper_cfg, model)
@@ -174,7 +195,9 @@ def fit_num_workers(dataloader: dict, cpus: Optional[int] = None) -> dict:
     dataloader['num_workers'] = cpus
     print_log(
         f'num_workers={asked} lowered to {cpus}, the CPUs this process may '
-        'use', logger='current')
+        'use',
+        logger='current',
+    )
     return dataloader
 
 
@@ -186,8 +209,9 @@ def rebase_checkpoint_paths(info: Dict, work_dir: str, update) -> List[str]:
     outside the work dir is ever deleted). Returns the keys changed."""
     changed = []
     for key, path in list(info.items()):
-        if not (key in ('last_ckpt', 'best_ckpt')
-                or key.startswith('best_ckpt_')) or not isinstance(path, str):
+        if not (
+            key in ('last_ckpt', 'best_ckpt') or key.startswith('best_ckpt_')
+        ) or not isinstance(path, str):
             continue
         if '://' in path:
             continue
@@ -198,11 +222,13 @@ def rebase_checkpoint_paths(info: Dict, work_dir: str, update) -> List[str]:
     return changed
 
 
-def load_config(path: str,
-                cfg_options: Optional[dict] = None,
-                work_dir: Optional[str] = None,
-                launcher: str = 'none',
-                needs: Sequence[str] = ()) -> Config:
+def load_config(
+    path: str,
+    cfg_options: Optional[dict] = None,
+    work_dir: Optional[str] = None,
+    launcher: str = 'none',
+    needs: Sequence[str] = (),
+) -> Config:
     """Read ``path`` the way MMSegmentation's tools do and apply the CLI.
 
     The file, ``needs`` (the keys the tool cannot do without), the
@@ -230,11 +256,13 @@ def load_config(path: str,
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(path))[0])
+        cfg.work_dir = osp.join(
+            './work_dirs', osp.splitext(osp.basename(path))[0]
+        )
     if launcher != 'none':
         if not torch.cuda.is_available():
             from .cpu_distributed import patch_init_dist_for_cpu, use_cpu_ddp
+
             patch_init_dist_for_cpu()
             use_cpu_ddp(cfg)
     return cfg
@@ -267,8 +295,9 @@ def enable_amp(cfg: Config) -> Config:
     return cfg
 
 
-def dataset_paths(cfg: Config, loader: str = 'test_dataloader'
-                  ) -> Dict[str, str]:
+def dataset_paths(
+    cfg: Config, loader: str = 'test_dataloader'
+) -> Dict[str, str]:
     """The folders and files ``cfg.<loader>`` reads: ``data_root``, the
     ``data_prefix`` folders (joined to ``data_root`` as mmengine's
     ``BaseDataset`` joins them) and ``ann_file``, through wrappers
@@ -291,8 +320,9 @@ def dataset_paths(cfg: Config, loader: str = 'test_dataloader'
             prefixes['ann_file'] = ds['ann_file']
         for name, prefix in prefixes.items():
             if isinstance(prefix, str) and prefix:
-                sub = 'ann_file' if name == 'ann_file' else \
-                    f'data_prefix.{name}'
+                sub = (
+                    'ann_file' if name == 'ann_file' else f'data_prefix.{name}'
+                )
                 found[f'{key}.{sub}'] = osp.join(root, prefix)
         visit(ds.get('dataset'), f'{key}.dataset')
         visit(ds.get('datasets'), f'{key}.datasets')
@@ -313,8 +343,13 @@ def check_predictions(folder: str, expected: int, out: str) -> None:
     names = sorted(os.listdir(folder))
     empty = [n for n in names if osp.getsize(osp.join(folder, n)) == 0]
     if empty or len(names) < expected:
-        what = f'{empty[0]} was written empty' if empty else \
-            f'only {len(names)} of {expected} predictions were written'
-        raise OSError(f'--out {out}: {what} (disk full, folder not '
-                      'writable, or test images that share a file name?); '
-                      '--out is left as it was')
+        what = (
+            f'{empty[0]} was written empty'
+            if empty
+            else f'only {len(names)} of {expected} predictions were written'
+        )
+        raise OSError(
+            f'--out {out}: {what} (disk full, folder not '
+            'writable, or test images that share a file name?); '
+            '--out is left as it was'
+        )

@@ -4,6 +4,7 @@ Light on purpose (argparse and :mod:`mmseg_stunet.utils.cli` only): the
 tools build their parser and answer ``--help`` before torch or
 MMSegmentation is imported. :mod:`~mmseg_stunet.engine.runner` re-exports
 both functions."""
+
 import argparse
 import os
 
@@ -13,26 +14,31 @@ __all__ = ['add_runner_args', 'parse_runner_args']
 
 
 def add_runner_args(
-        parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser,
+) -> argparse.ArgumentParser:
     """The options both tools share: ``--work-dir``, ``--cfg-options``,
     ``--launcher`` and the ``--local-rank`` that launchers pass."""
-    parser.add_argument('--work-dir', help='the dir for logs, checkpoints '
-                        'and metrics')
+    parser.add_argument(
+        '--work-dir', help='the dir for logs, checkpoints and metrics'
+    )
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=CfgOptionsAction,
         help='override settings in the config, key=value (keys must exist '
         'in the config, or be arguments of the class of the dict they are '
-        'added to; see mmseg_stunet/engine/config_check.py)')
+        'added to; see mmseg_stunet/engine/config_check.py)',
+    )
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
-        help='job launcher')
+        help='job launcher',
+    )
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=non_negative_int,
-                        default=0)
+    parser.add_argument(
+        '--local_rank', '--local-rank', type=non_negative_int, default=0
+    )
     return parser
 
 

@@ -13,6 +13,7 @@ Example::
     from mmseg_stunet.testing import write_vaihingen_archives
     write_vaihingen_archives('raw/', areas=(1, 3, 11), size=(512, 640))
 """
+
 import os
 import os.path as osp
 import zipfile
@@ -29,8 +30,13 @@ IMPERVIOUS, BUILDING, LOW_VEG, TREE, CAR, CLUTTER = range(6)
 
 # Mean reflectances (R, G, B, NIR) per material, 0-255.
 _PAVEMENT = [(105, 105, 103, 95), (150, 148, 140, 130), (125, 120, 112, 110)]
-_ROOFS = [(150, 150, 148, 135), (75, 78, 86, 68), (155, 75, 62, 118),
-          (120, 96, 82, 108), (112, 112, 108, 100)]
+_ROOFS = [
+    (150, 150, 148, 135),
+    (75, 78, 86, 68),
+    (155, 75, 62, 118),
+    (120, 96, 82, 108),
+    (112, 112, 108, 100),
+]
 _GRASS = [(92, 128, 70, 190), (130, 132, 88, 158), (78, 112, 62, 205)]
 _TREE = (52, 82, 46, 168)
 _CLUTTER = [(38, 50, 62, 18), (152, 122, 92, 118), (60, 56, 52, 50)]
@@ -49,8 +55,12 @@ def _smooth_noise(h, w, cell, rng):
     g01 = grid[y0][:, x0 + 1]
     g10 = grid[y0 + 1][:, x0]
     g11 = grid[y0 + 1][:, x0 + 1]
-    return (g00 * (1 - fy) * (1 - fx) + g01 * (1 - fy) * fx +
-            g10 * fy * (1 - fx) + g11 * fy * fx)
+    return (
+        g00 * (1 - fy) * (1 - fx)
+        + g01 * (1 - fy) * fx
+        + g10 * fy * (1 - fx)
+        + g11 * fy * fx
+    )
 
 
 def _paint(img, mask, colour, rng, jitter=12.0):
@@ -61,12 +71,13 @@ def _paint(img, mask, colour, rng, jitter=12.0):
 
 def _rect(h, w, y0, x0, rh, rw):
     m = np.zeros((h, w), bool)
-    m[max(y0, 0):max(y0 + rh, 0), max(x0, 0):max(x0 + rw, 0)] = True
+    m[max(y0, 0) : max(y0 + rh, 0), max(x0, 0) : max(x0 + rw, 0)] = True
     return m
 
 
-def make_scene(height: int, width: int,
-               rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+def make_scene(
+    height: int, width: int, rng: np.random.Generator
+) -> Tuple[np.ndarray, np.ndarray]:
     """Draw one scene.
 
     Returns:
@@ -93,16 +104,27 @@ def make_scene(height: int, width: int,
             extent = h if axis == 0 else w
             width_r = min(int(rng.integers(10, 22)), extent // 4)
             pos = int(rng.integers(0, extent - width_r))
-            m = (yy >= pos) & (yy < pos + width_r) if axis == 0 else \
-                (xx >= pos) & (xx < pos + width_r)
+            m = (
+                (yy >= pos) & (yy < pos + width_r)
+                if axis == 0
+                else (xx >= pos) & (xx < pos + width_r)
+            )
             _paint(img, m, _PAVEMENT[0], rng, 6)
             label[m] = IMPERVIOUS
             occupied |= m
     for _ in range(rng.integers(1, 4)):
-        rh, rw = min(int(rng.integers(20, 60)), h // 2), \
-            min(int(rng.integers(20, 60)), w // 2)
-        m = _rect(h, w, int(rng.integers(0, h - rh)), int(rng.integers(0, w - rw)),
-                  rh, rw)
+        rh, rw = (
+            min(int(rng.integers(20, 60)), h // 2),
+            min(int(rng.integers(20, 60)), w // 2),
+        )
+        m = _rect(
+            h,
+            w,
+            int(rng.integers(0, h - rh)),
+            int(rng.integers(0, w - rw)),
+            rh,
+            rw,
+        )
         _paint(img, m, _PAVEMENT[rng.integers(1, 3)], rng, 8)
         label[m] = IMPERVIOUS
         occupied |= m
@@ -117,7 +139,10 @@ def make_scene(height: int, width: int,
             y0, x0 = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
             m = _rect(h, w, y0, x0, bh, bw)
             if rng.random() < 0.4:  # L-shaped
-                eh, ew = int(rng.integers(12, bh + 1)), int(rng.integers(12, 40))
+                eh, ew = (
+                    int(rng.integers(12, bh + 1)),
+                    int(rng.integers(12, 40)),
+                )
                 m |= _rect(h, w, y0 + bh - eh, x0 + bw, eh, ew)
             if not (m & occupied).any():
                 break
@@ -136,15 +161,16 @@ def make_scene(height: int, width: int,
         occupied |= m
         dy, dx = (int(v) for v in rng.integers(4, 10, 2))
         shifted = np.zeros_like(m)
-        shifted[dy:, dx:] = m[:h - dy, :w - dx]
+        shifted[dy:, dx:] = m[: h - dy, : w - dx]
         shadow |= shifted & ~m
 
     # Clutter: a few irregular blobs (water, soil, debris).
     for _ in range(rng.integers(0, 3)):
         cy, cx = rng.integers(0, h), rng.integers(0, w)
         r = rng.uniform(8, 22)
-        blob = ((yy - cy) ** 2 + (xx - cx) ** 2 <
-                (r * (1 + 0.35 * _smooth_noise(h, w, 8, rng))) ** 2)
+        blob = (yy - cy) ** 2 + (xx - cx) ** 2 < (
+            r * (1 + 0.35 * _smooth_noise(h, w, 8, rng))
+        ) ** 2
         blob &= label != BUILDING
         _paint(img, blob, _CLUTTER[rng.integers(len(_CLUTTER))], rng, 8)
         label[blob] = CLUTTER
@@ -157,8 +183,9 @@ def make_scene(height: int, width: int,
         cy, cx = (int(v) for v in paved[rng.integers(len(paved))])
         along_x = rng.random() < 0.5
         ch, cw = (8, 16) if along_x else (16, 8)
-        m = _rect(h, w, cy - ch // 2, cx - cw // 2, ch, cw) & \
-            (label == IMPERVIOUS)
+        m = _rect(h, w, cy - ch // 2, cx - cw // 2, ch, cw) & (
+            label == IMPERVIOUS
+        )
         colour = rng.uniform(20, 235, 4)
         colour[3] = colour[0] * 0.9
         _paint(img, m, colour, rng, 4)
@@ -174,17 +201,17 @@ def make_scene(height: int, width: int,
             ty = cy + rng.normal(0, 18)
             tx = cx + rng.normal(0, 18)
             r = rng.uniform(6, 16)
-            d2 = (yy - ty)**2 + (xx - tx)**2
+            d2 = (yy - ty) ** 2 + (xx - tx) ** 2
             crown = (d2 < r**2) & (label != BUILDING) & (label != CAR)
             light = 1.0 - 0.35 * ((yy - ty + xx - tx) / (2 * r)).clip(-1, 1)
             img[crown] = np.asarray(_TREE, np.float32) * light[crown, None]
             label[crown] = TREE
-            shadow |= (yy - ty - 4)**2 + (xx - tx - 4)**2 < r**2
-    shadow &= (label != TREE)
+            shadow |= (yy - ty - 4) ** 2 + (xx - tx - 4) ** 2 < r**2
+    shadow &= label != TREE
 
     # Texture: fine grain on vegetation, coarse grain elsewhere; shadows.
     grain = rng.normal(0, 1, (h, w)).astype(np.float32)
-    leafy = (label == TREE)
+    leafy = label == TREE
     img *= (1 + np.where(leafy, 0.18, 0.05) * grain)[..., None]
     img *= (1 + 0.08 * _smooth_noise(h, w, 16, rng))[..., None]
     img[shadow & (label != BUILDING)] *= 0.5
@@ -207,7 +234,7 @@ def erode_label(label: np.ndarray, radius: int = 2) -> np.ndarray:
     boundary = np.zeros((h, w), bool)
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
-            boundary |= pad[dy:dy + h, dx:dx + w] != label
+            boundary |= pad[dy : dy + h, dx : dx + w] != label
     out = label.astype(np.int16)
     out[boundary] = -1
     return out
@@ -228,17 +255,20 @@ def _tif_bytes(rgb_or_rgbn):
 
 
 def _write_zip(path, members):
-    with atomic_write(path) as tmp, \
-            zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf:
+    with atomic_write(path) as tmp, zipfile.ZipFile(
+        tmp, 'w', zipfile.ZIP_STORED
+    ) as zf:
         for name, data in members:
             zf.writestr(name, data)
 
 
-def write_vaihingen_archives(out_dir: str,
-                             areas: Sequence[int],
-                             size: Tuple[int, int] = (512, 512),
-                             seed: int = 0,
-                             eroded: bool = True) -> Dict[int, np.ndarray]:
+def write_vaihingen_archives(
+    out_dir: str,
+    areas: Sequence[int],
+    size: Tuple[int, int] = (512, 512),
+    seed: int = 0,
+    eroded: bool = True,
+) -> Dict[int, np.ndarray]:
     """Write Vaihingen-style archives for the given area numbers.
 
     Creates ``ISPRS_semantic_labeling_Vaihingen.zip`` (``top/
@@ -258,26 +288,42 @@ def write_vaihingen_archives(out_dir: str,
         name = f'top_mosaic_09cm_area{area}'
         tops.append((f'top/{name}.tif', _tif_bytes(irrg)))
         gts.append((f'{name}.tif', _tif_bytes(colour_label(label))))
-        gts_eroded.append((f'{name}_noBoundary.tif',
-                           _tif_bytes(_colour_label_eroded(erode_label(label)))))
+        gts_eroded.append(
+            (
+                f'{name}_noBoundary.tif',
+                _tif_bytes(_colour_label_eroded(erode_label(label))),
+            )
+        )
         labels[area] = label
-    _write_zip(osp.join(out_dir, 'ISPRS_semantic_labeling_Vaihingen.zip'), tops)
     _write_zip(
-        osp.join(out_dir,
-                 'ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip'),
-        gts)
+        osp.join(out_dir, 'ISPRS_semantic_labeling_Vaihingen.zip'), tops
+    )
+    _write_zip(
+        osp.join(
+            out_dir,
+            'ISPRS_semantic_labeling_Vaihingen_ground_truth_COMPLETE.zip',
+        ),
+        gts,
+    )
     if eroded:
         _write_zip(
-            osp.join(out_dir, 'ISPRS_semantic_labeling_Vaihingen_ground_truth_'
-                     'eroded_COMPLETE.zip'), gts_eroded)
+            osp.join(
+                out_dir,
+                'ISPRS_semantic_labeling_Vaihingen_ground_truth_'
+                'eroded_COMPLETE.zip',
+            ),
+            gts_eroded,
+        )
     return labels
 
 
-def write_potsdam_archives(out_dir: str,
-                           tiles: Sequence[str],
-                           size: Tuple[int, int] = (600, 600),
-                           seed: int = 0,
-                           eroded: bool = True) -> Dict[str, np.ndarray]:
+def write_potsdam_archives(
+    out_dir: str,
+    tiles: Sequence[str],
+    size: Tuple[int, int] = (600, 600),
+    seed: int = 0,
+    eroded: bool = True,
+) -> Dict[str, np.ndarray]:
     """Write Potsdam-style archives for tiles given as ``'2_10'`` strings.
 
     Creates ``2_Ortho_RGB.zip``, ``3_Ortho_IRRG.zip``, ``4_Ortho_RGBIR.zip``
@@ -295,32 +341,47 @@ def write_potsdam_archives(out_dir: str,
         bands, label = make_scene(size[0], size[1], rng)
         name = f'top_potsdam_{tile}'
         members['RGB'].append(
-            (f'2_Ortho_RGB/{name}_RGB.tif', _tif_bytes(bands[..., :3])))
+            (f'2_Ortho_RGB/{name}_RGB.tif', _tif_bytes(bands[..., :3]))
+        )
         members['IRRG'].append(
-            (f'3_Ortho_IRRG/{name}_IRRG.tif', _tif_bytes(bands[..., [3, 0, 1]])))
+            (
+                f'3_Ortho_IRRG/{name}_IRRG.tif',
+                _tif_bytes(bands[..., [3, 0, 1]]),
+            )
+        )
         members['RGBIR'].append(
-            (f'4_Ortho_RGBIR/{name}_RGBIR.tif', _tif_bytes(bands)))
+            (f'4_Ortho_RGBIR/{name}_RGBIR.tif', _tif_bytes(bands))
+        )
         members['label'].append(
-            (f'{name}_label.tif', _tif_bytes(colour_label(label))))
+            (f'{name}_label.tif', _tif_bytes(colour_label(label)))
+        )
         members['eroded'].append(
-            (f'{name}_label_noBoundary.tif',
-             _tif_bytes(_colour_label_eroded(erode_label(label)))))
+            (
+                f'{name}_label_noBoundary.tif',
+                _tif_bytes(_colour_label_eroded(erode_label(label))),
+            )
+        )
         labels[tile] = label
-    for key, zname in [('RGB', '2_Ortho_RGB.zip'), ('IRRG', '3_Ortho_IRRG.zip'),
-                       ('RGBIR', '4_Ortho_RGBIR.zip'),
-                       ('label', '5_Labels_all.zip'),
-                       ('eroded', '5_Labels_all_noBoundary.zip')]:
+    for key, zname in [
+        ('RGB', '2_Ortho_RGB.zip'),
+        ('IRRG', '3_Ortho_IRRG.zip'),
+        ('RGBIR', '4_Ortho_RGBIR.zip'),
+        ('label', '5_Labels_all.zip'),
+        ('eroded', '5_Labels_all_noBoundary.zip'),
+    ]:
         if key == 'eroded' and not eroded:
             continue
         _write_zip(osp.join(out_dir, zname), members[key])
     return labels
 
 
-def smooth_scene(height: int,
-                 width: int,
-                 bands: int = 3,
-                 dtype: type = np.uint8,
-                 seed: int = 0) -> np.ndarray:
+def smooth_scene(
+    height: int,
+    width: int,
+    bands: int = 3,
+    dtype: type = np.uint8,
+    seed: int = 0,
+) -> np.ndarray:
     """Smooth random image (bands, height, width) with structure at several
     scales."""
     rng = np.random.RandomState(seed)

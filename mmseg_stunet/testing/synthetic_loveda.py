@@ -1,5 +1,6 @@
 """Small LoveDA-format data for the tests: ``Train.zip`` / ``Val.zip`` /
 ``Test.zip`` as LoveDA distributes them, or the converted layout."""
+
 import os
 import os.path as osp
 import zipfile
@@ -18,21 +19,26 @@ DEFAULT_COUNTS = {
 }
 
 
-def make_loveda_sample(size: int, rng: np.random.Generator,
-                       nodata: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+def make_loveda_sample(
+    size: int, rng: np.random.Generator, nodata: bool = True
+) -> Tuple[np.ndarray, np.ndarray]:
     """One ``(image, mask)``: (size, size, 3) uint8 BGR image of blocks
     coloured by class (plus noise) and the (size, size) uint8 mask with
     LoveDA's values, 1..7 for the classes (every class present) and, if
     ``nodata``, a strip of 0 (no-data) along the left border."""
     cells = 4
     block = -(-size // cells)
-    grid = rng.permutation(np.arange(cells * cells) % 7 + 1).reshape(
-        cells, cells).astype(np.uint8)
+    grid = (
+        rng.permutation(np.arange(cells * cells) % 7 + 1)
+        .reshape(cells, cells)
+        .astype(np.uint8)
+    )
     mask = np.kron(grid, np.ones((block, block), np.uint8))[:size, :size]
     if nodata:
-        mask[:, :max(1, size // 16)] = 0
-    colours = np.array([(0, 0, 0)] + [c[::-1] for c in LOVEDA_PALETTE],
-                       np.float32)  # BGR, no-data black
+        mask[:, : max(1, size // 16)] = 0
+    colours = np.array(
+        [(0, 0, 0)] + [c[::-1] for c in LOVEDA_PALETTE], np.float32
+    )  # BGR, no-data black
     img = colours[mask] * 0.7 + rng.normal(0, 12, (size, size, 3))
     return np.clip(img, 0, 255).astype(np.uint8), mask
 
@@ -43,10 +49,12 @@ def _png(array: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def write_loveda_archives(out_dir: str,
-                          counts: Dict[str, Dict[str, int]] = None,
-                          size: int = 64,
-                          seed: int = 0) -> Dict[str, np.ndarray]:
+def write_loveda_archives(
+    out_dir: str,
+    counts: Dict[str, Dict[str, int]] = None,
+    size: int = 64,
+    seed: int = 0,
+) -> Dict[str, np.ndarray]:
     """Write ``Train.zip``, ``Val.zip``, ``Test.zip`` (those in ``counts``)
     into ``out_dir`` with ``<Archive>/<Domain>/images_png/<n>.png`` and, but
     for Test, ``masks_png/<n>.png``; images are numbered across archives
@@ -74,10 +82,12 @@ def write_loveda_archives(out_dir: str,
     return masks
 
 
-def write_loveda_layout(root: str,
-                        counts: Dict[str, int] = (('train', 8), ('val', 2)),
-                        size: int = 64,
-                        seed: int = 0) -> str:
+def write_loveda_layout(
+    root: str,
+    counts: Dict[str, int] = (('train', 8), ('val', 2)),
+    size: int = 64,
+    seed: int = 0,
+) -> str:
     """The converted layout (``img_dir/<split>``, ``ann_dir/<split>``)
     written directly, for tests of the data set and the configs."""
     rng = np.random.default_rng(seed)

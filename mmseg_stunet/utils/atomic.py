@@ -1,4 +1,5 @@
 """Files that readers see either as before or whole: write beside, rename."""
+
 import os
 import os.path as osp
 import shutil
@@ -51,9 +52,9 @@ def atomic_write(path: str, durable: bool = False) -> Iterator[str]:
 
 
 @contextmanager
-def atomic_folder(path: str,
-                  finish: bool = True,
-                  label: str = '') -> Iterator[str]:
+def atomic_folder(
+    path: str, finish: bool = True, label: str = ''
+) -> Iterator[str]:
     """Yield a hidden sibling folder (:func:`partial_path` of ``path``) to
     fill; when the block succeeds, move its files into ``path``, otherwise
     delete it. ``path`` thus never holds a partial set of files: a stopped
@@ -83,8 +84,9 @@ def atomic_folder(path: str,
             shutil.rmtree(tmp)  # left by a killed run
         os.makedirs(tmp, exist_ok=True)
     except OSError as err:
-        raise type(err)(f'{name}: cannot write there '
-                        f'({err.strerror or err})') from err
+        raise type(err)(
+            f'{name}: cannot write there ({err.strerror or err})'
+        ) from err
     done = False
     try:
         yield tmp

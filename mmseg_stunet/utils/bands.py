@@ -11,6 +11,7 @@ set variant holds are in :mod:`mmseg_stunet.datasets.isprs`
 (``VAIHINGEN_BANDS``, ``POTSDAM_BANDS``) and
 :mod:`mmseg_stunet.datasets.loveda`.
 """
+
 from typing import List, Sequence, Tuple, TypeVar
 
 __all__ = ['loaded_order', 'model_band_names']

@@ -1,6 +1,7 @@
 """Command-line pieces shared by the tools: argument types that check
 their range (argparse then reports a bad value in one line and exits 2),
 ``--cfg-options`` parsing that names a malformed item, and ``--device``."""
+
 import argparse
 from typing import Callable, Optional, Sequence
 
@@ -9,12 +10,21 @@ from typing import Callable, Optional, Sequence
 #: ``--help`` needs no torch)
 BACKENDS = ('pytorch', 'onnxruntime')
 
-__all__ = ['int_range', 'float_range', 'positive_int', 'non_negative_int',
-           'non_negative_float', 'device', 'CfgOptionsAction', 'check_nargs']
+__all__ = [
+    'int_range',
+    'float_range',
+    'positive_int',
+    'non_negative_int',
+    'non_negative_float',
+    'device',
+    'CfgOptionsAction',
+    'check_nargs',
+]
 
 
-def int_range(low: Optional[int] = None,
-              high: Optional[int] = None) -> Callable[[str], int]:
+def int_range(
+    low: Optional[int] = None, high: Optional[int] = None
+) -> Callable[[str], int]:
     """An argparse ``type``: a whole number in ``[low, high]``."""
 
     def parse(text: str) -> int:
@@ -22,7 +32,8 @@ def int_range(low: Optional[int] = None,
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f'{text!r} is not a whole number') from None
+                f'{text!r} is not a whole number'
+            ) from None
         _check(text, value, low, high)
         return value
 
@@ -30,8 +41,9 @@ def int_range(low: Optional[int] = None,
     return parse
 
 
-def float_range(low: Optional[float] = None,
-                high: Optional[float] = None) -> Callable[[str], float]:
+def float_range(
+    low: Optional[float] = None, high: Optional[float] = None
+) -> Callable[[str], float]:
     """An argparse ``type``: a finite number in ``[low, high]``."""
 
     def parse(text: str) -> float:
@@ -39,7 +51,8 @@ def float_range(low: Optional[float] = None,
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f'{text!r} is not a number') from None
+                f'{text!r} is not a number'
+            ) from None
         if value != value or value in (float('inf'), float('-inf')):
             raise argparse.ArgumentTypeError(f'{text} is not a finite number')
         _check(text, value, low, high)
@@ -50,16 +63,18 @@ def float_range(low: Optional[float] = None,
 
 
 def _check(text: str, value: float, low, high) -> None:
-    if (low is not None and value < low) or (high is not None
-                                             and value > high):
+    if (low is not None and value < low) or (
+        high is not None and value > high
+    ):
         if high is None:
             want = f'at least {low}'
         elif low is None:
             want = f'at most {high}'
         else:
             want = f'between {low} and {high}'
-        raise argparse.ArgumentTypeError(f'{text} is out of range: must be '
-                                         f'{want}')
+        raise argparse.ArgumentTypeError(
+            f'{text} is out of range: must be {want}'
+        )
 
 
 positive_int = int_range(1)
@@ -71,26 +86,31 @@ def device(text: str) -> str:
     """An argparse ``type`` for ``--device``: a device torch knows and this
     machine has (``cpu``, ``cuda``, ``cuda:N``, ``mps``)."""
     import torch
+
     try:
         dev = torch.device(text)
     except (RuntimeError, ValueError):
         raise argparse.ArgumentTypeError(
-            f'{text!r} is not a device (cpu, cuda, cuda:N)') from None
+            f'{text!r} is not a device (cpu, cuda, cuda:N)'
+        ) from None
     if dev.type == 'cuda':
         if not torch.cuda.is_available():
             raise argparse.ArgumentTypeError(
                 f'{text}: this machine has no CUDA device usable by torch '
-                f'{torch.__version__}; use --device cpu')
+                f'{torch.__version__}; use --device cpu'
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise argparse.ArgumentTypeError(
-                f'{text}: only {torch.cuda.device_count()} CUDA device(s)')
+                f'{text}: only {torch.cuda.device_count()} CUDA device(s)'
+            )
     elif dev.type == 'mps':
         backend = getattr(torch.backends, 'mps', None)
         if backend is None or not backend.is_available():
             raise argparse.ArgumentTypeError(f'{text}: MPS is not available')
     elif dev.type != 'cpu':
         raise argparse.ArgumentTypeError(
-            f'{text!r}: unsupported device type (cpu, cuda, cuda:N)')
+            f'{text!r}: unsupported device type (cpu, cuda, cuda:N)'
+        )
     return text
 
 
@@ -102,26 +122,37 @@ class CfgOptionsAction(argparse.Action):
     mmengine's class is imported when the option is given, not when the
     parser is built: ``--help`` does not wait for ``mmengine.config``."""
 
-    def __call__(self, parser: argparse.ArgumentParser,
-                 namespace: argparse.Namespace,
-                 values: Optional[Sequence[str]],
-                 option_string: Optional[str] = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Optional[Sequence[str]],
+        option_string: Optional[str] = None,
+    ) -> None:
         for item in values or ():
             key, eq, _ = item.partition('=')
             if not eq or not key.strip():
                 raise argparse.ArgumentError(
-                    self, f'{item!r} is not KEY=VALUE (e.g. '
-                    'train_cfg.max_iters=1000)')
+                    self,
+                    f'{item!r} is not KEY=VALUE (e.g. '
+                    'train_cfg.max_iters=1000)',
+                )
         from mmengine.config import DictAction
+
         parse = DictAction(self.option_strings, self.dest, nargs=self.nargs)
         parse(parser, namespace, values, option_string)
 
 
-def check_nargs(parser: argparse.ArgumentParser, option: str,
-                values: Optional[Sequence], counts: Sequence[int],
-                what: str) -> None:
+def check_nargs(
+    parser: argparse.ArgumentParser,
+    option: str,
+    values: Optional[Sequence],
+    counts: Sequence[int],
+    what: str,
+) -> None:
     """``parser.error`` (exit 2) unless ``values`` is None or has one of
     ``counts`` items."""
     if values is not None and len(values) not in counts:
-        parser.error(f'argument {option}: takes {what}, got '
-                     f'{len(values)} values')
+        parser.error(
+            f'argument {option}: takes {what}, got {len(values)} values'
+        )

@@ -2,12 +2,18 @@
 installed package's ``.mim``) for the tools, the demo and the tests:
 computed here once instead of in every script; and the one check every
 tool makes before it writes, that no output lands on or in an input."""
+
 import os
 import os.path as osp
 from typing import Iterable, List, Mapping, Optional, Tuple, Union
 
-__all__ = ['project_root', 'config_path', 'UnsafeOutputError', 'check_outputs',
-           'check_output_kinds']
+__all__ = [
+    'project_root',
+    'config_path',
+    'UnsafeOutputError',
+    'check_outputs',
+    'check_output_kinds',
+]
 
 
 def project_root() -> str:
@@ -29,7 +35,8 @@ def project_root() -> str:
     raise FileNotFoundError(
         f'no configs/ folder next to the installed package ({checkout}) nor '
         f'in it ({shipped}); install the package with `pip install CHECKOUT` '
-        'or `pip install -e CHECKOUT`, or pass config paths explicitly')
+        'or `pip install -e CHECKOUT`, or pass config paths explicitly'
+    )
 
 
 def config_path(*parts: str) -> str:
@@ -39,8 +46,9 @@ def config_path(*parts: str) -> str:
 
 #: labelled paths: ``{label: path}`` or ``[(label, path), ...]`` (labels may
 #: repeat); the label is how the user knows the path (``--out``, ``SRC``)
-LabelledPaths = Union[Mapping[str, Optional[str]],
-                      Iterable[Tuple[str, Optional[str]]]]
+LabelledPaths = Union[
+    Mapping[str, Optional[str]], Iterable[Tuple[str, Optional[str]]]
+]
 
 
 class DataFileError(OSError, ValueError):
@@ -84,9 +92,9 @@ def _labelled(paths: LabelledPaths) -> List[Tuple[str, str]]:
     return [(label, path) for label, path in items if path]
 
 
-def check_outputs(outputs: LabelledPaths,
-                  inputs: LabelledPaths,
-                  distinct: bool = True) -> None:
+def check_outputs(
+    outputs: LabelledPaths, inputs: LabelledPaths, distinct: bool = True
+) -> None:
     """Refuse, before anything is written, outputs that would destroy input.
 
     Every tool that writes calls this with what it reads and what it
@@ -110,28 +118,35 @@ def check_outputs(outputs: LabelledPaths,
             if _same(out, src):
                 raise UnsafeOutputError(
                     f'{out_key} {out} is {in_key} {src}: it would be '
-                    'overwritten; write somewhere else')
+                    'overwritten; write somewhere else'
+                )
         # the innermost folder names the culprit best (ann_dir, not the root)
-        around = sorted((len(_real(src)), in_key, src) for in_key, src in ins
-                        if _inside(out, src))
+        around = sorted(
+            (len(_real(src)), in_key, src)
+            for in_key, src in ins
+            if _inside(out, src)
+        )
         if around:
             _, in_key, src = around[-1]
             raise UnsafeOutputError(
                 f'{out_key} {out} lies inside {in_key} {src}: writing there '
-                'would change the input; write outside it')
+                'would change the input; write outside it'
+            )
     seen: List[Tuple[str, str]] = []
     for out_key, out in outs:
         for other_key, other in seen:
             if _same(out, other):
                 raise UnsafeOutputError(
                     f'{out_key} {out} and {other_key} {other} are the same '
-                    'path: one would overwrite the other')
+                    'path: one would overwrite the other'
+                )
         if distinct:
             seen.append((out_key, out))
 
 
-def check_output_kinds(folders: LabelledPaths = (),
-                       files: LabelledPaths = ()) -> None:
+def check_output_kinds(
+    folders: LabelledPaths = (), files: LabelledPaths = ()
+) -> None:
     """Refuse, before anything is written, an output folder that is an
     existing file (or lies below one) and an output file that is an
     existing folder; paths that are None are skipped.
@@ -143,14 +158,18 @@ def check_output_kinds(folders: LabelledPaths = (),
     for kind, paths in (('folder', folders), ('file', files)):
         for label, path in _labelled(paths):
             if kind == 'file' and osp.isdir(path):
-                raise IsADirectoryError(f'{label} {path}: is a folder, not a '
-                                        'file; name the file to write')
+                raise IsADirectoryError(
+                    f'{label} {path}: is a folder, not a '
+                    'file; name the file to write'
+                )
             if kind == 'folder' and osp.exists(path) and not osp.isdir(path):
-                raise NotADirectoryError(f'{label} {path}: is a file, not a '
-                                         'folder')
+                raise NotADirectoryError(
+                    f'{label} {path}: is a file, not a folder'
+                )
             above = osp.dirname(osp.abspath(path))
             while above and not osp.exists(above):
                 above = osp.dirname(above)
             if above and not osp.isdir(above):
-                raise NotADirectoryError(f'{label} {path}: {above} is a file, '
-                                         'not a folder')
+                raise NotADirectoryError(
+                    f'{label} {path}: {above} is a file, not a folder'
+                )

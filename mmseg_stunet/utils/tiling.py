@@ -1,5 +1,6 @@
 """Window geometry shared by the data converter, the metric and the scene
 predictor; the converter's tile boxes and stitching its tiles back."""
+
 import os
 import os.path as osp
 import re
@@ -9,8 +10,11 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
-    'window_starts', 'tile_name', 'parse_tile_name', 'tile_boxes',
-    'stitch_tiles'
+    'window_starts',
+    'tile_name',
+    'parse_tile_name',
+    'tile_boxes',
+    'stitch_tiles',
 ]
 
 Box = Tuple[int, int, int, int]
@@ -29,8 +33,10 @@ def window_starts(length: int, size: int, stride: int) -> List[int]:
         ValueError: for a non-positive ``length``, ``size`` or ``stride``.
     """
     if length < 1 or size < 1 or stride < 1:
-        raise ValueError(f'need positive length, size and stride, got '
-                         f'{length}, {size}, {stride}')
+        raise ValueError(
+            f'need positive length, size and stride, got '
+            f'{length}, {size}, {stride}'
+        )
     if length <= size:
         return [0]
     starts = list(range(0, length - size + 1, stride))
@@ -57,14 +63,17 @@ def parse_tile_name(path: str) -> Optional[Tuple[str, Box]]:
     return m.group(1), (x0, y0, x1, y1)
 
 
-def tile_boxes(height: int, width: int, size: int,
-               stride: int) -> List[Tuple[int, int, int, int]]:
+def tile_boxes(
+    height: int, width: int, size: int, stride: int
+) -> List[Tuple[int, int, int, int]]:
     """``(x0, y0, x1, y1)`` boxes of the tiles of an image: windows of
     ``size`` every ``stride`` px, the last row and column moved back to end
     at the border (:func:`window_starts`)."""
-    return [(x, y, min(x + size, width), min(y + size, height))
-            for y in window_starts(height, size, stride)
-            for x in window_starts(width, size, stride)]
+    return [
+        (x, y, min(x + size, width), min(y + size, height))
+        for y in window_starts(height, size, stride)
+        for x in window_starts(width, size, stride)
+    ]
 
 
 def stitch_tiles(tile_dir: str, prefix: str) -> 'np.ndarray':
@@ -78,12 +87,14 @@ def stitch_tiles(tile_dir: str, prefix: str) -> 'np.ndarray':
     """
     import cv2  # only here: the rest of utils needs no image library
     import numpy as np
+
     tiles = {}
     for entry in os.listdir(tile_dir):
         parsed = parse_tile_name(entry)
         if parsed and parsed[0] == prefix and entry.endswith('.png'):
             tiles[parsed[1]] = cv2.imread(
-                osp.join(tile_dir, entry), cv2.IMREAD_UNCHANGED)
+                osp.join(tile_dir, entry), cv2.IMREAD_UNCHANGED
+            )
     if not tiles:
         raise FileNotFoundError(f'no tiles {prefix}_*.png in {tile_dir}')
     height = max(box[3] for box in tiles)

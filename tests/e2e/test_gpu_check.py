@@ -5,6 +5,7 @@ steps skipped, so the one call made on a lent GPU machine has run before.
 The budget test shows the hard time limit: steps beyond it are skipped or
 stopped and the report is still written.
 """
+
 import json
 import os
 import re
@@ -18,17 +19,31 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / 'tools' / 'gpu_check.sh'
-STEPS = ['install', 'env', 'cuda_tests', 'data', 'train', 'dcn', 'predict',
-         'mmcv_cuda_ops']
-AMP_ON_CPU = ('CPU mixed precision needs bfloat16 instructions, which this '
-              'CPU lacks')
+STEPS = [
+    'install',
+    'env',
+    'cuda_tests',
+    'data',
+    'train',
+    'dcn',
+    'predict',
+    'mmcv_cuda_ops',
+]
+AMP_ON_CPU = (
+    'CPU mixed precision needs bfloat16 instructions, which this CPU lacks'
+)
 
 
 def _check(out, *args, timeout=900):
     env = dict(os.environ, STUNET_PYTHON=sys.executable)
-    return subprocess.run(['bash', str(SCRIPT), str(out), *args], env=env,
-                          cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ['bash', str(SCRIPT), str(out), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope='module')
@@ -43,7 +58,9 @@ def test_rehearsal_runs_every_step(rehearsal):
     assert proc.returncode == 0, proc.stderr[-3000:]
     # at most 8 files come back from a lent machine: three are written
     assert sorted(p.name for p in out.iterdir()) == [
-        'gpu_check.log', 'gpu_report.json', 'gpu_report.md'
+        'gpu_check.log',
+        'gpu_report.json',
+        'gpu_report.md',
     ]
     report = json.loads((out / 'gpu_report.json').read_text())
     status = {s['name']: s['status'] for s in report['steps']}
@@ -54,8 +71,11 @@ def test_rehearsal_runs_every_step(rehearsal):
         else:
             assert st == 'ok', (name, st)
     runs = report['training']
-    assert sorted(runs) == ['train_deeplabv3plus_amp', 'train_stunet_amp',
-                            'train_stunet_fp32']
+    assert sorted(runs) == [
+        'train_deeplabv3plus_amp',
+        'train_stunet_amp',
+        'train_stunet_fp32',
+    ]
     for name in ('train_stunet_amp', 'train_deeplabv3plus_amp'):
         # bfloat16 on CPU only with its instructions
         assert runs[name].get('skipped', AMP_ON_CPU) == AMP_ON_CPU
@@ -93,8 +113,11 @@ def test_step_budgets_fit_the_lease():
     """The budgets written in the script's header are the ones it uses, and
     they add up to at most 9 minutes."""
     text = SCRIPT.read_text()
-    header = re.search(r'Steps, with their budgets in seconds \(sum (\d+) '
-                       r'<= (\d+)\)', text)
+    header = re.search(
+        r'Steps, with their budgets in seconds \(sum (\d+) '
+        r'<= (\d+)\)',
+        text,
+    )
     assert header and int(header.group(2)) == 540
     used = [int(b) for b in re.findall(r'need_stack \w+ (\d+) ', text)]
     used.append(int(re.search(r'INSTALL_BUDGET=(\d+)', text).group(1)))
@@ -109,8 +132,9 @@ def test_a_short_budget_still_writes_the_report(tmp_path):
     proc = _check(tmp_path, '--rehearse', '--budget', '60', timeout=300)
     report = json.loads((tmp_path / 'gpu_report.json').read_text())
     status = [s['status'] for s in report['steps']]
-    assert any('budget' in s or 'stopped at its limit' in s
-               for s in status), status
+    assert any('budget' in s or 'stopped at its limit' in s for s in status), (
+        status
+    )
     assert report['seconds_total'] <= 60 + 10
     assert (tmp_path / 'gpu_report.md').is_file()
     # a stopped step fails the run; budget-skipped ones alone do not

@@ -6,6 +6,7 @@ Before: every ISPRS config listed ``CheckSegMap`` in its ``test_pipeline``,
 which mmseg's inference reuses without ``LoadAnnotations``, and failed with
 ``KeyError: 'gt_seg_map'``; the ISPRS data sets now add the check after
 ``LoadAnnotations`` themselves (tests/test_datasets/test_checks.py)."""
+
 import glob
 import os.path as osp
 
@@ -24,7 +25,8 @@ from mmseg_stunet.utils.paths import config_path
 ALL_CONFIGS = sorted(
     osp.relpath(p, config_path('.'))
     for p in glob.glob(config_path('**/*.py'), recursive=True)
-    if '_base_' not in p.split(osp.sep))
+    if '_base_' not in p.split(osp.sep)
+)
 TINY = 'st_unet/st-unet-tiny_1xb8-600iter_synthetic-vaihingen-128x128.py'
 #: odd sides, not multiples of ST-UNet's window or any output stride
 HEIGHT, WIDTH = 45, 70
@@ -37,8 +39,9 @@ def test_every_config_is_listed():
 
 
 def _image(tmp_path, name='tile.png'):
-    img = np.random.RandomState(0).randint(0, 256, (HEIGHT, WIDTH, 3),
-                                           np.uint8)
+    img = np.random.RandomState(0).randint(
+        0, 256, (HEIGHT, WIDTH, 3), np.uint8
+    )
     path = str(tmp_path / name)
     cv2.imwrite(path, img)
     return path, img
@@ -63,7 +66,8 @@ def test_inference_pipelines_need_no_labels(tmp_path, name):
         assert tuple(data['inputs'][0].shape) == (3, HEIGHT, WIDTH)
         assert 'gt_sem_seg' not in data['data_samples'][0]
     pipeline = MMSegInferencer._init_pipeline(
-        MMSegInferencer.__new__(MMSegInferencer), cfg.copy())
+        MMSegInferencer.__new__(MMSegInferencer), cfg.copy()
+    )
     out = pipeline(path)
     assert tuple(out['inputs'].shape) == (3, HEIGHT, WIDTH)
 
@@ -75,10 +79,12 @@ def _save_checkpoint(model, path):
             'meta': {
                 'dataset_meta': {
                     'classes': ISPRS_CLASSES,
-                    'palette': [list(c) for c in ISPRS_PALETTE]
+                    'palette': [list(c) for c in ISPRS_PALETTE],
                 }
-            }
-        }, path)
+            },
+        },
+        path,
+    )
     return path
 
 
@@ -101,8 +107,7 @@ def check_mmseg_api(name, tmp_path):
     assert loaded.dataset_meta['classes'] == ISPRS_CLASSES
     assert torch.equal(inference_model(loaded, path).pred_sem_seg.data, pred)
 
-    inferencer = MMSegInferencer(config_path(name), weights=ckpt,
-                                 device='cpu')
+    inferencer = MMSegInferencer(config_path(name), weights=ckpt, device='cpu')
     out = inferencer(path)
     assert out['predictions'].shape == (HEIGHT, WIDTH)
     np.testing.assert_array_equal(out['predictions'], pred[0].numpy())
@@ -112,8 +117,7 @@ def check_mmseg_api(name, tmp_path):
 def test_mmseg_api_on_the_tiny_config(tmp_path):
     check_mmseg_api(TINY, tmp_path)
     # the inferencer also without a checkpoint, and on an array
-    out = MMSegInferencer(config_path(TINY), device='cpu')(
-        _image(tmp_path)[1])
+    out = MMSegInferencer(config_path(TINY), device='cpu')(_image(tmp_path)[1])
     assert out['predictions'].shape == (HEIGHT, WIDTH)
 
 

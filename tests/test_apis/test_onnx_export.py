@@ -1,4 +1,5 @@
 """ONNX export with dynamic height/width: logits match PyTorch."""
+
 import os
 import os.path as osp
 import runpy
@@ -12,15 +13,17 @@ pytest.importorskip('mmseg')
 onnx = pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
+from helpers import build_small as build
+from helpers import small_cfg
 from mmengine.config import Config  # noqa: E402
 from mmseg.apis import init_model  # noqa: E402
 
-from mmseg_stunet.apis.onnx_export import (SegmentorLogits,  # noqa: E402
-                                           check_onnx, export_onnx)
 from mmseg_stunet.apis.inference import model_in_channels  # noqa: E402
-
-from helpers import build_small as build
-from helpers import small_cfg
+from mmseg_stunet.apis.onnx_export import (  # noqa: E402
+    SegmentorLogits,
+    check_onnx,
+    export_onnx,
+)
 from mmseg_stunet.utils.paths import config_path, project_root  # noqa: E402
 
 ROOT = project_root()
@@ -63,10 +66,10 @@ def test_deeplabv3plus_config_dynamic_two_sizes(tmp_path):
     # depth 18 and 1/8 width, to keep the export fast
     model = shrunk(
         'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py',
-                   dict(depth=18, stem_channels=8, base_channels=8),
-                   dict(in_channels=64, c1_in_channels=8, channels=16,
-                        c1_channels=8),
-                   dict(in_channels=32, channels=8))
+        dict(depth=18, stem_channels=8, base_channels=8),
+        dict(in_channels=64, c1_in_channels=8, channels=16, c1_channels=8),
+        dict(in_channels=32, channels=8),
+    )
     path = str(tmp_path / 'dlv3p.onnx')
     wrapper = export_onnx(model, path, model_in_channels(model), (64, 64))
     dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
@@ -83,16 +86,23 @@ def test_deform_conv_dynamic_export(tmp_path):
     enough that samples leave the map, so the border handling depends on
     the size)."""
     from mmseg_stunet.models.layers.dcn import DeformConvV2
+
     torch.manual_seed(0)
     layer = DeformConvV2(4, 4, 3, padding=1).eval()
     torch.nn.init.normal_(layer.conv_offset.weight, std=0.3)
     path = str(tmp_path / 'dcn.onnx')
     axes = {2: 'height', 3: 'width'}
-    torch.onnx.export(layer, (torch.rand(1, 4, 16, 16), ), path,
-                      dynamo=False, input_names=['image'],
-                      output_names=['logits'],
-                      dynamic_axes=dict(image=axes, logits=axes))
+    torch.onnx.export(
+        layer,
+        (torch.rand(1, 4, 16, 16),),
+        path,
+        dynamo=False,
+        input_names=['image'],
+        output_names=['logits'],
+        dynamic_axes=dict(image=axes, logits=axes),
+    )
     import onnxruntime as ort
+
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     for shape in [(1, 4, 24, 20), (1, 4, 9, 13), (1, 4, 40, 40)]:
         img = torch.randn(*shape)
@@ -104,18 +114,29 @@ def test_deform_conv_dynamic_export(tmp_path):
 
 
 STUNET_TINY = (
-    dict(base_channels=8, stage_blocks=(1, 1, 1, 1), num_groups=4,
-         embed_dims=8, num_heads=(1, 1, 2, 2), window_size=4),
-    dict(in_channels=(32, 64, 128, 256), decoder_channels=(32, 16, 16, 8),
-         channels=4))
+    dict(
+        base_channels=8,
+        stage_blocks=(1, 1, 1, 1),
+        num_groups=4,
+        embed_dims=8,
+        num_heads=(1, 1, 2, 2),
+        window_size=4,
+    ),
+    dict(
+        in_channels=(32, 64, 128, 256),
+        decoder_channels=(32, 16, 16, 8),
+        channels=4,
+    ),
+)
 
 
 @pytest.mark.e2e
 def test_stunet_static_export(tmp_path):
     """ST-UNet (tiny widths, DCN with non-zero offsets) exported at a fixed
     window size."""
-    model = shrunk('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py',
-                   *STUNET_TINY)
+    model = shrunk(
+        'st_unet/st-unet_1xb8-100e_vaihingen-256x256.py', *STUNET_TINY
+    )
     path = str(tmp_path / 'stunet.onnx')
     wrapper = export_onnx(model, path, 3, (64, 64), dynamic=False)
     results = check_onnx(wrapper, path, 3, [(64, 64)], repeats=0)
@@ -128,16 +149,21 @@ def test_stunet_dynamic_export(tmp_path):
     dynamic H/W at 64x64 -- where no Swin stage or SoftPool pads -- matches
     PyTorch at sizes where the windows, the shift mask and the pools need
     padding and the window counts differ."""
-    model = shrunk('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py',
-                   *STUNET_TINY)
+    model = shrunk(
+        'st_unet/st-unet_1xb8-100e_vaihingen-256x256.py', *STUNET_TINY
+    )
     path = str(tmp_path / 'stunet.onnx')
     import warnings
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         wrapper = export_onnx(model, path, 3, (64, 64))
-    noisy = [f'{w.filename}:{w.lineno} {w.message}' for w in caught
-             if issubclass(w.category, torch.jit.TracerWarning)
-             or 'batch_norm' in str(w.message)]
+    noisy = [
+        f'{w.filename}:{w.lineno} {w.message}'
+        for w in caught
+        if issubclass(w.category, torch.jit.TracerWarning)
+        or 'batch_norm' in str(w.message)
+    ]
     assert not noisy, noisy  # the model's shape logic traces silently
     dims = onnx.load(path).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param for d in dims] == ['batch', '', 'height', 'width']
@@ -152,8 +178,20 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
     small_cfg('fcn', in_channels=4).dump(cfg_path)
     out = str(tmp_path / 'fcn.onnx')
     argv = [
-        'export_onnx.py', cfg_path, '--out', out, '--shape', '48', '48',
-        '--check-sizes', '40', '56', '72', '32', '--repeats', '1'
+        'export_onnx.py',
+        cfg_path,
+        '--out',
+        out,
+        '--shape',
+        '48',
+        '48',
+        '--check-sizes',
+        '40',
+        '56',
+        '72',
+        '32',
+        '--repeats',
+        '1',
     ]
     script = osp.join(ROOT, 'tools', 'export_onnx.py')
     # A failed check writes nothing (a negative --atol is refused by
@@ -170,19 +208,25 @@ def test_export_cli(tmp_path, monkeypatch, capsys):
     assert f'wrote {out}' in printed
     # the band order the file records (4 bands: B, G, R, IR, as OpenCV
     # loads the RGBIR tiles in training)
-    assert ('input channels = bands 3, 2, 1, 4 of the image file (1-based) '
-            '(B, G, R, IR of an RGBIR file, as mmcv.imread reads it); '
-            'raw pixels, normalised in the graph') in printed
+    assert (
+        'input channels = bands 3, 2, 1, 4 of the image file (1-based) '
+        '(B, G, R, IR of an RGBIR file, as mmcv.imread reads it); '
+        'raw pixels, normalised in the graph'
+    ) in printed
     import onnxruntime as ort
+
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
-    logits = session.run(None, {'image': np.zeros((2, 4, 24, 40),
-                                                  np.float32)})[0]
+    logits = session.run(
+        None, {'image': np.zeros((2, 4, 24, 40), np.float32)}
+    )[0]
     assert logits.shape == (2, 6, 24, 40)
 
 
 def test_export_cli_refuses_nan_missing_folder_and_foreign_checkpoint(
-        tmp_path, monkeypatch, capsys):
+    tmp_path, monkeypatch, capsys
+):
     from mmengine.runner import save_checkpoint
+
     cfg_path = str(tmp_path / 'cfg.py')
     small_cfg('fcn').dump(cfg_path)
     model = build('fcn')
@@ -190,8 +234,9 @@ def test_export_cli_refuses_nan_missing_folder_and_foreign_checkpoint(
     nan_ckpt = str(tmp_path / 'nan.pth')
     save_checkpoint(dict(state_dict=model.state_dict()), nan_ckpt)
     foreign = str(tmp_path / 'foreign.pth')
-    save_checkpoint(dict(state_dict=build('deeplabv3plus').state_dict()),
-                    foreign)
+    save_checkpoint(
+        dict(state_dict=build('deeplabv3plus').state_dict()), foreign
+    )
     script = osp.join(ROOT, 'tools', 'export_onnx.py')
 
     def export(*argv):
@@ -203,49 +248,83 @@ def test_export_cli_refuses_nan_missing_folder_and_foreign_checkpoint(
         return capsys.readouterr().err.strip().splitlines()[-1]
 
     out = str(tmp_path / 'm.onnx')
-    msg = export(nan_ckpt, '--out', out, '--shape', '32', '32',
-                 '--check-sizes', '32', '32', '--repeats', '1')
+    msg = export(
+        nan_ckpt,
+        '--out',
+        out,
+        '--shape',
+        '32',
+        '32',
+        '--check-sizes',
+        '32',
+        '32',
+        '--repeats',
+        '1',
+    )
     # refused when read, naming the weight (the check tools/test.py uses)
-    assert msg == (f'error: {nan_ckpt}: weight decode_head.conv_seg.weight '
-                   '(1 of 48 values NaN or inf): the checkpoint comes from a '
-                   'run that diverged; use a checkpoint saved before the '
-                   'divergence')
+    assert msg == (
+        f'error: {nan_ckpt}: weight decode_head.conv_seg.weight '
+        '(1 of 48 values NaN or inf): the checkpoint comes from a '
+        'run that diverged; use a checkpoint saved before the '
+        'divergence'
+    )
     msg = export(foreign, '--out', out)
     assert msg.startswith('error: ') and 'does not fit the model' in msg
     missing = str(tmp_path / 'no' / 'such' / 'm.onnx')
     msg = export('--out', missing)
-    assert msg == (f'error: --out {missing}: folder '
-                   f'{osp.dirname(missing)} does not exist')
-    assert sorted(os.listdir(tmp_path)) == ['cfg.py', 'foreign.pth',
-                                            'nan.pth']
+    assert msg == (
+        f'error: --out {missing}: folder {osp.dirname(missing)} does not exist'
+    )
+    assert sorted(os.listdir(tmp_path)) == ['cfg.py', 'foreign.pth', 'nan.pth']
 
 
 def test_project_layers_trace_without_warnings(tmp_path):
     """The project's own shape checks stay silent while traced (ONNX export
     of DCN printed TracerWarnings from them)."""
     import warnings
+
     from mmseg_stunet.models.layers.dcn import DeformConvV2
+
     layer = DeformConvV2(4, 4, 3, padding=1).eval()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         export_onnx_layer(layer, str(tmp_path / 'dcn.onnx'))
-    ours = [str(w.message) for w in caught
-            if 'mmseg_stunet' in (w.filename or '')]
+    ours = [
+        str(w.message) for w in caught if 'mmseg_stunet' in (w.filename or '')
+    ]
     assert not ours, ours
 
 
 def export_onnx_layer(layer, path):
     with torch.no_grad():
-        torch.onnx.export(layer, (torch.randn(1, 4, 9, 9), ), path,
-                          dynamo=False, opset_version=17,
-                          input_names=['image'], output_names=['out'],
-                          dynamic_axes=dict(image={2: 'h', 3: 'w'}))
+        torch.onnx.export(
+            layer,
+            (torch.randn(1, 4, 9, 9),),
+            path,
+            dynamo=False,
+            opset_version=17,
+            input_names=['image'],
+            output_names=['out'],
+            dynamic_axes=dict(image={2: 'h', 3: 'w'}),
+        )
 
 
-CLASSES = ['impervious_surface', 'building', 'low_vegetation', 'tree', 'car',
-           'clutter']
-PALETTE = [[255, 255, 255], [0, 0, 255], [0, 255, 255], [0, 255, 0],
-           [255, 255, 0], [255, 0, 0]]
+CLASSES = [
+    'impervious_surface',
+    'building',
+    'low_vegetation',
+    'tree',
+    'car',
+    'clutter',
+]
+PALETTE = [
+    [255, 255, 255],
+    [0, 0, 255],
+    [0, 255, 255],
+    [0, 255, 0],
+    [255, 255, 0],
+    [255, 0, 0],
+]
 
 
 def _export_with_meta(tmp_path):
@@ -262,25 +341,36 @@ def test_metadata_round_trip(tmp_path):
     classes, palette, windows and the version; the project's runner reads
     it back and reports the band order (before: no metadata at all)."""
     import json
+
     from mmseg_stunet.version import __version__
+
     model, wrapper, path = _export_with_meta(tmp_path)
     pre = model.data_preprocessor
     expected = dict(
-        mmseg_stunet_version=__version__, input_channels=3,
-        band_order=[3, 2, 1], bgr_to_rgb=bool(pre.channel_conversion),
-        mean=pre.mean.flatten().tolist(), std=pre.std.flatten().tolist(),
-        classes=CLASSES, palette=PALETTE, window=[32, 32], stride=[24, 24])
+        mmseg_stunet_version=__version__,
+        input_channels=3,
+        band_order=[3, 2, 1],
+        bgr_to_rgb=bool(pre.channel_conversion),
+        mean=pre.mean.flatten().tolist(),
+        std=pre.std.flatten().tolist(),
+        classes=CLASSES,
+        palette=PALETTE,
+        window=[32, 32],
+        stride=[24, 24],
+    )
     props = {p.key: p.value for p in onnx.load(path).metadata_props}
     assert {k: json.loads(v) for k, v in props.items()} == expected
     from mmseg_stunet.apis.onnx_export import OnnxSegmentor
+
     runner = OnnxSegmentor(path)
     assert runner.metadata == expected and runner.band_order == [3, 2, 1]
     assert runner.describe() == (
         f'{path}: input channels = bands 3, 2, 1 of the image file (1-based) '
         '(B, G, R of an RGB file, as mmcv.imread reads it); raw pixels, '
         f'normalised in the graph (mean {expected["mean"]}, std '
-        f'{expected["std"]}' +
-        (', swapped to RGB in the graph)' if expected['bgr_to_rgb'] else ')'))
+        f'{expected["std"]}'
+        + (', swapped to RGB in the graph)' if expected['bgr_to_rgb'] else ')')
+    )
     img = torch.rand(2, 3, 24, 40) * 255
     with torch.no_grad():
         ref = wrapper(img).numpy()
@@ -288,23 +378,30 @@ def test_metadata_round_trip(tmp_path):
 
 
 def test_runner_refuses_other_channel_counts_and_missing_metadata(tmp_path):
-    from mmseg_stunet.apis.onnx_export import (OnnxMetadataError,
-                                               OnnxSegmentor,
-                                               write_onnx_metadata)
+    from mmseg_stunet.apis.onnx_export import (
+        OnnxMetadataError,
+        OnnxSegmentor,
+        write_onnx_metadata,
+    )
+
     _, _, path = _export_with_meta(tmp_path)
     runner = OnnxSegmentor(path)
     with pytest.raises(OnnxMetadataError) as e:
         runner(np.zeros((1, 4, 8, 8), np.float32))
     msg = str(e.value)
     assert '\n' not in msg
-    assert msg.startswith(f'{path}: input of shape (1, 4, 8, 8), but the '
-                          'model takes (N, 3, H, W): input channels = bands '
-                          '3, 2, 1 of the image file')
+    assert msg.startswith(
+        f'{path}: input of shape (1, 4, 8, 8), but the '
+        'model takes (N, 3, H, W): input channels = bands '
+        '3, 2, 1 of the image file'
+    )
     # metadata that contradicts the graph
     write_onnx_metadata(path, dict(input_channels=4, band_order=[1, 2, 3, 4]))
-    with pytest.raises(OnnxMetadataError,
-                       match=r'm\.onnx: the graph takes 3 input channels but '
-                       r'its metadata says 4'):
+    with pytest.raises(
+        OnnxMetadataError,
+        match=r'm\.onnx: the graph takes 3 input channels but '
+        r'its metadata says 4',
+    ):
         OnnxSegmentor(path)
     # a graph exported without the metadata (every file before this)
     model = onnx.load(path)
@@ -316,4 +413,5 @@ def test_runner_refuses_other_channel_counts_and_missing_metadata(tmp_path):
         f'{path}: no mmseg_stunet_version, input_channels, band_order, '
         'bgr_to_rgb, mean, std, classes, palette, window, stride in the ONNX '
         'metadata, so nothing says which image band goes into which input '
-        'channel; re-export it with tools/export_onnx.py')
+        'channel; re-export it with tools/export_onnx.py'
+    )

@@ -1,12 +1,12 @@
 """The Python-API snippets of docs/inference.md ("mmseg's Python API") run
 as written, on a PNG tile and a GeoTIFF window holding the same IRRG
 pixels, and agree with each other (the band order the text states)."""
+
 import os
 import re
 
 import cv2
 import numpy as np
-import pytest
 import rasterio
 import torch
 
@@ -15,7 +15,8 @@ from mmseg_stunet.utils.paths import config_path, project_root
 
 SECTION = "## mmseg's Python API"
 TINY = config_path(
-    'st_unet', 'st-unet-tiny_1xb8-600iter_synthetic-vaihingen-128x128.py')
+    'st_unet', 'st-unet-tiny_1xb8-600iter_synthetic-vaihingen-128x128.py'
+)
 
 
 def doc_snippets():
@@ -37,11 +38,19 @@ def _scene(tmp_path):
     """An IRRG scene (bands IR, R, G) as a GeoTIFF and its 256x256 corner as
     the PNG tile the converter would write."""
     rng = np.random.RandomState(0)
-    bands = cv2.GaussianBlur(rng.randint(0, 256, (300, 320, 3), np.uint8),
-                             (7, 7), 0).transpose(2, 0, 1)  # (3, H, W)
+    bands = cv2.GaussianBlur(
+        rng.randint(0, 256, (300, 320, 3), np.uint8), (7, 7), 0
+    ).transpose(2, 0, 1)  # (3, H, W)
     path = str(tmp_path / 'top_mosaic_09cm_area11.tif')
-    with rasterio.open(path, 'w', driver='GTiff', width=320, height=300,
-                       count=3, dtype='uint8') as dst:
+    with rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        width=320,
+        height=300,
+        count=3,
+        dtype='uint8',
+    ) as dst:
         dst.write(bands)
     corner = bands[:, :256, :256].transpose(1, 2, 0)  # IR, R, G
     # a PNG's R, G, B channels hold IR, R, G; cv2 writes B, G, R arrays
@@ -52,20 +61,29 @@ def _scene(tmp_path):
 def test_doc_snippets_run_and_agree(tmp_path, monkeypatch):
     corner = _scene(tmp_path)
     from mmseg.apis import init_model
+
     model = init_model(TINY, device='cpu')
     ckpt = str(tmp_path / 'random.pth')
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': {
+    torch.save(
+        {
+            'state_dict': model.state_dict(),
+            'meta': {
+                'dataset_meta': {
                     'classes': ISPRS_CLASSES,
-                    'palette': [list(c) for c in ISPRS_PALETTE]}}}, ckpt)
+                    'palette': [list(c) for c in ISPRS_PALETTE],
+                }
+            },
+        },
+        ckpt,
+    )
     code = '\n'.join(doc_snippets())
     # the tiny ST-UNet and a checkpoint of random weights for the paper
     # config and its trained checkpoint (the same code path, faster)
-    code, n = re.subn(r"^config = .*$", f'config = {TINY!r}', code,
-                      flags=re.M)
+    code, n = re.subn(r'^config = .*$', f'config = {TINY!r}', code, flags=re.M)
     assert n == 1
-    code, n = re.subn(r"^checkpoint = .*$", f'checkpoint = {ckpt!r}', code,
-                      flags=re.M)
+    code, n = re.subn(
+        r'^checkpoint = .*$', f'checkpoint = {ckpt!r}', code, flags=re.M
+    )
     assert n == 1
     monkeypatch.chdir(tmp_path)
     scope = {}
@@ -85,6 +103,7 @@ def test_doc_snippets_run_and_agree(tmp_path, monkeypatch):
         assert os.listdir(tmp_path / 'out' / sub), sub
     # random weights predict nearly one class: compare the scores too
     from mmseg.apis import inference_model
+
     logits = scope['result'].seg_logits.data
     window = inference_model(scope['model'], scope['img'])
     torch.testing.assert_close(window.seg_logits.data, logits)

@@ -2,6 +2,7 @@
 flips and nodata handling as the PyTorch path, class maps equal except at
 near-ties of the PyTorch scores; the ONNX metadata is its only source of
 band order, normalisation, classes, palette and window."""
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +12,7 @@ pytest.importorskip('mmseg')
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
+from helpers import build_small as build
 from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
@@ -18,7 +20,6 @@ from mmseg_stunet.apis.backends import OnnxBackend, TorchBackend  # noqa: E402
 from mmseg_stunet.apis.onnx_export import export_onnx  # noqa: E402
 from mmseg_stunet.apis.raster_io import SceneReader  # noqa: E402
 from mmseg_stunet.apis.tiling import scene_tiles  # noqa: E402
-from helpers import build_small as build
 from mmseg_stunet.testing import smooth_scene as scene
 
 CRS = 'EPSG:32632'
@@ -29,17 +30,26 @@ TIE = 1e-4
 
 
 def write_tif(path, img, **kw):
-    with rasterio.open(path, 'w', driver='GTiff', height=img.shape[1],
-                       width=img.shape[2], count=img.shape[0],
-                       dtype=img.dtype, crs=CRS, transform=TRANSFORM,
-                       **kw) as dst:
+    with rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        height=img.shape[1],
+        width=img.shape[2],
+        count=img.shape[0],
+        dtype=img.dtype,
+        crs=CRS,
+        transform=TRANSFORM,
+        **kw,
+    ) as dst:
         dst.write(img)
     return path
 
 
 def exported(model, path, dynamic=True, size=(64, 64)):
-    model.dataset_meta = dict(classes=list('abcdef'),
-                              palette=[[i * 40, 10, 0] for i in range(6)])
+    model.dataset_meta = dict(
+        classes=list('abcdef'), palette=[[i * 40, 10, 0] for i in range(6)]
+    )
     export_onnx(model, str(path), 3, size, dynamic=dynamic)
     return str(path)
 
@@ -47,20 +57,24 @@ def exported(model, path, dynamic=True, size=(64, 64)):
 def score_map(predictor, src):
     """The predictor's (K, H, W) scores of every pixel, from the window
     whose core holds it (an independent assembly of the cores)."""
-    with SceneReader(src, predictor.bands, predictor.in_channels,
-                     predictor.nodata) as reader:
-        out = np.zeros((predictor.num_classes, reader.height, reader.width),
-                       np.float32)
-        for tile in scene_tiles(reader.height, reader.width,
-                                predictor.window, predictor.overlap):
+    with SceneReader(
+        src, predictor.bands, predictor.in_channels, predictor.nodata
+    ) as reader:
+        out = np.zeros(
+            (predictor.num_classes, reader.height, reader.width), np.float32
+        )
+        for tile in scene_tiles(
+            reader.height, reader.width, predictor.window, predictor.overlap
+        ):
             pixels = reader.read(tile.read_window)
             valid = reader.valid_mask(tile.read_window, pixels)
             if valid is not None:
                 pixels[:, ~valid] = predictor.fill[:, None]
             scores = predictor.predict_windows(pixels[None])[0].numpy()
             col, row, w, h = tile.core_window
-            out[:, row:row + h, col:col + w] = scores[(slice(None), ) +
-                                                      tile.core_slices]
+            out[:, row : row + h, col : col + w] = scores[
+                (slice(None),) + tile.core_slices
+            ]
     return out
 
 
@@ -80,16 +94,26 @@ CASES = [
 
 @pytest.mark.parametrize('head,size,window,overlap,flip,nodata_cols', CASES)
 def test_onnxruntime_class_maps_equal_pytorch_except_near_ties(
-        tmp_path, head, size, window, overlap, flip, nodata_cols):
+    tmp_path, head, size, window, overlap, flip, nodata_cols
+):
     model = build(head, seed=3)
     onnx_path = exported(model, tmp_path / 'model.onnx')
     img = scene(*size, seed=5)
     if nodata_cols:
         img[:, :, :nodata_cols] = 0
-    src = write_tif(str(tmp_path / 'scene.tif'), img,
-                    **(dict(nodata=0) if nodata_cols else {}))
-    kw = dict(window=window, overlap=overlap, flip=flip, batch_size=3,
-              preview=False, progress=False)
+    src = write_tif(
+        str(tmp_path / 'scene.tif'),
+        img,
+        **(dict(nodata=0) if nodata_cols else {}),
+    )
+    kw = dict(
+        window=window,
+        overlap=overlap,
+        flip=flip,
+        batch_size=3,
+        preview=False,
+        progress=False,
+    )
     torch_pred = ScenePredictor(model, **kw)
     ort_pred = ScenePredictor.from_onnx(onnx_path, **kw)
     assert isinstance(ort_pred.backend, OnnxBackend)
@@ -113,17 +137,18 @@ def test_onnxruntime_class_maps_equal_pytorch_except_near_ties(
     differ = ca != cb
     # every differing pixel is a near-tie of the PyTorch scores
     assert (margin(scores)[differ] <= TIE).all()
-    print(f'{head} {size}: {differ.sum()} of {differ.size} pixels differ '
-          f'({differ.mean():.2e}); near-ties (margin <= {TIE}): '
-          f'{(margin(scores)[valid] <= TIE).sum()}')
+    print(
+        f'{head} {size}: {differ.sum()} of {differ.size} pixels differ '
+        f'({differ.mean():.2e}); near-ties (margin <= {TIE}): '
+        f'{(margin(scores)[valid] <= TIE).sum()}'
+    )
 
 
 def test_onnx_metadata_gives_palette_window_and_classes(tmp_path):
     model = build('fcn')
     model.test_cfg = dict(mode='slide', crop_size=(64, 64), stride=(48, 48))
     path = exported(model, tmp_path / 'm.onnx')
-    predictor = ScenePredictor.from_onnx(path, palette='model',
-                                         progress=False)
+    predictor = ScenePredictor.from_onnx(path, palette='model', progress=False)
     assert (predictor.window, predictor.overlap) == ((64, 64), (16, 16))
     assert predictor.num_classes == 6
     assert predictor.palette[2] == (80, 10, 0)
@@ -137,17 +162,22 @@ def test_static_graph_runs_its_window_and_refuses_others(tmp_path):
     static = exported(model, tmp_path / 'static.onnx', dynamic=False)
     dynamic = exported(model, tmp_path / 'dynamic.onnx')
     src = write_tif(str(tmp_path / 'scene.tif'), scene(100, 120))
-    kw = dict(window=64, overlap=16, batch_size=4, preview=False,
-              progress=False)
+    kw = dict(
+        window=64, overlap=16, batch_size=4, preview=False, progress=False
+    )
     a = ScenePredictor.from_onnx(static, **kw).predict(
-        src, str(tmp_path / 's'))[0]['classes']
+        src, str(tmp_path / 's')
+    )[0]['classes']
     b = ScenePredictor.from_onnx(dynamic, **kw).predict(
-        src, str(tmp_path / 'd'))[0]['classes']
+        src, str(tmp_path / 'd')
+    )[0]['classes']
     with rasterio.open(a) as ta, rasterio.open(b) as tb:
         np.testing.assert_array_equal(ta.read(), tb.read())
-    with pytest.raises(ValueError,
-                       match=r'static.onnx: the graph takes fixed 64x64 '
-                       r'windows, but window \(--window\) is 80x80'):
+    with pytest.raises(
+        ValueError,
+        match=r'static.onnx: the graph takes fixed 64x64 '
+        r'windows, but window \(--window\) is 80x80',
+    ):
         ScenePredictor.from_onnx(static, window=80, progress=False)
     small = write_tif(str(tmp_path / 'small.tif'), scene(40, 120))
     out = tmp_path / 'small_out'
@@ -178,9 +208,12 @@ def test_torch_backend_is_the_default_path():
     assert predictor.model is model
     raw = torch.rand(2, 3, 64, 64) * 255
     from mmseg.structures import SegDataSample
+
     data = model.data_preprocessor(
-        dict(inputs=list(raw), data_samples=[SegDataSample()] * 2), False)
+        dict(inputs=list(raw), data_samples=[SegDataSample()] * 2), False
+    )
     with torch.no_grad():
-        ref = model.encode_decode(data['inputs'],
-                                  [dict(img_shape=(64, 64))] * 2)
+        ref = model.encode_decode(
+            data['inputs'], [dict(img_shape=(64, 64))] * 2
+        )
     torch.testing.assert_close(predictor.predict_windows(raw.numpy()), ref)

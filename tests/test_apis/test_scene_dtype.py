@@ -3,6 +3,7 @@ input, is refused naming the file, its dtype and value range and what the
 model expects (predictions change class on another scale); with
 ``allow_dtype`` (--allow-dtype) it is predicted with one warning per
 scene."""
+
 import os.path as osp
 import re
 import runpy
@@ -16,21 +17,31 @@ import torch
 rasterio = pytest.importorskip('rasterio')
 pytest.importorskip('mmseg')
 
-from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from helpers import build_small as build
 from helpers import small_cfg
+
+from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from mmseg_stunet.testing import smooth_scene as scene
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
-EXPECTS = (r'but the model expects 8-bit input \(uint8, 0\.\.255; '
-           r'normalisation mean 123\.7, 116\.3, 103\.5, std 58\.4, 57\.1, '
-           r'57\.4\)')
+EXPECTS = (
+    r'but the model expects 8-bit input \(uint8, 0\.\.255; '
+    r'normalisation mean 123\.7, 116\.3, 103\.5, std 58\.4, 57\.1, '
+    r'57\.4\)'
+)
 
 
 def write(path, img, **kw):
-    with rasterio.open(path, 'w', driver='GTiff', height=img.shape[1],
-                       width=img.shape[2], count=img.shape[0],
-                       dtype=img.dtype, **kw) as dst:
+    with rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        height=img.shape[1],
+        width=img.shape[2],
+        count=img.shape[0],
+        dtype=img.dtype,
+        **kw,
+    ) as dst:
         dst.write(img)
     return str(path)
 
@@ -39,12 +50,22 @@ U16 = scene(40, 50, dtype=np.uint16)  # 0..4000
 # (name, pixels, the range the message gives)
 MISMATCHED = [
     ('uint16', U16, rf'uint16 pixels \(values {U16.min()}\.\.4000\)'),
-    ('int16', (U16.astype(np.int16) - 1000), r'int16 pixels \(values '
-     r'-?\d+\.\.3000\)'),
-    ('float32_reflectance', (scene(40, 50) / 255).astype(np.float32),
-     r'float32 pixels \(values 0(\.\d+)?\.\.1\)'),
-    ('uint16_8bit_values', scene(40, 50).astype(np.uint16),
-     r'uint16 pixels \(values \d+\.\.255\)'),
+    (
+        'int16',
+        (U16.astype(np.int16) - 1000),
+        r'int16 pixels \(values '
+        r'-?\d+\.\.3000\)',
+    ),
+    (
+        'float32_reflectance',
+        (scene(40, 50) / 255).astype(np.float32),
+        r'float32 pixels \(values 0(\.\d+)?\.\.1\)',
+    ),
+    (
+        'uint16_8bit_values',
+        scene(40, 50).astype(np.uint16),
+        r'uint16 pixels \(values \d+\.\.255\)',
+    ),
 ]
 
 
@@ -53,30 +74,37 @@ def model():
     return build('fcn')
 
 
-@pytest.mark.parametrize('name,img,values', MISMATCHED,
-                         ids=[m[0] for m in MISMATCHED])
-def test_other_dtype_is_refused_unless_allowed(model, tmp_path, name, img,
-                                               values):
+@pytest.mark.parametrize(
+    'name,img,values', MISMATCHED, ids=[m[0] for m in MISMATCHED]
+)
+def test_other_dtype_is_refused_unless_allowed(
+    model, tmp_path, name, img, values
+):
     good = write(tmp_path / 'good.tif', scene(40, 50))
     src = write(tmp_path / f'{name}.tif', img)
     kw = dict(window=32, overlap=8, preview=False, progress=False)
     out_dir = tmp_path / 'out'
-    with pytest.raises(ValueError,
-                       match=rf'{name}\.tif: {values}, {EXPECTS}; rescale '
-                       r'the scene to 0\.\.255, or pass allow_dtype=True '
-                       r'\(--allow-dtype\)') as info:
+    with pytest.raises(
+        ValueError,
+        match=rf'{name}\.tif: {values}, {EXPECTS}; rescale '
+        r'the scene to 0\.\.255, or pass allow_dtype=True '
+        r'\(--allow-dtype\)',
+    ) as info:
         ScenePredictor(model, **kw).predict([good, src], str(out_dir))
     assert '\n' not in str(info.value)
     assert not out_dir.exists()  # refused before anything is written
 
     with pytest.warns(UserWarning) as caught:
         outs = ScenePredictor(model, allow_dtype=True, **kw).predict(
-            [good, src], str(out_dir))
-    mine = [str(w.message) for w in caught if 'model expects' in
-            str(w.message)]
+            [good, src], str(out_dir)
+        )
+    mine = [
+        str(w.message) for w in caught if 'model expects' in str(w.message)
+    ]
     assert len(mine) == 1  # once for this scene, none for the uint8 one
     assert mine[0].startswith(src) and mine[0].endswith(
-        'predicted as it is (--allow-dtype): the classes may be wrong')
+        'predicted as it is (--allow-dtype): the classes may be wrong'
+    )
     with rasterio.open(outs[1]['classes']) as dst:
         assert (dst.read(1) < 6).all()
 
@@ -93,8 +121,9 @@ def test_uint8_and_unnormalised_models_are_not_questioned(model, tmp_path):
         ScenePredictor(raw, **kw).predict(u16, str(tmp_path / 'b'))
 
 
-@pytest.mark.parametrize('extra,refused', [([], True),
-                                           (['--allow-dtype'], False)])
+@pytest.mark.parametrize(
+    'extra,refused', [([], True), (['--allow-dtype'], False)]
+)
 def test_predict_cli(tmp_path, monkeypatch, capsys, extra, refused):
     cfg_path = str(tmp_path / 'cfg.py')
     small_cfg('fcn').dump(cfg_path)
@@ -102,10 +131,22 @@ def test_predict_cli(tmp_path, monkeypatch, capsys, extra, refused):
     torch.save(dict(state_dict=build('fcn').state_dict()), ckpt)
     src = write(tmp_path / 'u16.tif', U16)
     out_dir = tmp_path / 'out'
-    monkeypatch.setattr(sys, 'argv', [
-        'predict.py', cfg_path, ckpt, src, '--out-dir', str(out_dir),
-        '--window', '32', '--no-progress', *extra
-    ])
+    monkeypatch.setattr(
+        sys,
+        'argv',
+        [
+            'predict.py',
+            cfg_path,
+            ckpt,
+            src,
+            '--out-dir',
+            str(out_dir),
+            '--window',
+            '32',
+            '--no-progress',
+            *extra,
+        ],
+    )
     script = osp.join(project_root(), 'tools', 'predict.py')
     if refused:
         with pytest.raises(SystemExit) as info:
@@ -113,8 +154,11 @@ def test_predict_cli(tmp_path, monkeypatch, capsys, extra, refused):
         assert info.value.code == 1
         err = capsys.readouterr().err.strip()
         assert '\n' not in err
-        assert re.match(r'^error: .*u16\.tif: uint16 pixels .*'
-                        r'\(--allow-dtype\)', err), err
+        assert re.match(
+            r'^error: .*u16\.tif: uint16 pixels .*'
+            r'\(--allow-dtype\)',
+            err,
+        ), err
         assert not out_dir.exists()
     else:
         with pytest.warns(UserWarning, match=r'u16\.tif: uint16 pixels'):

@@ -1,5 +1,6 @@
 """Whole-scene prediction: tiling, GeoTIFF/PNG round trips, agreement with
 MMSegmentation's whole-image inference, flip TTA, bands, errors."""
+
 import os
 import os.path as osp
 import re
@@ -13,6 +14,8 @@ import torch
 rasterio = pytest.importorskip('rasterio')
 pytest.importorskip('mmseg')
 
+from helpers import build_small as build
+from helpers import small_cfg
 from mmengine.config import Config  # noqa: E402
 from mmseg.apis import inference_model, init_model  # noqa: E402
 from rasterio.transform import from_origin  # noqa: E402
@@ -20,8 +23,6 @@ from rasterio.transform import from_origin  # noqa: E402
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from mmseg_stunet.apis.tiling import axis_spans, scene_tiles  # noqa: E402
 from mmseg_stunet.datasets.isprs import ISPRS_PALETTE  # noqa: E402
-from helpers import build_small as build
-from helpers import small_cfg
 from mmseg_stunet.testing import smooth_scene as scene
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
@@ -35,10 +36,18 @@ FCN_RF_RADIUS = 31
 
 
 def write_tif(path, img, **kw):
-    with rasterio.open(path, 'w', driver='GTiff', height=img.shape[1],
-                       width=img.shape[2], count=img.shape[0],
-                       dtype=img.dtype, crs=CRS, transform=TRANSFORM,
-                       **kw) as dst:
+    with rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        height=img.shape[1],
+        width=img.shape[2],
+        count=img.shape[0],
+        dtype=img.dtype,
+        crs=CRS,
+        transform=TRANSFORM,
+        **kw,
+    ) as dst:
         dst.write(img)
     return path
 
@@ -58,9 +67,10 @@ def listing(folder):
     return sorted(os.listdir(folder)) if osp.isdir(folder) else []
 
 
-@pytest.mark.parametrize('length,window,overlap',
-                         [(300, 96, 64), (96, 96, 32), (50, 96, 64),
-                          (1000, 512, 128), (97, 32, 0)])
+@pytest.mark.parametrize(
+    'length,window,overlap',
+    [(300, 96, 64), (96, 96, 32), (50, 96, 64), (1000, 512, 128), (97, 32, 0)],
+)
 def test_axis_spans_partition(length, window, overlap):
     spans = axis_spans(length, window, overlap)
     assert spans[0].core_start == 0 and spans[-1].core_end == length
@@ -76,10 +86,12 @@ def test_axis_spans_partition(length, window, overlap):
             assert s.core_start - s.start >= overlap // 2
         if s.core_end < length:
             assert s.start + s.size - s.core_end >= overlap // 2
-    tiles = list(scene_tiles(length, length + 7, (window, window),
-                             (overlap, overlap)))
-    assert sum(t.core_window[2] * t.core_window[3] for t in tiles) == \
-        length * (length + 7)
+    tiles = list(
+        scene_tiles(length, length + 7, (window, window), (overlap, overlap))
+    )
+    assert sum(
+        t.core_window[2] * t.core_window[3] for t in tiles
+    ) == length * (length + 7)
     with pytest.raises(ValueError, match='overlap'):
         axis_spans(length, window, window)
 
@@ -89,21 +101,23 @@ def test_geotiff_matches_whole_image_inference(tmp_path, monkeypatch):
     size; exactly the whole-image class map (the model's receptive field is
     within overlap // 2)."""
     from mmseg_stunet.apis import preview as preview_module
+
     monkeypatch.setattr(preview_module, 'STRIP_PIXELS', 3000)  # 10 rows
     model = build('fcn')
     src = write_tif(str(tmp_path / 'scene.tif'), scene(236, 300))
     out_dir = str(tmp_path / 'out')
-    predictor = ScenePredictor(model, window=96, overlap=64, batch_size=5,
-                               progress=False, opacity=0.5)
+    predictor = ScenePredictor(
+        model, window=96, overlap=64, batch_size=5, progress=False, opacity=0.5
+    )
     out = predictor.predict(str(src), out_dir)[0]
     assert listing(out_dir) == ['scene.tif', 'scene_preview.png']
     with rasterio.open(out['classes']) as dst:
         assert dst.driver == 'GTiff' and dst.count == 1
-        assert dst.dtypes == ('uint8', )
+        assert dst.dtypes == ('uint8',)
         assert (dst.height, dst.width) == (236, 300)
         assert dst.crs.to_string() == CRS
         assert dst.transform == TRANSFORM
-        assert dst.colormap(1)[1] == tuple(ISPRS_PALETTE[1]) + (255, )
+        assert dst.colormap(1)[1] == tuple(ISPRS_PALETTE[1]) + (255,)
         classes = dst.read(1)
     ref = reference_logits(model, src)  # mmcv.imread: the same BGR order
     sure = confident(ref)
@@ -114,6 +128,7 @@ def test_geotiff_matches_whole_image_inference(tmp_path, monkeypatch):
     # The preview (drawn in strips) is the image blended with the ISPRS
     # colours.
     import mmcv
+
     preview = mmcv.imread(out['preview'], channel_order='rgb')
     rgb = scene(236, 300).transpose(1, 2, 0).astype(np.float32)
     colours = np.array(ISPRS_PALETTE, np.float32)[classes]
@@ -125,8 +140,14 @@ def test_no_overlap_differs_only_next_to_seams(tmp_path):
     inference, and only within the receptive field of a window seam."""
     model = build('fcn')
     src = write_tif(str(tmp_path / 'scene.tif'), scene(236, 300))
-    predictor = ScenePredictor(model, window=96, overlap=0, batch_size=8,
-                               preview=False, progress=False)
+    predictor = ScenePredictor(
+        model,
+        window=96,
+        overlap=0,
+        batch_size=8,
+        preview=False,
+        progress=False,
+    )
     out = predictor.predict(src, str(tmp_path / 'out'))[0]
     with rasterio.open(out['classes']) as dst:
         classes = dst.read(1)
@@ -136,10 +157,8 @@ def test_no_overlap_differs_only_next_to_seams(tmp_path):
     rows, cols = np.nonzero(wrong)
     row_seams = np.array([s.start for s in axis_spans(236, 96, 0)][1:])
     col_seams = np.array([s.start for s in axis_spans(300, 96, 0)][1:])
-    near_row = np.abs(rows[:, None] - row_seams[None]).min(1) \
-        <= FCN_RF_RADIUS
-    near_col = np.abs(cols[:, None] - col_seams[None]).min(1) \
-        <= FCN_RF_RADIUS
+    near_row = np.abs(rows[:, None] - row_seams[None]).min(1) <= FCN_RF_RADIUS
+    near_col = np.abs(cols[:, None] - col_seams[None]).min(1) <= FCN_RF_RADIUS
     assert (near_row | near_col).all()
 
 
@@ -148,13 +167,18 @@ def test_png_flip_tta_matches_mmseg(tmp_path):
     vertical flips equals the mean softmax of MMSegmentation's inference on
     the flipped images (DeepLabV3+, global context)."""
     import mmcv
+
     model = build('deeplabv3plus')
     bgr = scene(70, 90).transpose(1, 2, 0)[..., ::-1].copy()
     src = str(tmp_path / 'in' / 'tile.png')
     mmcv.imwrite(bgr, src)  # makes the folder
-    predictor = ScenePredictor(model, window=128, overlap=32,
-                               flip=['horizontal', 'vertical'],
-                               progress=False)
+    predictor = ScenePredictor(
+        model,
+        window=128,
+        overlap=32,
+        flip=['horizontal', 'vertical'],
+        progress=False,
+    )
     # (an out_dir inside an input folder is refused)
     out = predictor.predict([str(tmp_path / 'in')], str(tmp_path / 'out'))[0]
     assert out['classes'].endswith('tile.png')
@@ -163,8 +187,7 @@ def test_png_flip_tta_matches_mmseg(tmp_path):
 
     probs = []
     for axis in (None, 1, 0):
-        img = bgr if axis is None else np.ascontiguousarray(
-            np.flip(bgr, axis))
+        img = bgr if axis is None else np.ascontiguousarray(np.flip(bgr, axis))
         logits = torch.from_numpy(reference_logits(model, img))
         if axis is not None:
             logits = logits.flip(axis + 1)
@@ -174,11 +197,13 @@ def test_png_flip_tta_matches_mmseg(tmp_path):
     assert sure.mean() > 0.99
     np.testing.assert_array_equal(classes[sure], mean.argmax(0)[sure])
     # Differs from the prediction without flips somewhere.
-    plain = ScenePredictor(model, window=128, overlap=0, preview=False,
-                           progress=False)
+    plain = ScenePredictor(
+        model, window=128, overlap=0, preview=False, progress=False
+    )
     plain_out = plain.predict(src, str(tmp_path / 'plain'))[0]
-    assert (mmcv.imread(plain_out['classes'], flag='unchanged')
-            != classes).any()
+    assert (
+        mmcv.imread(plain_out['classes'], flag='unchanged') != classes
+    ).any()
 
 
 def test_band_selection_and_multiband(tmp_path):
@@ -188,25 +213,29 @@ def test_band_selection_and_multiband(tmp_path):
     four = write_tif(str(tmp_path / 'four.tif'), img)
     three = write_tif(str(tmp_path / 'three.tif'), img[[3, 0, 1]])
     model = build('fcn')
-    kw = dict(window=48, overlap=16, preview=False, progress=False,
-              allow_dtype=True)  # uint16 for a model normalised for uint8
+    kw = dict(
+        window=48, overlap=16, preview=False, progress=False, allow_dtype=True
+    )  # uint16 for a model normalised for uint8
     picked = ScenePredictor(model, bands=[4, 1, 2], **kw).predict(
-        four, str(tmp_path / 'a'))[0]
-    direct = ScenePredictor(model, **kw).predict(three,
-                                                 str(tmp_path / 'b'))[0]
-    with rasterio.open(picked['classes']) as a, \
-            rasterio.open(direct['classes']) as b:
+        four, str(tmp_path / 'a')
+    )[0]
+    direct = ScenePredictor(model, **kw).predict(three, str(tmp_path / 'b'))[0]
+    with rasterio.open(picked['classes']) as a, rasterio.open(
+        direct['classes']
+    ) as b:
         np.testing.assert_array_equal(a.read(), b.read())
 
     model4 = build('fcn', in_channels=4)
-    out = ScenePredictor(model4, window=200, preview=True, allow_dtype=True,
-                         progress=False).predict(four, str(tmp_path / 'c'))[0]
+    out = ScenePredictor(
+        model4, window=200, preview=True, allow_dtype=True, progress=False
+    ).predict(four, str(tmp_path / 'c'))[0]
     with rasterio.open(out['classes']) as dst:
         classes = dst.read(1)
     # fed as LoadImageFromFile gives a 4-band tile: B, G, R, IR
     fed = img[[2, 1, 0, 3]].astype(np.float32)
     data = model4.data_preprocessor(
-        dict(inputs=[torch.from_numpy(fed)]), False)
+        dict(inputs=[torch.from_numpy(fed)]), False
+    )
     meta = [dict(img_shape=(64, 80))]
     with torch.no_grad():
         ref = model4.encode_decode(data['inputs'], meta)[0].numpy()
@@ -216,8 +245,9 @@ def test_band_selection_and_multiband(tmp_path):
 
 def test_bad_inputs_raise_and_write_nothing(tmp_path):
     model = build('fcn')
-    predictor = ScenePredictor(model, window=64, overlap=16, batch_size=2,
-                               progress=False)
+    predictor = ScenePredictor(
+        model, window=64, overlap=16, batch_size=2, progress=False
+    )
     os.makedirs(tmp_path / 'in')
     good = write_tif(str(tmp_path / 'in' / 'good.tif'), scene(100, 120))
     out_dir = str(tmp_path / 'out')
@@ -262,38 +292,74 @@ def test_predict_cli(tmp_path, monkeypatch, capsys):
     cfg_path = str(tmp_path / 'cfg.py')
     small_cfg('fcn').dump(cfg_path)
     ckpt = str(tmp_path / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(
-                        classes=list('abcdef'),
-                        palette=[[i * 40, 0, 0] for i in range(6)]))), ckpt)
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(
+                dataset_meta=dict(
+                    classes=list('abcdef'),
+                    palette=[[i * 40, 0, 0] for i in range(6)],
+                )
+            ),
+        ),
+        ckpt,
+    )
     src = write_tif(str(tmp_path / 'scene.tif'), scene(100, 130))
     out_dir = str(tmp_path / 'out')
-    monkeypatch.setattr(sys, 'argv', [
-        'predict.py', cfg_path, ckpt, src, '--out-dir', out_dir,
-        '--window', '64', '80', '--overlap', '16', '--batch-size', '3',
-        '--palette', 'model', '--no-progress'
-    ])
+    monkeypatch.setattr(
+        sys,
+        'argv',
+        [
+            'predict.py',
+            cfg_path,
+            ckpt,
+            src,
+            '--out-dir',
+            out_dir,
+            '--window',
+            '64',
+            '80',
+            '--overlap',
+            '16',
+            '--batch-size',
+            '3',
+            '--palette',
+            'model',
+            '--no-progress',
+        ],
+    )
     script = osp.join(ROOT, 'tools', 'predict.py')
     runpy.run_path(script, run_name='__main__')
-    api = ScenePredictor(model, window=(64, 80), overlap=16, preview=False,
-                         progress=False).predict(src, str(tmp_path / 'api'))
-    with rasterio.open(osp.join(out_dir, 'scene.tif')) as a, \
-            rasterio.open(api[0]['classes']) as b:
+    api = ScenePredictor(
+        model, window=(64, 80), overlap=16, preview=False, progress=False
+    ).predict(src, str(tmp_path / 'api'))
+    with rasterio.open(osp.join(out_dir, 'scene.tif')) as a, rasterio.open(
+        api[0]['classes']
+    ) as b:
         np.testing.assert_array_equal(a.read(), b.read())
         assert a.colormap(1)[2] == (80, 0, 0, 255)
     assert osp.isfile(osp.join(out_dir, 'scene_preview.png'))
 
     # Bad input: a one-line error naming the file, nothing written.
     missing = str(tmp_path / 'nope.tif')
-    monkeypatch.setattr(sys, 'argv', [
-        'predict.py', cfg_path, ckpt, missing, '--out-dir',
-        str(tmp_path / 'bad')
-    ])
+    monkeypatch.setattr(
+        sys,
+        'argv',
+        [
+            'predict.py',
+            cfg_path,
+            ckpt,
+            missing,
+            '--out-dir',
+            str(tmp_path / 'bad'),
+        ],
+    )
     with pytest.raises(SystemExit) as e:
         runpy.run_path(script, run_name='__main__')
     assert e.value.code == 1  # the one line is on stderr
-    assert re.search('^error: input not found: .*nope',
-                     capsys.readouterr().err, re.M)
+    assert re.search(
+        '^error: input not found: .*nope', capsys.readouterr().err, re.M
+    )
     assert listing(tmp_path / 'bad') == []
 
 
@@ -303,10 +369,12 @@ def test_cuda_matches_cpu(tmp_path):
     src = write_tif(str(tmp_path / 'scene.tif'), scene(100, 130))
     kw = dict(window=64, overlap=32, preview=False, progress=False)
     cpu = ScenePredictor(model, **kw).predict(src, str(tmp_path / 'cpu'))
-    gpu = ScenePredictor(model.cuda(), **kw).predict(src,
-                                                     str(tmp_path / 'gpu'))
-    with rasterio.open(cpu[0]['classes']) as a, \
-            rasterio.open(gpu[0]['classes']) as b:
+    gpu = ScenePredictor(model.cuda(), **kw).predict(
+        src, str(tmp_path / 'gpu')
+    )
+    with rasterio.open(cpu[0]['classes']) as a, rasterio.open(
+        gpu[0]['classes']
+    ) as b:
         assert (a.read() == b.read()).mean() > 0.999
 
 
@@ -323,8 +391,14 @@ def test_nodata_half_round_trips(tmp_path):
     seen = []
     run = model.encode_decode
     model.encode_decode = lambda x, m: seen.append(len(x)) or run(x, m)
-    predictor = ScenePredictor(model, window=96, overlap=64, batch_size=2,
-                               preview=True, progress=False)
+    predictor = ScenePredictor(
+        model,
+        window=96,
+        overlap=64,
+        batch_size=2,
+        preview=True,
+        progress=False,
+    )
     out = predictor.predict(src, str(tmp_path / 'out'))[0]
     tiles = list(scene_tiles(120, 200, (96, 96), (64, 64)))
     skipped = [t for t in tiles if t.col.core_end <= 100]
@@ -336,7 +410,7 @@ def test_nodata_half_round_trips(tmp_path):
     assert (classes[:, 100:] < 6).all()
     ref = reference_logits(model, half)
     keep = np.zeros(ref.shape[1:], bool)
-    keep[:, FCN_RF_RADIUS + 1:] = True
+    keep[:, FCN_RF_RADIUS + 1 :] = True
     sure = confident(ref) & keep
     assert sure.sum() > 0.5 * keep.sum()
     np.testing.assert_array_equal(classes[:, 100:][sure], ref.argmax(0)[sure])
@@ -350,15 +424,21 @@ def test_explicit_nodata_fills_with_the_mean_and_zero_warning(tmp_path):
     img[:, :, :40] = 0
     png = str(tmp_path / 'img.png')
     import cv2
+
     cv2.imwrite(png, img.transpose(1, 2, 0)[..., ::-1])
-    with pytest.warns(UserWarning, match=r'img\.png: 42% of the pixels are 0 '
-                      r'in every band .*\(--nodata 0\)'):
-        out = ScenePredictor(model, window=64, preview=False,
-                             progress=False).predict(png, str(tmp_path / 'a'))
+    with pytest.warns(
+        UserWarning,
+        match=r'img\.png: 42% of the pixels are 0 '
+        r'in every band .*\(--nodata 0\)',
+    ):
+        out = ScenePredictor(
+            model, window=64, preview=False, progress=False
+        ).predict(png, str(tmp_path / 'a'))
     classes = cv2.imread(out[0]['classes'], cv2.IMREAD_UNCHANGED)
     assert (classes[:, :40] < 6).all()  # classified, as the user asked
-    out = ScenePredictor(model, window=64, preview=False, progress=False,
-                         nodata=0).predict(png, str(tmp_path / 'b'))
+    out = ScenePredictor(
+        model, window=64, preview=False, progress=False, nodata=0
+    ).predict(png, str(tmp_path / 'b'))
     classes = cv2.imread(out[0]['classes'], cv2.IMREAD_UNCHANGED)
     assert (classes[:, :40] == 255).all() and (classes[:, 40:] < 6).all()
 
@@ -374,24 +454,37 @@ def test_non_finite_scores_are_an_error_naming_the_window(tmp_path):
 
     model.encode_decode = broken
     src = write_tif(str(tmp_path / 'scene.tif'), scene(64, 64))
-    with pytest.raises(FloatingPointError,
-                       match=r'scene\.tif: the model gave non-finite scores '
-                       r'in window\(s\) \[\(0, 0, 64, 64\)\]'):
-        ScenePredictor(model, window=64, preview=False,
-                       progress=False).predict(src, str(tmp_path / 'out'))
+    with pytest.raises(
+        FloatingPointError,
+        match=r'scene\.tif: the model gave non-finite scores '
+        r'in window\(s\) \[\(0, 0, 64, 64\)\]',
+    ):
+        ScenePredictor(
+            model, window=64, preview=False, progress=False
+        ).predict(src, str(tmp_path / 'out'))
     assert not os.listdir(tmp_path / 'out')
 
 
 def test_window_defaults_come_from_the_config():
     from mmseg_stunet.apis.inference import default_window
     from mmseg_stunet.utils.paths import config_path
+
     cfg = Config.fromfile(
-        config_path('st_unet', 'st-unet_1xb8-100e_vaihingen-256x256.py'))
-    cfg.model.backbone.update(base_channels=8, stage_blocks=(1, 1, 1, 1),
-                              num_groups=4, embed_dims=8,
-                              num_heads=(1, 1, 2, 2), window_size=4)
-    cfg.model.decode_head.update(in_channels=(32, 64, 128, 256),
-                                 decoder_channels=(8, 8, 8, 8), channels=4)
+        config_path('st_unet', 'st-unet_1xb8-100e_vaihingen-256x256.py')
+    )
+    cfg.model.backbone.update(
+        base_channels=8,
+        stage_blocks=(1, 1, 1, 1),
+        num_groups=4,
+        embed_dims=8,
+        num_heads=(1, 1, 2, 2),
+        window_size=4,
+    )
+    cfg.model.decode_head.update(
+        in_channels=(32, 64, 128, 256),
+        decoder_channels=(8, 8, 8, 8),
+        channels=4,
+    )
     paper = init_model(cfg, None, 'cpu')
     assert default_window(paper) == ((256, 256), (0, 0))
     predictor = ScenePredictor(paper, progress=False)

@@ -2,6 +2,7 @@
 to it and the class map cropped back, in the scene predictor and in the
 exported ONNX graph, which agree; ST-UNet stopped with a GroupNorm error
 on them ("Expected more than 1 value per channel")."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,11 +10,11 @@ import torch
 rasterio = pytest.importorskip('rasterio')
 pytest.importorskip('mmseg')
 
+from helpers import SMALL_STUNET_BACKBONE, SMALL_STUNET_HEAD, small_cfg
+from helpers import build_small as build
 from mmseg.apis import init_model  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
-from helpers import SMALL_STUNET_BACKBONE, SMALL_STUNET_HEAD, small_cfg
-from helpers import build_small as build
 from mmseg_stunet.testing import smooth_scene as scene
 
 # (height, width): deepest ST-UNet map 1x1 (10x7, 32x32, 2x3), a single row
@@ -34,18 +35,26 @@ def stunet():
 
 def predict(model, img, tmp_path, name):
     src = str(tmp_path / f'{name}.tif')
-    with rasterio.open(src, 'w', driver='GTiff', height=img.shape[1],
-                       width=img.shape[2], count=img.shape[0],
-                       dtype=img.dtype) as dst:
+    with rasterio.open(
+        src,
+        'w',
+        driver='GTiff',
+        height=img.shape[1],
+        width=img.shape[2],
+        count=img.shape[0],
+        dtype=img.dtype,
+    ) as dst:
         dst.write(img)
-    out = ScenePredictor(model, window=256, preview=True, progress=False
-                         ).predict(src, str(tmp_path / f'out_{name}'))[0]
+    out = ScenePredictor(
+        model, window=256, preview=True, progress=False
+    ).predict(src, str(tmp_path / f'out_{name}'))[0]
     with rasterio.open(out['classes']) as dst:
         return dst.read(1)
 
 
 def test_min_input_size_is_twice_the_output_stride(stunet):
     from mmseg_stunet.apis.inference import min_input_size, pad_to_min_size
+
     assert min_input_size(stunet) == 64  # ST-UNet: stride 32
     assert min_input_size(build('deeplabv3plus')) == 32  # stride 16
     x = torch.ones(1, 3, 10, 70)
@@ -64,12 +73,14 @@ def test_small_scene_is_predicted_whole(stunet, tmp_path, size):
     classes = predict(stunet, img, tmp_path, 'small')
     assert classes.shape == (h, w) and (classes < 6).all()
     pre = stunet.data_preprocessor
-    x = (torch.from_numpy(img[::-1].astype(np.float32))[None].flip(1)
-         - pre.mean) / pre.std  # BGR as read, RGB after the swap
+    x = (
+        torch.from_numpy(img[::-1].astype(np.float32))[None].flip(1) - pre.mean
+    ) / pre.std  # BGR as read, RGB after the swap
     x = torch.nn.functional.pad(x, (0, max(0, 64 - w), 0, max(0, 64 - h)))
     with torch.no_grad():
-        ref = stunet.encode_decode(x, [dict(img_shape=x.shape[2:],
-                                            pad_shape=x.shape[2:])])
+        ref = stunet.encode_decode(
+            x, [dict(img_shape=x.shape[2:], pad_shape=x.shape[2:])]
+        )
     np.testing.assert_array_equal(classes, ref[0, :, :h, :w].argmax(0))
 
 
@@ -81,6 +92,7 @@ def test_onnx_runtime_agrees_on_small_scenes(stunet, tmp_path):
     resize of ST-UNet's logits differed from its head's crop)."""
     pytest.importorskip('onnxruntime')
     from mmseg_stunet.apis.onnx_export import OnnxSegmentor, export_onnx
+
     path = str(tmp_path / 'stunet.onnx')
     export_onnx(stunet, path, 3, sample_size=(64, 64))
     runner = OnnxSegmentor(path)

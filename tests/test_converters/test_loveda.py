@@ -1,6 +1,7 @@
 """LoveDA converter on tiny archives in the distributed layout: mmseg's
 output layout, byte-identical copies, and one-line refusals that write
 nothing."""
+
 import importlib.util
 import os
 import os.path as osp
@@ -12,14 +13,12 @@ import pytest
 
 from mmseg_stunet.converters.isprs import ConversionError
 from mmseg_stunet.converters.loveda import convert_loveda
-from mmseg_stunet.testing.synthetic_loveda import (_png,
-                                                   write_loveda_archives)
+from mmseg_stunet.testing.synthetic_loveda import _png, write_loveda_archives
 from mmseg_stunet.utils.paths import project_root
 
 
 def cli_main(argv):
-    path = osp.join(project_root(), 'tools', 'dataset_converters',
-                    'loveda.py')
+    path = osp.join(project_root(), 'tools', 'dataset_converters', 'loveda.py')
     spec = importlib.util.spec_from_file_location('loveda_cli', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -55,17 +54,19 @@ def test_layout_and_byte_identical_copies(raw, tmp_path):
     s = convert_loveda(root, out, progress=False)
     # 4+4 train, 2+2 val, 1+1 test images (numbered 0..15 across archives)
     assert listing(out, 'img_dir', 'train') == sorted(
-        f'{i}.png' for i in range(8))
-    assert listing(out, 'ann_dir', 'train') == listing(out, 'img_dir',
-                                                       'train')
+        f'{i}.png' for i in range(8)
+    )
+    assert listing(out, 'ann_dir', 'train') == listing(out, 'img_dir', 'train')
     assert listing(out, 'img_dir', 'val') == sorted(
-        f'{i}.png' for i in range(8, 12))
+        f'{i}.png' for i in range(8, 12)
+    )
     assert listing(out, 'img_dir', 'test') == ['12.png', '13.png']
     assert listing(out, 'ann_dir', 'test') == []
     assert s.written == dict(train=16, val=8, test=2)
     for name in ('0.png', '5.png'):
-        mask = cv2.imread(osp.join(out, 'ann_dir', 'train', name),
-                          cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(
+            osp.join(out, 'ann_dir', 'train', name), cv2.IMREAD_UNCHANGED
+        )
         np.testing.assert_array_equal(mask, masks[name])
     with zipfile.ZipFile(osp.join(root, 'Train.zip')) as zf:
         src = zf.read('Train/Urban/images_png/0.png')
@@ -78,8 +79,12 @@ def test_layout_and_byte_identical_copies(raw, tmp_path):
         convert_loveda(root, out, domains=['Rural'], progress=False)
     rural = str(tmp_path / 'rural')
     convert_loveda(root, rural, domains=['Rural'], progress=False)
-    assert listing(rural, 'img_dir', 'train') == ['4.png', '5.png', '6.png',
-                                                  '7.png']
+    assert listing(rural, 'img_dir', 'train') == [
+        '4.png',
+        '5.png',
+        '6.png',
+        '7.png',
+    ]
 
 
 def test_extracted_folders_convert_the_same(raw, tmp_path):
@@ -90,8 +95,11 @@ def test_extracted_folders_convert_the_same(raw, tmp_path):
             zf.extractall(ext)
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     convert_loveda(root, a, progress=False)
-    convert_loveda([str(ext / 'Train'), str(ext / 'Val'), str(ext / 'Test')],
-                   b, progress=False)
+    convert_loveda(
+        [str(ext / 'Train'), str(ext / 'Val'), str(ext / 'Test')],
+        b,
+        progress=False,
+    )
     for sub, split in (('img_dir', 'train'), ('ann_dir', 'val')):
         assert listing(a, sub, split) == listing(b, sub, split)
 
@@ -104,42 +112,68 @@ def _bad_mask(size=32):
 
 # (what is broken, how, the error's text)
 BAD_INPUTS = [
-    ('mask value past the classes',
-     lambda r: rewrite(f'{r}/Train.zip', 'Train/Rural/masks_png/5.png',
-                       _png(_bad_mask())),
-     r'Train\.zip:Train/Rural/masks_png/5\.png: mask value 9 at pixel '
-     r'\(x=5, y=3\) is not LoveDA\'s: valid are 0 \(no-data\) and 1\.\.7'),
-    ('colour mask',
-     lambda r: rewrite(f'{r}/Val.zip', 'Val/Urban/masks_png/8.png',
-                       _png(np.zeros((32, 32, 3), np.uint8))),
-     r'masks_png/8\.png: a LoveDA mask must be 8-bit with one channel'),
-    ('mask of another size',
-     lambda r: rewrite(f'{r}/Val.zip', 'Val/Urban/masks_png/8.png',
-                       _png(np.ones((32, 30), np.uint8))),
-     r'masks_png/8\.png: mask is 30x32 pixels but its image '
-     r'.*images_png/8\.png is 32x32'),
-    ('image without mask',
-     lambda r: rewrite(f'{r}/Train.zip', 'Train/Urban/masks_png/1.png',
-                       None),
-     r'Train/Urban/images_png/1\.png: no mask '
-     r'Train/Urban/masks_png/1\.png for it'),
-    ('one number in both domains',
-     lambda r: rewrite(f'{r}/Train.zip', 'Train/Rural/images_png/0.png',
-                       b'x'),
-     r'0\.png is in both .*Rural/images_png/0\.png and '
-     r'.*Urban/images_png/0\.png: one Train folder cannot hold both'),
-    ('missing archive', lambda r: os.remove(f'{r}/Val.zip'),
-     r'no Val files in .*--allow-missing'),
-    ('damaged zip',
-     lambda r: open(f'{r}/Test.zip', 'wb').write(b'PK\x03\x04broken'),
-     r'Test\.zip: cannot be read as a zip'),
+    (
+        'mask value past the classes',
+        lambda r: rewrite(
+            f'{r}/Train.zip', 'Train/Rural/masks_png/5.png', _png(_bad_mask())
+        ),
+        r'Train\.zip:Train/Rural/masks_png/5\.png: mask value 9 at pixel '
+        r'\(x=5, y=3\) is not LoveDA\'s: valid are 0 \(no-data\) and 1\.\.7',
+    ),
+    (
+        'colour mask',
+        lambda r: rewrite(
+            f'{r}/Val.zip',
+            'Val/Urban/masks_png/8.png',
+            _png(np.zeros((32, 32, 3), np.uint8)),
+        ),
+        r'masks_png/8\.png: a LoveDA mask must be 8-bit with one channel',
+    ),
+    (
+        'mask of another size',
+        lambda r: rewrite(
+            f'{r}/Val.zip',
+            'Val/Urban/masks_png/8.png',
+            _png(np.ones((32, 30), np.uint8)),
+        ),
+        r'masks_png/8\.png: mask is 30x32 pixels but its image '
+        r'.*images_png/8\.png is 32x32',
+    ),
+    (
+        'image without mask',
+        lambda r: rewrite(
+            f'{r}/Train.zip', 'Train/Urban/masks_png/1.png', None
+        ),
+        r'Train/Urban/images_png/1\.png: no mask '
+        r'Train/Urban/masks_png/1\.png for it',
+    ),
+    (
+        'one number in both domains',
+        lambda r: rewrite(
+            f'{r}/Train.zip', 'Train/Rural/images_png/0.png', b'x'
+        ),
+        r'0\.png is in both .*Rural/images_png/0\.png and '
+        r'.*Urban/images_png/0\.png: one Train folder cannot hold both',
+    ),
+    (
+        'missing archive',
+        lambda r: os.remove(f'{r}/Val.zip'),
+        r'no Val files in .*--allow-missing',
+    ),
+    (
+        'damaged zip',
+        lambda r: open(f'{r}/Test.zip', 'wb').write(b'PK\x03\x04broken'),
+        r'Test\.zip: cannot be read as a zip',
+    ),
 ]
 
 
-@pytest.mark.parametrize('what,breaks,message', BAD_INPUTS,
-                         ids=[b[0] for b in BAD_INPUTS])
-def test_bad_input_is_named_and_nothing_is_written(raw, tmp_path, what,
-                                                   breaks, message):
+@pytest.mark.parametrize(
+    'what,breaks,message', BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+)
+def test_bad_input_is_named_and_nothing_is_written(
+    raw, tmp_path, what, breaks, message
+):
     root, _ = raw
     breaks(root)
     out = str(tmp_path / 'out')
@@ -153,10 +187,14 @@ def test_changed_source_and_output_inside_input_are_refused(raw, tmp_path):
     root, _ = raw
     out = str(tmp_path / 'out')
     convert_loveda(root, out, progress=False)
-    rewrite(f'{root}/Train.zip', 'Train/Urban/images_png/2.png',
-            _png(np.zeros((32, 32, 3), np.uint8)))
-    with pytest.raises(ConversionError,
-                       match=r'images_png/2\.png: differs from .*2\.png'):
+    rewrite(
+        f'{root}/Train.zip',
+        'Train/Urban/images_png/2.png',
+        _png(np.zeros((32, 32, 3), np.uint8)),
+    )
+    with pytest.raises(
+        ConversionError, match=r'images_png/2\.png: differs from .*2\.png'
+    ):
         convert_loveda(root, out, progress=False)
     with pytest.raises(ConversionError, match='inside'):
         convert_loveda(root, osp.join(root, 'out'), progress=False)

@@ -1,6 +1,7 @@
 """LoveDA: the configs' data sets load mmseg's layout with 7 classes (0 =
 no-data ignored), bad masks stop in one line naming the file, and every
 new data set variant's config builds a model of its class and band count."""
+
 import cv2
 import numpy as np
 import pytest
@@ -14,8 +15,10 @@ from mmseg_stunet.engine.errors import ConfigError
 from mmseg_stunet.testing.synthetic_loveda import write_loveda_layout
 from mmseg_stunet.utils.paths import DataFileError, config_path
 
-LOVEDA = ['st_unet/st-unet_1xb8-100e_loveda-256x256',
-          'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_loveda-256x256']
+LOVEDA = [
+    'st_unet/st-unet_1xb8-100e_loveda-256x256',
+    'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_loveda-256x256',
+]
 
 
 def _dataset(cfg, root, loader='train_dataloader'):
@@ -29,15 +32,19 @@ def test_loveda_configs_load_seven_classes(tmp_path, name):
     cfg = Config.fromfile(config_path(f'{name}.py'))
     assert cfg.test_evaluator.type == 'IoUMetric'
     assert cfg.model.decode_head.num_classes == 7
-    for loader, split in (('train_dataloader', 'train'),
-                          ('test_dataloader', 'val')):
+    for loader, _split in (
+        ('train_dataloader', 'train'),
+        ('test_dataloader', 'val'),
+    ):
         ds = _dataset(cfg, root, loader)
         assert ds.metainfo['classes'] == LOVEDA_CLASSES
         assert [tuple(c) for c in ds.metainfo['palette']] == list(
-            LOVEDA_PALETTE)
+            LOVEDA_PALETTE
+        )
         sample = ds[0]['data_samples']
-        mask = cv2.imread(ds.get_data_info(0)['seg_map_path'],
-                          cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(
+            ds.get_data_info(0)['seg_map_path'], cv2.IMREAD_UNCHANGED
+        )
         # file 0 -> 255 (no-data), 1..7 -> 0..6, the crop a part of it
         seg = sample.gt_sem_seg.data[0].numpy()
         expected = np.where(mask == 0, 255, mask.astype(int) - 1)
@@ -79,8 +86,11 @@ VARIANT_CONFIGS = [
     ('st_unet/st-unet_1xb8-100e_potsdam-irrg-256x256', 6, 3),
     ('st_unet/st-unet_1xb8-100e_potsdam-rgbir-256x256', 6, 4),
     ('deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_potsdam-256x256', 6, 3),
-    ('deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_potsdam-irrg-256x256',
-     6, 3),
+    (
+        'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_potsdam-irrg-256x256',
+        6,
+        3,
+    ),
 ]
 
 
@@ -92,12 +102,14 @@ def test_variant_configs_build_and_predict(name, classes, bands):
     pre = model.data_preprocessor
     assert pre.mean.numel() == bands and pre.std.numel() == bands
     img = torch.randint(0, 256, (bands, 64, 64), dtype=torch.uint8)
-    sample = SegDataSample(metainfo=dict(img_shape=(64, 64),
-                                         ori_shape=(64, 64)))
+    sample = SegDataSample(
+        metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64))
+    )
     data = pre(dict(inputs=[img], data_samples=[sample]), False)
     with torch.no_grad():
-        logits = model.encode_decode(data['inputs'],
-                                     [dict(img_shape=(64, 64))])
+        logits = model.encode_decode(
+            data['inputs'], [dict(img_shape=(64, 64))]
+        )
     assert logits.shape == (1, classes, 64, 64)
     assert torch.isfinite(logits).all()
 
@@ -108,7 +120,8 @@ def test_isprs_config_on_loveda_masks_names_the_seventh_class(tmp_path):
     naming the file and the value."""
     root = write_loveda_layout(str(tmp_path), size=64)
     cfg = Config.fromfile(
-        config_path('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py'))
+        config_path('st_unet/st-unet_1xb8-100e_vaihingen-256x256.py')
+    )
     ds = _dataset(cfg, root)
     with pytest.raises(DataFileError) as err:
         ds[0]

@@ -1,5 +1,6 @@
 """AtomicCheckpointHook: a kill inside checkpoint saving leaves
 ``last_checkpoint`` loadable (mmengine's own hook does not)."""
+
 import os.path as osp
 
 import pytest
@@ -12,7 +13,6 @@ from mmseg_stunet.engine import AtomicCheckpointHook
 
 
 class ToyModel(BaseModel):
-
     def __init__(self):
         super().__init__()
         self.fc = torch.nn.Linear(4, 1)
@@ -29,6 +29,7 @@ def train_with_crash_in_save(work, hook):
     """Save after every iteration; the third save writes half a file and
     dies. Returns what ``last_checkpoint`` names afterwards."""
     import mmengine.runner.runner as runner_mod
+
     real = runner_mod.save_checkpoint
     calls = []
 
@@ -47,12 +48,14 @@ def train_with_crash_in_save(work, hook):
             dataset=[dict(inputs=torch.ones(4))] * 8,
             sampler=dict(type='InfiniteSampler', shuffle=False),
             batch_size=2,
-            collate_fn=dict(type='pseudo_collate')),
+            collate_fn=dict(type='pseudo_collate'),
+        ),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         train_cfg=dict(by_epoch=False, max_iters=6),
         default_hooks=dict(checkpoint=hook, logger=None),
         default_scope='mmengine',
-        experiment_name=f'crash_{osp.basename(work)}')
+        experiment_name=f'crash_{osp.basename(work)}',
+    )
     runner_mod.save_checkpoint = dying_save
     try:
         with pytest.raises(Killed):
@@ -66,7 +69,8 @@ def train_with_crash_in_save(work, hook):
 def test_kill_while_saving_keeps_last_checkpoint_loadable(tmp_path):
     last = train_with_crash_in_save(
         str(tmp_path / 'atomic'),
-        AtomicCheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1))
+        AtomicCheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1),
+    )
     assert osp.basename(last) == 'iter_2.pth'
     assert torch.load(last, map_location='cpu')['meta']['iter'] == 2
     assert not osp.exists(osp.join(tmp_path / 'atomic', 'iter_3.pth'))
@@ -74,5 +78,6 @@ def test_kill_while_saving_keeps_last_checkpoint_loadable(tmp_path):
     # so last_checkpoint names a file that is gone.
     last = train_with_crash_in_save(
         str(tmp_path / 'stock'),
-        CheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1))
+        CheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1),
+    )
     assert osp.basename(last) == 'iter_2.pth' and not osp.exists(last)

@@ -1,19 +1,20 @@
 """Checkpoint reading names the file and never advises weights_only=False;
 a checkpoint that does not fit its model is refused with counts and keys,
 one with NaN or inf weights naming the first."""
-import os.path as osp
-import pickle
+
 import re
 
 import pytest
 import torch
 from mmengine.runner import save_checkpoint
 
-from mmseg_stunet.engine.checkpoint import (CheckpointError,
-                                            check_checkpoint_fits,
-                                            checkpoint_fit,
-                                            load_model_checkpoint,
-                                            read_checkpoint)
+from mmseg_stunet.engine.checkpoint import (
+    CheckpointError,
+    check_checkpoint_fits,
+    checkpoint_fit,
+    load_model_checkpoint,
+    read_checkpoint,
+)
 
 
 class Foreign:
@@ -21,15 +22,19 @@ class Foreign:
 
 
 def _model():
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
-                               torch.nn.Conv2d(4, 2, 1))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.Conv2d(4, 2, 1),
+    )
 
 
 @pytest.fixture
 def good(tmp_path):
     path = str(tmp_path / 'good.pth')
-    save_checkpoint(dict(state_dict=_model().state_dict(), meta=dict(iter=3)),
-                    path)
+    save_checkpoint(
+        dict(state_dict=_model().state_dict(), meta=dict(iter=3)), path
+    )
     return path
 
 
@@ -37,7 +42,7 @@ def test_truncated_and_corrupted_files_are_named(good, tmp_path):
     data = open(good, 'rb').read()
     cut = str(tmp_path / 'cut.pth')
     with open(cut, 'wb') as f:
-        f.write(data[:len(data) // 2])
+        f.write(data[: len(data) // 2])
     with pytest.raises(CheckpointError) as e:
         read_checkpoint(cut)
     msg = str(e.value)
@@ -73,15 +78,18 @@ def test_fit_lists_missing_mismatched_and_unexpected(good):
     sd['extra.weight'] = torch.zeros(1)
     missing, mismatched, unexpected = checkpoint_fit(model, ckpt)
     assert missing == ['1.running_var']
-    assert mismatched == ['2.weight: checkpoint (3, 4, 1, 1) vs model '
-                          '(2, 4, 1, 1)']
+    assert mismatched == [
+        '2.weight: checkpoint (3, 4, 1, 1) vs model (2, 4, 1, 1)'
+    ]
     assert unexpected == ['extra.weight']
     with pytest.raises(CheckpointError) as e:
         check_checkpoint_fits(model, ckpt, 'x.pth')
     msg = str(e.value)
-    assert msg.startswith('x.pth does not fit the model: 1 of the model\'s '
-                          '8 weights missing (e.g. 1.running_var); 1 of '
-                          'another shape')
+    assert msg.startswith(
+        "x.pth does not fit the model: 1 of the model's "
+        '8 weights missing (e.g. 1.running_var); 1 of '
+        'another shape'
+    )
     assert '--allow-partial' in msg and '\n' not in msg
 
 
@@ -89,6 +97,7 @@ def test_fit_looks_inside_test_time_augmentation_model(good):
     """tools/test.py --tta wraps the segmentor in SegTTAModel; the check
     compares with the segmentor inside, as mmengine's loading does."""
     from mmseg.models import SegTTAModel
+
     ckpt = torch.load(good)
     model = _model()
     model.test_step = model.forward  # what BaseTTAModel asks of a model
@@ -106,9 +115,11 @@ def test_load_model_checkpoint(good, tmp_path):
     other = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3))
     load_model_checkpoint(other, good)
     torch.testing.assert_close(other[0].weight, ref['0.weight'])
-    bigger = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3),
-                                 torch.nn.Conv2d(4, 4, 1),
-                                 torch.nn.Conv2d(4, 2, 1))
+    bigger = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.Conv2d(4, 4, 1),
+        torch.nn.Conv2d(4, 2, 1),
+    )
     with pytest.raises(CheckpointError, match='does not fit'):
         load_model_checkpoint(bigger, good)
     # allow_partial loads what fits
@@ -120,6 +131,7 @@ def test_latest_checkpoint_of_a_copied_or_moved_work_dir(tmp_path):
     """last_checkpoint holds an absolute path; a copy resumes from its own
     file of that name, not the original's, and a moved one still finds it."""
     from mmseg_stunet.engine.checkpoint import latest_checkpoint
+
     orig, copy = tmp_path / 'orig', tmp_path / 'copy'
     for work in (orig, copy):
         work.mkdir()
@@ -135,23 +147,29 @@ def test_latest_checkpoint_of_a_copied_or_moved_work_dir(tmp_path):
     assert latest_checkpoint(str(tmp_path)) is None
 
 
-@pytest.mark.parametrize('name, value, allow_partial', [
-    ('0.weight', float('nan'), False),
-    ('2.bias', float('-inf'), False),
-    ('1.running_var', float('inf'), False),  # buffers count too
-    ('0.weight', float('nan'), True),  # never acceptable, even partial
-])
+@pytest.mark.parametrize(
+    'name, value, allow_partial',
+    [
+        ('0.weight', float('nan'), False),
+        ('2.bias', float('-inf'), False),
+        ('1.running_var', float('inf'), False),  # buffers count too
+        ('0.weight', float('nan'), True),  # never acceptable, even partial
+    ],
+)
 def test_checkpoint_with_nan_or_inf_is_refused_naming_the_first(
-        tmp_path, name, value, allow_partial):
+    tmp_path, name, value, allow_partial
+):
     """What the scene predictor, the ONNX export and init_segmentor load
     through; the first non-finite tensor is named with its count."""
     sd = _model().state_dict()
     sd[name].view(-1)[:2] = value
     path = str(tmp_path / 'diverged.pth')
     save_checkpoint(dict(state_dict=sd, meta=dict(iter=3)), path)
-    with pytest.raises(CheckpointError,
-                       match=rf'^{path}: weight {re.escape(name)} \(2 of '
-                       rf'{sd[name].numel()} values NaN or inf\): the '
-                       'checkpoint comes from a run that diverged; use a '
-                       'checkpoint saved before the divergence$'):
+    with pytest.raises(
+        CheckpointError,
+        match=rf'^{path}: weight {re.escape(name)} \(2 of '
+        rf'{sd[name].numel()} values NaN or inf\): the '
+        'checkpoint comes from a run that diverged; use a '
+        'checkpoint saved before the divergence$',
+    ):
         load_model_checkpoint(_model(), path, allow_partial=allow_partial)

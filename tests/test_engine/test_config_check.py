@@ -1,18 +1,21 @@
 """The rule for ``--cfg-options`` keys and values, the ``type`` check
 and the one-line error mechanism (:mod:`mmseg_stunet.engine.config_check`,
 :mod:`mmseg_stunet.engine.errors`)."""
+
 import glob
 import os.path as osp
 import signal
 
 import pytest
+from helpers import tiny_config
 from mmengine.config import Config
 
-from mmseg_stunet.engine.config_check import (check_cfg_options, check_types,
-                                              read_config)
-from mmseg_stunet.engine.errors import (ConfigError, run_tool_main,
-                                        user_error)
-from helpers import tiny_config
+from mmseg_stunet.engine.config_check import (
+    check_cfg_options,
+    check_types,
+    read_config,
+)
+from mmseg_stunet.engine.errors import ConfigError, run_tool_main, user_error
 from mmseg_stunet.utils.paths import project_root
 
 
@@ -22,19 +25,19 @@ def cfg() -> Config:
 
 
 ACCEPTED = [
-    {'train_cfg.max_iters': 5},                  # exists
-    {'param_scheduler.0.power': 1.0},            # list item by index
+    {'train_cfg.max_iters': 5},  # exists
+    {'param_scheduler.0.power': 1.0},  # list item by index
     {'model.decode_head.num_classes': 4},
-    {'optim_wrapper.optimizer.lr': 1},           # int for a float
-    {'model.backbone.init_cfg': None},           # typed: a constructor arg
-    {'model.backbone.frozen_stages': 1},         # typed, via **kwargs chain
+    {'optim_wrapper.optimizer.lr': 1},  # int for a float
+    {'model.backbone.init_cfg': None},  # typed: a constructor arg
+    {'model.backbone.frozen_stages': 1},  # typed, via **kwargs chain
     {'model.decode_head.norm_cfg.momentum': 0.01},  # nn.BatchNorm2d arg
-    {'model.decode_head.dropout_ratio': 0.0},    # FCNHead -> BaseDecodeHead
+    {'model.decode_head.dropout_ratio': 0.0},  # FCNHead -> BaseDecodeHead
     {'train_dataloader.persistent_workers': False},  # DataLoader argument
-    {'train_cfg.val_begin': 1},                  # IterBasedTrainLoop arg
-    {'randomness.seed': 0},                      # Runner argument (new)
-    {'allow_partial_checkpoint': True},          # read by the project
-    {'model.test_cfg.crop_size': [32, 32]},      # free-form dict
+    {'train_cfg.val_begin': 1},  # IterBasedTrainLoop arg
+    {'randomness.seed': 0},  # Runner argument (new)
+    {'allow_partial_checkpoint': True},  # read by the project
+    {'model.test_cfg.crop_size': [32, 32]},  # free-form dict
     {'default_hooks.timer.type': 'IterTimerHook'},  # new hook by name
     {'train_dataloader.dataset.data_root': '/d', 'data_root': None},
 ]
@@ -57,8 +60,9 @@ def test_cfg_options_accepted(cfg, options):
     check_cfg_options(cfg, options)
 
 
-@pytest.mark.parametrize('options,words', REFUSED,
-                         ids=[','.join(o) for o, _ in REFUSED])
+@pytest.mark.parametrize(
+    'options,words', REFUSED, ids=[','.join(o) for o, _ in REFUSED]
+)
 def test_cfg_options_refused_naming_the_key(cfg, options, words):
     with pytest.raises(ConfigError) as info:
         check_cfg_options(cfg, options)
@@ -70,8 +74,14 @@ def test_cfg_options_refused_naming_the_key(cfg, options, words):
 
 def test_builder_keys_are_taken_by_typed_dicts():
     """``requires_grad`` is mmcv's ``build_norm_layer``'s, not BN's."""
-    cfg = Config(dict(model=dict(type='EncoderDecoder', backbone=dict(
-        type='ResNetV1c', norm_cfg=dict(type='BN')))))
+    cfg = Config(
+        dict(
+            model=dict(
+                type='EncoderDecoder',
+                backbone=dict(type='ResNetV1c', norm_cfg=dict(type='BN')),
+            )
+        )
+    )
     check_cfg_options(cfg, {'model.backbone.norm_cfg.requires_grad': False})
     with pytest.raises(ConfigError, match='momentum'):
         check_cfg_options(cfg, {'model.backbone.norm_cfg.momentun': 0.1})
@@ -79,8 +89,11 @@ def test_builder_keys_are_taken_by_typed_dicts():
 
 def test_every_project_config_passes_the_type_check():
     """No false alarm: every ``type`` of every shipped config is found."""
-    paths = sorted(glob.glob(osp.join(project_root(), 'configs', '**',
-                                      '*.py'), recursive=True))
+    paths = sorted(
+        glob.glob(
+            osp.join(project_root(), 'configs', '**', '*.py'), recursive=True
+        )
+    )
     assert len(paths) > 20
     for path in paths:
         if '_base_' in path:
@@ -90,18 +103,31 @@ def test_every_project_config_passes_the_type_check():
 
 def test_unknown_type_named_with_its_key(tmp_path):
     path = tmp_path / 'c.py'
-    path.write_text(f'_base_ = [{tiny_config()!r}]\n'
-                    'model = dict(decode_head=dict(type="FCNHaed"))\n')
-    with pytest.raises(ConfigError, match=r"model.decode_head.type='FCNHaed'"
-                       r".*did you mean 'FCNHead'"):
+    path.write_text(
+        f'_base_ = [{tiny_config()!r}]\n'
+        'model = dict(decode_head=dict(type="FCNHaed"))\n'
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"model.decode_head.type='FCNHaed'"
+        r".*did you mean 'FCNHead'",
+    ):
         read_config(str(path))
 
 
 def test_user_error_names_the_class_a_constructor_refused():
     from mmseg.registry import MODELS
+
     try:
-        MODELS.build(dict(type='FCNHead', in_channels=4, channels=4,
-                          num_classes=2, num_convz=1))
+        MODELS.build(
+            dict(
+                type='FCNHead',
+                in_channels=4,
+                channels=4,
+                num_classes=2,
+                num_convz=1,
+            )
+        )
     except TypeError as err:
         message = user_error(err)
     assert message.startswith('cannot build FCNHead from the config')

@@ -1,4 +1,5 @@
 """ISPRSMetric against an independent per-class set computation."""
+
 import cv2
 import numpy as np
 import pytest
@@ -11,13 +12,25 @@ from mmseg.structures import SegDataSample
 import mmseg_stunet  # noqa: F401
 from mmseg_stunet.evaluation import ISPRSMetric
 
-CLASSES = ('impervious_surface', 'building', 'low_vegetation', 'tree', 'car',
-           'clutter')
-PALETTE = [[255, 255, 255], [0, 0, 255], [0, 255, 255], [0, 255, 0],
-           [255, 255, 0], [255, 0, 0]]
+CLASSES = (
+    'impervious_surface',
+    'building',
+    'low_vegetation',
+    'tree',
+    'car',
+    'clutter',
+)
+PALETTE = [
+    [255, 255, 255],
+    [0, 0, 255],
+    [0, 255, 255],
+    [0, 255, 0],
+    [255, 255, 0],
+    [255, 0, 0],
+]
 
 
-def reference_scores(preds, labels, ignore=255, exclude=(5, )):
+def reference_scores(preds, labels, ignore=255, exclude=(5,)):
     """OA, IoU and F1 from per-class pixel sets (no confusion matrix)."""
     p = np.concatenate([a.ravel() for a in preds])
     g = np.concatenate([a.ravel() for a in labels])
@@ -39,7 +52,8 @@ def reference_scores(preds, labels, ignore=255, exclude=(5, )):
         mIoU_all=100 * np.nanmean(iou),
         mF1_all=100 * np.nanmean(f1),
         iou=100 * iou,
-        f1=100 * f1)
+        f1=100 * f1,
+    )
 
 
 def make_sample(pred, label, img_path='x/area1_0_0_8_8.png'):
@@ -60,8 +74,9 @@ def run_metric(preds, labels, **kwargs):
 
 def random_pair(rng, shape, p_correct):
     label = rng.integers(0, 6, shape).astype(np.int64)
-    pred = np.where(rng.random(shape) < p_correct, label,
-                    rng.integers(0, 6, shape))
+    pred = np.where(
+        rng.random(shape) < p_correct, label, rng.integers(0, 6, shape)
+    )
     return pred, label
 
 
@@ -129,12 +144,18 @@ def test_ignored_pixels_do_not_count():
 def test_registered_and_excludes_by_name(tmp_path):
     with DefaultScope.overwrite_default_scope('mmseg'):
         metric = METRICS.build(
-            dict(type='ISPRSMetric', exclude_classes=('car', 'clutter'),
-                 output_dir=str(tmp_path)))
+            dict(
+                type='ISPRSMetric',
+                exclude_classes=('car', 'clutter'),
+                output_dir=str(tmp_path),
+            )
+        )
     metric.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
     rng = np.random.default_rng(2)
     pred, label = random_pair(rng, (9, 11), 0.5)
-    metric.process({}, [make_sample(pred, label, 'data/img/area1_0_0_9_11.png')])
+    metric.process(
+        {}, [make_sample(pred, label, 'data/img/area1_0_0_9_11.png')]
+    )
     got = metric.evaluate(1)
     ref = reference_scores([pred], [label], exclude=(4, 5))
     assert got['mIoU'] == pytest.approx(ref['mIoU'])
@@ -145,14 +166,18 @@ def test_registered_and_excludes_by_name(tmp_path):
 
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match='shrubs'):
-        run_metric([np.zeros((2, 2), np.int64)], [np.zeros((2, 2), np.int64)],
-                   exclude_classes=('shrubs', ))
+        run_metric(
+            [np.zeros((2, 2), np.int64)],
+            [np.zeros((2, 2), np.int64)],
+            exclude_classes=('shrubs',),
+        )
     with pytest.raises(ValueError, match='outside'):
         run_metric([np.zeros((2, 2), np.int64)], [np.full((2, 2), 7)])
 
 
-def test_unwritten_prediction_is_an_error_naming_the_file(tmp_path,
-                                                          monkeypatch):
+def test_unwritten_prediction_is_an_error_naming_the_file(
+    tmp_path, monkeypatch
+):
     """cv2.imwrite says only False on a full disk; the metric used to go on
     (0-byte or missing PNGs, exit 0)."""
     metric = ISPRSMetric(output_dir=str(tmp_path))
@@ -166,17 +191,22 @@ def test_unwritten_prediction_is_an_error_naming_the_file(tmp_path,
 def logged(monkeypatch):
     """Messages the metric logs, in order."""
     from mmseg_stunet.evaluation.metrics import isprs_metric
+
     lines = []
-    monkeypatch.setattr(isprs_metric, 'print_log',
-                        lambda msg, *args, **kwargs: lines.append(msg))
+    monkeypatch.setattr(
+        isprs_metric,
+        'print_log',
+        lambda msg, *args, **kwargs: lines.append(msg),
+    )
     return lines
 
 
 def confusion(pred, label, ignore=255, n=len(CLASSES)):
     """Rows: ground truth, columns: prediction; ignored pixels left out."""
     keep = label != ignore
-    return np.bincount(label[keep] * n + pred[keep],
-                       minlength=n * n).reshape(n, n)
+    return np.bincount(label[keep] * n + pred[keep], minlength=n * n).reshape(
+        n, n
+    )
 
 
 def cm_scores(cm):
@@ -192,19 +222,25 @@ def test_overlapping_tiles_score_each_pixel_once(monkeypatch):
     area computed directly, not those of the tiles counted each in full."""
     from mmseg_stunet.converters.isprs import tile_boxes
     from mmseg_stunet.utils.tiling import tile_name
+
     rng = np.random.default_rng(3)
     areas = {'area3': (50, 70, 32, 32), 'area8': (40, 40, 24, 8)}
     whole, samples, tile_cm, n_tile_px = {}, [], 0, 0
     for area, (h, w, size, stride) in areas.items():
         pred, label = random_pair(rng, (h, w), 0.6)
-        label[h // 2, :w // 3] = 255  # a few ignored pixels
+        label[h // 2, : w // 3] = 255  # a few ignored pixels
         whole[area] = confusion(pred, label)
         for x0, y0, x1, y1 in tile_boxes(h, w, size, stride):
             p, g = pred[y0:y1, x0:x1], label[y0:y1, x0:x1]
             tile_cm = tile_cm + confusion(p, g)
             n_tile_px += p.size
-            samples.append(make_sample(
-                p.copy(), g.copy(), 'd/' + tile_name(area, (x0, y0, x1, y1))))
+            samples.append(
+                make_sample(
+                    p.copy(),
+                    g.copy(),
+                    'd/' + tile_name(area, (x0, y0, x1, y1)),
+                )
+            )
     once = sum(whole.values())
     assert (tile_cm != once).any()  # the input does overlap
     lines = logged(monkeypatch)
@@ -220,8 +256,10 @@ def test_overlapping_tiles_score_each_pixel_once(monkeypatch):
     for c, name in enumerate(CLASSES):
         assert got[f'IoU.{name}'] == pytest.approx(iou[c], rel=1e-12)
     overlap = n_tile_px - sum(h * w for h, w, _, _ in areas.values())
-    assert lines[0] == (f'each pixel of 2 areas scored once; {overlap} '
-                        'overlapping pixels not double-counted')
+    assert lines[0] == (
+        f'each pixel of 2 areas scored once; {overlap} '
+        'overlapping pixels not double-counted'
+    )
 
 
 def test_untiled_images_are_scored_whole(monkeypatch):
@@ -237,8 +275,10 @@ def test_untiled_images_are_scored_whole(monkeypatch):
     got = metric.evaluate(2)
     ref = reference_scores(*zip(*pairs))
     assert got['OA'] == pytest.approx(ref['OA'])
-    assert lines[0] == ('each pixel of 2 areas scored once; 0 overlapping '
-                        'pixels not double-counted')
+    assert lines[0] == (
+        'each pixel of 2 areas scored once; 0 overlapping '
+        'pixels not double-counted'
+    )
 
 
 def test_eroded_ground_truth_is_noted(monkeypatch):
@@ -249,9 +289,11 @@ def test_eroded_ground_truth_is_noted(monkeypatch):
     pred, label = random_pair(rng, (20, 20), 0.6)
     eroded = label.copy()
     eroded[::5] = 255  # 20 % boundary band
-    cases = [(label, 'ann_dir/val/area1_0_0_20_20.png', False),
-             (eroded, 'ann_dir/val/area1_0_0_20_20.png', True),
-             (label, 'ann_dir_eroded/val/area1_0_0_20_20.png', True)]
+    cases = [
+        (label, 'ann_dir/val/area1_0_0_20_20.png', False),
+        (eroded, 'ann_dir/val/area1_0_0_20_20.png', True),
+        (label, 'ann_dir_eroded/val/area1_0_0_20_20.png', True),
+    ]
     for gt, path, noted in cases:
         lines = logged(monkeypatch)
         metric = ISPRSMetric()
@@ -268,6 +310,10 @@ def test_eroded_ground_truth_is_noted(monkeypatch):
     metric.dataset_meta = dict(classes=CLASSES, palette=PALETTE)
     metric.process({}, [make_sample(pred, eroded, 'd/a.png')])
     metric.evaluate(1)
-    assert any(line.startswith('note: the ground truth is eroded (20.0 % of '
-                               'its pixels are ignore_index 255')
-               for line in lines)
+    assert any(
+        line.startswith(
+            'note: the ground truth is eroded (20.0 % of '
+            'its pixels are ignore_index 255'
+        )
+        for line in lines
+    )

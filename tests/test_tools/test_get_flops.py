@@ -1,5 +1,6 @@
 """``tools/analysis/get_flops.py``: the multiply-adds in the model index
 (configs/*/metafile.yaml) against counts worked out by hand."""
+
 import importlib.util
 from pathlib import Path
 
@@ -8,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SCRIPT = Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / \
-    'get_flops.py'
+SCRIPT = (
+    Path(__file__).resolve().parents[2] / 'tools' / 'analysis' / 'get_flops.py'
+)
 
 
 @pytest.fixture(scope='module')
@@ -40,14 +42,17 @@ CASES = [(1, 16, 8, 1), (4, 64, 32, 2), (3, 10, 12, 3)]
 
 
 @pytest.mark.parametrize('windows,tokens,dims,heads', CASES)
-def test_attention_counted_as_qk_plus_av(get_flops, windows, tokens, dims,
-                                        heads):
+def test_attention_counted_as_qk_plus_av(
+    get_flops, windows, tokens, dims, heads
+):
     from mmengine.analysis import FlopAnalyzer
+
     model = _Attention(dims, heads).eval()
     x = torch.zeros(windows, tokens, dims)
-    flops = FlopAnalyzer(model, (x, ))
-    flops.set_op_handle('aten::scaled_dot_product_attention',
-                        get_flops._sdpa_flops)
+    flops = FlopAnalyzer(model, (x,))
+    flops.set_op_handle(
+        'aten::scaled_dot_product_attention', get_flops._sdpa_flops
+    )
     flops.unsupported_ops_warnings(False)
     linear = windows * tokens * dims * 3 * dims
     per_head = dims // heads
@@ -64,18 +69,18 @@ def test_config_count_matches_a_hand_count(get_flops, tmp_path, bands):
     made on 3 bands whatever the model took)."""
     cfg = tmp_path / 'conv.py'
     cfg.write_text(
-        "crop_size = (8, 8)\n"
+        'crop_size = (8, 8)\n'
         "model = dict(type='EncoderDecoder',\n"
         "    data_preprocessor=dict(type='SegDataPreProcessor'),\n"
         "    backbone=dict(type='mmseg_stunet_test_conv'),\n"
         "    decode_head=dict(type='FCNHead', in_channels=4, channels=4,\n"
-        "        num_convs=0, concat_input=False, num_classes=2,\n"
-        "        dropout_ratio=0.0, norm_cfg=None))\n")
+        '        num_convs=0, concat_input=False, num_classes=2,\n'
+        '        dropout_ratio=0.0, norm_cfg=None))\n'
+    )
     from mmseg.registry import MODELS
 
     @MODELS.register_module(name='mmseg_stunet_test_conv', force=True)
     class _Conv(nn.Module):
-
         def __init__(self):
             super().__init__()
             self.conv = nn.Conv2d(bands, 4, 3, padding=1, bias=False)

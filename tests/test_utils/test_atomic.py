@@ -1,5 +1,6 @@
 """atomic_folder: a folder of outputs appears whole or not at all
 (tools/test.py --out)."""
+
 import os
 import os.path as osp
 

@@ -1,5 +1,6 @@
 """check_outputs: the one check every writing tool makes, that no output
 lands on or inside an input (issue 19, data loss)."""
+
 import os
 import os.path as osp
 
@@ -39,9 +40,10 @@ REFUSED = [
 @pytest.mark.parametrize('out,src,words', REFUSED)
 def test_output_on_or_inside_an_input_is_refused(tree, out, src, words):
     with pytest.raises(UnsafeOutputError) as info:
-        check_outputs({'--out': str(tree / out)},
-                      {'CONFIG': str(tree / 'cfg.py'),
-                       'INPUT': str(tree / src)})
+        check_outputs(
+            {'--out': str(tree / out)},
+            {'CONFIG': str(tree / 'cfg.py'), 'INPUT': str(tree / src)},
+        )
     text = str(info.value)
     assert '\n' not in text
     assert text.startswith(f'--out {tree / out}') and words in text
@@ -58,15 +60,21 @@ ALLOWED = [
 
 @pytest.mark.parametrize('out', ALLOWED)
 def test_outputs_beside_or_above_inputs_pass(tree, out):
-    check_outputs({'--out': str(tree / out), '--work-dir': None},
-                  [('input', str(tree / 'data')),
-                   ('input', str(tree / 'model.pth')), ('input', None)])
+    check_outputs(
+        {'--out': str(tree / out), '--work-dir': None},
+        [
+            ('input', str(tree / 'data')),
+            ('input', str(tree / 'model.pth')),
+            ('input', None),
+        ],
+    )
 
 
 def test_two_outputs_on_one_path(tree):
     dst = str(tree / 'x.pth')
-    with pytest.raises(UnsafeOutputError,
-                       match=r'^DST .*x\.pth and --out-config .* same path'):
+    with pytest.raises(
+        UnsafeOutputError, match=r'^DST .*x\.pth and --out-config .* same path'
+    ):
         check_outputs([('--out-config', dst), ('DST', dst)], {})
     # folders that may be shared (test.py --work-dir and --out)
     check_outputs([('--out', dst), ('--work-dir', dst)], {}, distinct=False)
@@ -74,11 +82,17 @@ def test_two_outputs_on_one_path(tree):
 
 
 def test_the_innermost_input_is_named(tree):
-    with pytest.raises(UnsafeOutputError, match=r'inside seg_map_path .*ann_d'):
-        check_outputs({'--out': str(tree / 'data' / 'ann_dir' / 'val')},
-                      [('data_root', str(tree / 'data')),
-                       ('seg_map_path', str(tree / 'data' / 'ann_dir')),
-                       ('img_path', str(tree / 'data' / 'img_dir'))])
+    with pytest.raises(
+        UnsafeOutputError, match=r'inside seg_map_path .*ann_d'
+    ):
+        check_outputs(
+            {'--out': str(tree / 'data' / 'ann_dir' / 'val')},
+            [
+                ('data_root', str(tree / 'data')),
+                ('seg_map_path', str(tree / 'data' / 'ann_dir')),
+                ('img_path', str(tree / 'data' / 'img_dir')),
+            ],
+        )
 
 
 # (folders made around a copy of paths.py in <tmp>/root/pkg/utils/, the
@@ -94,11 +108,13 @@ LAYOUTS = [
 
 @pytest.mark.parametrize('folders,expected', LAYOUTS)
 def test_project_root_in_a_checkout_and_an_installed_package(
-        tmp_path, folders, expected):
+    tmp_path, folders, expected
+):
     import importlib.util
     import shutil
 
     import mmseg_stunet.utils.paths as paths
+
     root = tmp_path / 'root'
     os.makedirs(root / 'pkg' / 'utils')
     copy = root / 'pkg' / 'utils' / 'paths.py'
@@ -116,4 +132,5 @@ def test_project_root_in_a_checkout_and_an_installed_package(
     else:
         assert module.project_root() == osp.normpath(root / expected)
         assert module.config_path('x.py') == osp.join(
-            osp.normpath(root / expected), 'configs', 'x.py')
+            osp.normpath(root / expected), 'configs', 'x.py'
+        )

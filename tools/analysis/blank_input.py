@@ -14,6 +14,7 @@ of the scenes with a black (0) border of N px along the top and the left,
 and with that border filled with the normalisation mean instead (what the
 scene predictor does with declared nodata).
 """
+
 from __future__ import annotations  # numpy/torch types in annotations
 
 import argparse
@@ -34,29 +35,42 @@ def scenes(data_root: str, split: str) -> List[Tuple[np.ndarray, np.ndarray]]:
     import numpy as np
 
     from mmseg_stunet.converters.isprs import stitch_tiles
+
     img_dir = osp.join(data_root, 'img_dir', split)
     ann_dir = osp.join(data_root, 'ann_dir', split)
     names = os.listdir(img_dir) if osp.isdir(img_dir) else []
-    areas = sorted({name.rsplit('_', 4)[0] for name in names
-                    if re.fullmatch(r'.+(_\d+){4}\.png', name)})
+    areas = sorted(
+        {
+            name.rsplit('_', 4)[0]
+            for name in names
+            if re.fullmatch(r'.+(_\d+){4}\.png', name)
+        }
+    )
     if not areas:
         raise SystemExit(f'error: no converted tiles in {img_dir}')
     # reduce_zero_label: file 0 (boundary) -> 255, 1..6 -> 0..5
-    return [(stitch_tiles(img_dir, area),
-             (stitch_tiles(ann_dir, area).astype(np.int64) - 1) % 256)
-            for area in areas]
+    return [
+        (
+            stitch_tiles(img_dir, area),
+            (stitch_tiles(ann_dir, area).astype(np.int64) - 1) % 256,
+        )
+        for area in areas
+    ]
 
 
 def logits(model: torch.nn.Module, bgr: np.ndarray) -> torch.Tensor:
     import numpy as np
     import torch
     from mmseg.structures import SegDataSample
+
     x = torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1))).float()
     data = model.data_preprocessor(
-        dict(inputs=[x], data_samples=[SegDataSample()]), False)
+        dict(inputs=[x], data_samples=[SegDataSample()]), False
+    )
     with torch.no_grad():
-        return model.encode_decode(data['inputs'],
-                                   [dict(img_shape=bgr.shape[:2])])
+        return model.encode_decode(
+            data['inputs'], [dict(img_shape=bgr.shape[:2])]
+        )
 
 
 def accuracy(pred: np.ndarray, label: np.ndarray, border: int) -> float:
@@ -72,22 +86,33 @@ def main() -> None:
     parser.add_argument('checkpoint')
     parser.add_argument('data_root')
     parser.add_argument('--split', default='val')
-    parser.add_argument('--borders', type=int, nargs='+',
-                        default=[32, 64, 100])
+    parser.add_argument(
+        '--borders', type=int, nargs='+', default=[32, 64, 100]
+    )
     parser.add_argument('--clips', nargs='+', default=['none', '20'])
     args = parser.parse_args()
     import numpy as np  # noqa: F811
     import torch  # noqa: F811
 
-    from mmseg_stunet.apis.inference import (init_segmentor,
-                                             model_in_channels, neutral_pixel)
+    from mmseg_stunet.apis.inference import (
+        init_segmentor,
+        model_in_channels,
+        neutral_pixel,
+    )
+
     areas = scenes(args.data_root, args.split)
-    print(f'{len(areas)} scenes of {args.split}, '
-          f'{areas[0][0].shape[1]}x{areas[0][0].shape[0]} px')
+    print(
+        f'{len(areas)} scenes of {args.split}, '
+        f'{areas[0][0].shape[1]}x{areas[0][0].shape[0]} px'
+    )
     for clip in args.clips:
         z = None if clip == 'none' else float(clip)
-        model = init_segmentor(args.config, args.checkpoint, 'cpu',
-                               {'model.backbone.sim_clip_z': z})
+        model = init_segmentor(
+            args.config,
+            args.checkpoint,
+            'cpu',
+            {'model.backbone.sim_clip_z': z},
+        )
         fill = neutral_pixel(model, model_in_channels(model))
         tile = np.empty((128, 128, 3), np.float32)
         peaks, finite = [], True
@@ -96,14 +121,18 @@ def main() -> None:
             out = logits(model, tile)
             finite &= bool(torch.isfinite(out).all())
             peaks.append(out.abs().max().item())
-        whole = np.mean([
-            accuracy(logits(model, img).argmax(1)[0].numpy(), lab, 0)
-            for img, lab in areas
-        ])
-        row = [f'sim_clip_z={clip}: constant tiles max |logit| '
-               f'black {peaks[0]:.3g}, white {peaks[1]:.3g}, grey '
-               f'{peaks[2]:.3g}, mean {peaks[3]:.3g}, all finite {finite}; '
-               f'accuracy whole {whole:.3f}']
+        whole = np.mean(
+            [
+                accuracy(logits(model, img).argmax(1)[0].numpy(), lab, 0)
+                for img, lab in areas
+            ]
+        )
+        row = [
+            f'sim_clip_z={clip}: constant tiles max |logit| '
+            f'black {peaks[0]:.3g}, white {peaks[1]:.3g}, grey '
+            f'{peaks[2]:.3g}, mean {peaks[3]:.3g}, all finite {finite}; '
+            f'accuracy whole {whole:.3f}'
+        ]
         for border in args.borders:
             accs = {}
             for name, value in (('black', 0), ('mean fill', fill)):
@@ -115,8 +144,10 @@ def main() -> None:
                     pred = logits(model, img).argmax(1)[0].numpy()
                     scores.append(accuracy(pred, lab, border))
                 accs[name] = np.mean(scores)
-            row.append(f'{border} px border: black {accs["black"]:.3f}, '
-                       f'mean fill {accs["mean fill"]:.3f}')
+            row.append(
+                f'{border} px border: black {accs["black"]:.3f}, '
+                f'mean fill {accs["mean fill"]:.3f}'
+            )
         print('\n    '.join(row), flush=True)
 
 

@@ -16,6 +16,7 @@ sampled columns; linear layers; matmul/einsum) plus
 ``S x E``, values ``S x Ev``); element-wise operations, normalisation and
 resizing are not counted. Random weights; the count does not depend on them.
 """
+
 import argparse
 from typing import Optional, Sequence, Tuple
 
@@ -25,10 +26,9 @@ from mmseg_stunet.utils.cli import positive_int
 from mmseg_stunet.utils.notices import silence_known_notices
 
 
-def complexity(config: str,
-               shape: Optional[Tuple[int, int]] = None) -> Tuple[float, float,
-                                                                 Tuple[int,
-                                                                       int]]:
+def complexity(
+    config: str, shape: Optional[Tuple[int, int]] = None
+) -> Tuple[float, float, Tuple[int, int]]:
     """``(GFLOPs, M params, (H, W))`` of ``config``'s model on one
     ``1 x C x H x W`` input (``C`` its input bands) (``H, W`` the config's ``crop_size`` unless
     given)."""
@@ -46,11 +46,11 @@ def complexity(config: str,
     cfg.model.pop('init_cfg', None)
     model = MODELS.build(cfg.model).eval()
     from mmseg_stunet.apis.inference import model_in_channels
+
     channels = model_in_channels(model)  # 4 for the RGBIR configs
     with torch.no_grad():
-        flops = FlopAnalyzer(model, (torch.zeros(1, channels, *shape), ))
-        flops.set_op_handle('aten::scaled_dot_product_attention',
-                            _sdpa_flops)
+        flops = FlopAnalyzer(model, (torch.zeros(1, channels, *shape),))
+        flops.set_op_handle('aten::scaled_dot_product_attention', _sdpa_flops)
         flops.unsupported_ops_warnings(False)
         flops.uncalled_modules_warnings(False)
         total = flops.total()
@@ -60,6 +60,7 @@ def complexity(config: str,
 def _sdpa_flops(inputs: list, outputs: list) -> int:
     """Multiply-adds of ``softmax(q k^T) v``: ``B*heads*L*S*(E + Ev)``."""
     from mmengine.analysis.jit_handles import get_shape
+
     q, k, v = (get_shape(x) for x in inputs[:3])
     batch = 1
     for size in q[:-2]:
@@ -69,14 +70,16 @@ def _sdpa_flops(inputs: list, outputs: list) -> int:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='FLOPs (multiply-adds) and parameters of configs')
+        description='FLOPs (multiply-adds) and parameters of configs'
+    )
     parser.add_argument('configs', nargs='+', help='config files')
     parser.add_argument(
         '--shape',
         nargs=2,
         type=positive_int,
         metavar=('H', 'W'),
-        help="input height and width (default: the config's crop_size)")
+        help="input height and width (default: the config's crop_size)",
+    )
     return parser.parse_args(argv)
 
 
@@ -85,9 +88,12 @@ def main() -> None:
     args = parse_args()
     for config in args.configs:
         gflops, mparams, (h, w) = complexity(
-            config, tuple(args.shape) if args.shape else None)
-        print(f'{config}\t{h}x{w}\t{gflops:.2f} GFLOPs\t{mparams:.2f} M params',
-              flush=True)
+            config, tuple(args.shape) if args.shape else None
+        )
+        print(
+            f'{config}\t{h}x{w}\t{gflops:.2f} GFLOPs\t{mparams:.2f} M params',
+            flush=True,
+        )
 
 
 if __name__ == '__main__':

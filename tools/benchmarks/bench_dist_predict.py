@@ -15,6 +15,7 @@ N. ``--threads`` CPU cores are split evenly among the processes
 (``OMP_NUM_THREADS = threads / N``, at least 1), so 1 process x 2 threads is
 compared with 2 processes x 1 thread on a 2-core machine.
 """
+
 import argparse
 import os
 import os.path as osp
@@ -29,20 +30,32 @@ import numpy as np
 from mmseg_stunet.utils.paths import config_path, project_root
 
 ROOT = project_root()
-CONFIGS = ['st_unet/st-unet_1xb8-100e_vaihingen-256x256.py',
-           'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py']
+CONFIGS = [
+    'st_unet/st-unet_1xb8-100e_vaihingen-256x256.py',
+    'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py',
+]
 RATE = re.compile(r'predict: .* ([\d.]+) Mpx/s, ([\d.]+) s on (\d+) process')
 
 
 def write_scene(path: str, height: int, width: int, seed: int) -> None:
     import rasterio
     from rasterio.transform import from_origin
+
     rng = np.random.RandomState(seed)
     coarse = rng.randint(0, 256, (3, height // 16 + 1, width // 16 + 1))
     img = np.kron(coarse, np.ones((16, 16)))[:, :height, :width]
-    with rasterio.open(path, 'w', driver='GTiff', height=height, width=width,
-                       count=3, dtype='uint8', crs='EPSG:32632', tiled=True,
-                       transform=from_origin(5e5, 5.3e6, 0.5, 0.5)) as dst:
+    with rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        height=height,
+        width=width,
+        count=3,
+        dtype='uint8',
+        crs='EPSG:32632',
+        tiled=True,
+        transform=from_origin(5e5, 5.3e6, 0.5, 0.5),
+    ) as dst:
         dst.write(img.astype(np.uint8))
 
 
@@ -50,6 +63,7 @@ def random_checkpoint(config: str, path: str) -> None:
     import torch
     from mmengine.config import Config
     from mmseg.apis import init_model
+
     torch.manual_seed(0)
     model = init_model(Config.fromfile(config), None, 'cpu')
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
@@ -57,6 +71,7 @@ def random_checkpoint(config: str, path: str) -> None:
 
 def mpx_of(folder: str) -> float:
     import rasterio
+
     total = 0
     for name in os.listdir(folder):
         with rasterio.open(osp.join(folder, name)) as src:
@@ -71,14 +86,35 @@ def free_port() -> int:
 
 
 def run(config, checkpoint, scenes, out, nproc, window, threads):
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
-               OMP_NUM_THREADS=str(max(1, threads // nproc)),
-               PYTHONWARNINGS='ignore')
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS=str(max(1, threads // nproc)),
+        PYTHONWARNINGS='ignore',
+    )
     proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_predict.sh'), config,
-         checkpoint, str(nproc), scenes, '--out-dir', out, '--window',
-         str(window), '--overlap', str(window // 4), '--batch-size', '2',
-         '--no-preview'], capture_output=True, text=True, env=env)
+        [
+            'bash',
+            osp.join(ROOT, 'tools', 'dist_predict.sh'),
+            config,
+            checkpoint,
+            str(nproc),
+            scenes,
+            '--out-dir',
+            out,
+            '--window',
+            str(window),
+            '--overlap',
+            str(window // 4),
+            '--batch-size',
+            '2',
+            '--no-preview',
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     found = RATE.search(proc.stderr)
     if proc.returncode or not found:
         sys.exit(proc.stderr[-3000:])
@@ -89,8 +125,9 @@ def run(config, checkpoint, scenes, out, nproc, window, threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--configs', nargs='+',
-                        default=[config_path(c) for c in CONFIGS])
+    parser.add_argument(
+        '--configs', nargs='+', default=[config_path(c) for c in CONFIGS]
+    )
     parser.add_argument('--windows', type=int, nargs='+', default=[256, 512])
     parser.add_argument('--procs', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--scenes', type=int, default=3)
@@ -102,15 +139,17 @@ def main():
         scenes = osp.join(tmp, 'scenes')
         os.makedirs(scenes)
         for i in range(args.scenes):
-            write_scene(osp.join(scenes, f's{i}.tif'), args.size, args.size,
-                        i)
-        write_scene(osp.join(scenes, 'tall.tif'), 2 * args.size, args.size,
-                    99)
+            write_scene(osp.join(scenes, f's{i}.tif'), args.size, args.size, i)
+        write_scene(osp.join(scenes, 'tall.tif'), 2 * args.size, args.size, 99)
         mpx = (args.scenes + 2) * args.size**2 / 1e6
-        print(f'{args.scenes + 1} scenes, {mpx:.2f} Mpx; {args.threads} '
-              f'threads split among the processes; best of {args.rounds}')
-        print(f'{"config":<28} {"window":>6} {"procs":>5} {"Mpx/s":>7} '
-              f'{"s":>7} {"speed-up":>8} {"spread":>7}')
+        print(
+            f'{args.scenes + 1} scenes, {mpx:.2f} Mpx; {args.threads} '
+            f'threads split among the processes; best of {args.rounds}'
+        )
+        print(
+            f'{"config":<28} {"window":>6} {"procs":>5} {"Mpx/s":>7} '
+            f'{"s":>7} {"speed-up":>8} {"spread":>7}'
+        )
         for config in args.configs:
             name = osp.basename(config).split('_1xb8')[0]
             ckpt = osp.join(tmp, name + '.pth')
@@ -118,18 +157,29 @@ def main():
             for window in args.windows:
                 base = None
                 for nproc in args.procs:
-                    rates = [run(config, ckpt, scenes,
-                                 osp.join(tmp, f'out{r}'), nproc, window,
-                                 args.threads)
-                             for r in range(args.rounds)]
+                    rates = [
+                        run(
+                            config,
+                            ckpt,
+                            scenes,
+                            osp.join(tmp, f'out{r}'),
+                            nproc,
+                            window,
+                            args.threads,
+                        )
+                        for r in range(args.rounds)
+                    ]
                     best = max(rates)
                     base = base or best[0]
-                    spread = (max(r[0] for r in rates) /
-                              min(r[0] for r in rates) - 1)
-                    print(f'{name:<28} {window:>6} {nproc:>5} '
-                          f'{best[0]:>7.3f} {best[1]:>7.1f} '
-                          f'{best[0] / base:>8.2f} {spread:>7.0%}',
-                          flush=True)
+                    spread = (
+                        max(r[0] for r in rates) / min(r[0] for r in rates) - 1
+                    )
+                    print(
+                        f'{name:<28} {window:>6} {nproc:>5} '
+                        f'{best[0]:>7.3f} {best[1]:>7.1f} '
+                        f'{best[0] / base:>8.2f} {spread:>7.0%}',
+                        flush=True,
+                    )
 
 
 if __name__ == '__main__':

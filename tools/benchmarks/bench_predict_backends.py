@@ -17,6 +17,7 @@ between the two back-ends' class maps. --sweep also times the ONNX Runtime
 predictor of the first config at the first window with other session
 settings (intra-op threads, graph optimisation level, batch size).
 """
+
 import argparse
 import os
 import os.path as osp
@@ -55,10 +56,19 @@ def write_scene(path: str, side: int) -> str:
     from rasterio.transform import from_origin
 
     from mmseg_stunet.testing import smooth_scene
+
     img = smooth_scene(side, side, 3, seed=1)
-    with rasterio.open(path, 'w', driver='GTiff', height=side, width=side,
-                       count=3, dtype='uint8', crs='EPSG:32632',
-                       transform=from_origin(5e5, 5.3e6, 0.5, 0.5)) as dst:
+    with rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        height=side,
+        width=side,
+        count=3,
+        dtype='uint8',
+        crs='EPSG:32632',
+        transform=from_origin(5e5, 5.3e6, 0.5, 0.5),
+    ) as dst:
         dst.write(img)
     return path
 
@@ -66,15 +76,19 @@ def write_scene(path: str, side: int) -> str:
 def main() -> None:
     silence_known_notices()
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--configs', nargs='+',
-                        default=[config_path(c) for c in CONFIGS])
+    parser.add_argument(
+        '--configs', nargs='+', default=[config_path(c) for c in CONFIGS]
+    )
     parser.add_argument('--windows', type=int, nargs='+', default=[256, 512])
     parser.add_argument('--scene', type=int, default=1024)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--batch-size', type=int, default=4)
-    parser.add_argument('--threads', type=int,
-                        help='onnxruntime intra-op threads (default: its '
-                        'own, one per physical core)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='onnxruntime intra-op threads (default: its '
+        'own, one per physical core)',
+    )
     parser.add_argument('--sweep', action='store_true')
     args = parser.parse_args()
     # torch, mmseg, rasterio and onnxruntime after --help
@@ -86,13 +100,18 @@ def main() -> None:
     from mmseg_stunet.apis import ScenePredictor
     from mmseg_stunet.apis.backends import OnnxBackend
     from mmseg_stunet.apis.onnx_export import export_onnx
-    print(f'scene {args.scene}x{args.scene}, batch {args.batch_size}, no '
-          f'overlap/flips/preview; torch {torch.__version__} with '
-          f'{torch.get_num_threads()} threads; best of {args.rounds} after a '
-          'warm-up; spread = (worst - best) / best')
-    print(f'{"config":<22} {"window":>6} {"torch Mpx/s":>12} {"spread":>7} '
-          f'{"ORT Mpx/s":>10} {"spread":>7} {"ORT/torch":>9} '
-          f'{"differ":>9}')
+
+    print(
+        f'scene {args.scene}x{args.scene}, batch {args.batch_size}, no '
+        f'overlap/flips/preview; torch {torch.__version__} with '
+        f'{torch.get_num_threads()} threads; best of {args.rounds} after a '
+        'warm-up; spread = (worst - best) / best'
+    )
+    print(
+        f'{"config":<22} {"window":>6} {"torch Mpx/s":>12} {"spread":>7} '
+        f'{"ORT Mpx/s":>10} {"spread":>7} {"ORT/torch":>9} '
+        f'{"differ":>9}'
+    )
     with tempfile.TemporaryDirectory() as tmp:
         src = write_scene(osp.join(tmp, 'scene.tif'), args.scene)
         os.makedirs(osp.join(tmp, 'out'))
@@ -107,53 +126,79 @@ def main() -> None:
             ort = OnnxBackend(onnx_path, threads=args.threads)
             name = osp.basename(config).split('_1xb8')[0]
             for window in args.windows:
-                kw = dict(window=window, overlap=0,
-                          batch_size=args.batch_size, preview=False,
-                          progress=False)
+                kw = dict(
+                    window=window,
+                    overlap=0,
+                    batch_size=args.batch_size,
+                    preview=False,
+                    progress=False,
+                )
                 rows, maps = [], []
                 for backend in (model, ort):
                     predictor = ScenePredictor(backend, **kw)
                     times = timed(
                         lambda: predictor.predict_scene(
-                            src, osp.join(tmp, 'out')), args.rounds)
+                            src, osp.join(tmp, 'out')
+                        ),
+                        args.rounds,
+                    )
                     rows.append(summary(times, pixels))
-                    with rasterio.open(osp.join(tmp, 'out',
-                                                'scene.tif')) as out:
+                    with rasterio.open(
+                        osp.join(tmp, 'out', 'scene.tif')
+                    ) as out:
                         maps.append(out.read(1))
                 (t, ts), (o, os_) = rows
                 differ = float((maps[0] != maps[1]).mean())
-                print(f'{name:<22} {window:>6} {t:>12.3f} {ts:>7.0%} '
-                      f'{o:>10.3f} {os_:>7.0%} {o / t:>8.2f}x '
-                      f'{differ:>9.1e}', flush=True)
+                print(
+                    f'{name:<22} {window:>6} {t:>12.3f} {ts:>7.0%} '
+                    f'{o:>10.3f} {os_:>7.0%} {o / t:>8.2f}x '
+                    f'{differ:>9.1e}',
+                    flush=True,
+                )
             if args.sweep and n == 0:
                 sweep(onnx_path, src, pixels, args)
             del model, ort
 
 
-def sweep(onnx_path: str, src: str, pixels: int,
-          args: argparse.Namespace) -> None:
+def sweep(
+    onnx_path: str, src: str, pixels: int, args: argparse.Namespace
+) -> None:
     """ONNX Runtime predictor at the first window with other settings."""
     from mmseg_stunet.apis import ScenePredictor
     from mmseg_stunet.apis.backends import OnnxBackend
+
     window = args.windows[0]
-    print(f'  sweep (window {window}): threads, optimisation, batch -> '
-          'Mpx/s (spread)')
-    for threads, level, batch in [(1, 'all', args.batch_size),
-                                  (2, 'all', args.batch_size),
-                                  (None, 'basic', args.batch_size),
-                                  (None, 'extended', args.batch_size),
-                                  (None, 'all', 1), (None, 'all', 8)]:
-        backend = OnnxBackend(onnx_path, threads=threads,
-                              optimization=level)
-        predictor = ScenePredictor(backend, window=window, overlap=0,
-                                   batch_size=batch, preview=False,
-                                   progress=False)
+    print(
+        f'  sweep (window {window}): threads, optimisation, batch -> '
+        'Mpx/s (spread)'
+    )
+    for threads, level, batch in [
+        (1, 'all', args.batch_size),
+        (2, 'all', args.batch_size),
+        (None, 'basic', args.batch_size),
+        (None, 'extended', args.batch_size),
+        (None, 'all', 1),
+        (None, 'all', 8),
+    ]:
+        backend = OnnxBackend(onnx_path, threads=threads, optimization=level)
+        predictor = ScenePredictor(
+            backend,
+            window=window,
+            overlap=0,
+            batch_size=batch,
+            preview=False,
+            progress=False,
+        )
         out = osp.join(osp.dirname(src), 'out')
         best, spread = summary(
             timed(lambda: predictor.predict_scene(src, out), args.rounds),
-            pixels)
-        print(f'  threads={threads or "default"} opt={level} batch={batch}: '
-              f'{best:.3f} ({spread:.0%})', flush=True)
+            pixels,
+        )
+        print(
+            f'  threads={threads or "default"} opt={level} batch={batch}: '
+            f'{best:.3f} ({spread:.0%})',
+            flush=True,
+        )
 
 
 if __name__ == '__main__':

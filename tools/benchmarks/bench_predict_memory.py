@@ -21,6 +21,7 @@ path and the writer, which are what could grow with the scene).
 ``--nproc N`` runs tools/dist_predict.sh with N processes (gloo) instead; the peak is then that of the largest process (ru_maxrss of
 the children is the maximum over them, not the sum).
 """
+
 import argparse
 import os
 import os.path as osp
@@ -34,10 +35,12 @@ import numpy as np
 from mmseg_stunet.utils.paths import project_root
 
 ROOT = project_root()
-MEASURE = ('import resource, subprocess, sys; '
-           'rc = subprocess.call(sys.argv[1:]); '
-           'print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); '
-           'sys.exit(rc)')
+MEASURE = (
+    'import resource, subprocess, sys; '
+    'rc = subprocess.call(sys.argv[1:]); '
+    'print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); '
+    'sys.exit(rc)'
+)
 
 DEFAULT_CFG = """
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -61,10 +64,20 @@ def write_scene(path, size, seed=0):
     import rasterio
     from rasterio.transform import from_origin
     from rasterio.windows import Window
+
     rng = np.random.RandomState(seed)
-    with rasterio.open(path, 'w', driver='GTiff', height=size, width=size,
-                       count=3, dtype='uint8', crs='EPSG:32632', tiled=True,
-                       transform=from_origin(5e5, 5.3e6, 0.5, 0.5)) as dst:
+    with rasterio.open(
+        path,
+        'w',
+        driver='GTiff',
+        height=size,
+        width=size,
+        count=3,
+        dtype='uint8',
+        crs='EPSG:32632',
+        tiled=True,
+        transform=from_origin(5e5, 5.3e6, 0.5, 0.5),
+    ) as dst:
         for row in range(0, size, 256):
             h = min(256, size - row)
             coarse = rng.randint(0, 256, (3, h // 16 + 1, size // 16 + 1))
@@ -74,6 +87,7 @@ def write_scene(path, size, seed=0):
 
 def free_port():
     import socket
+
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
@@ -86,6 +100,7 @@ def write_vrt(path, size, tile=1000, sparse=False):
     without a model pass (the I/O path of the whole scene, a few Mpx of
     model work)."""
     import rasterio
+
     src = osp.join(osp.dirname(path), f'tile_{tile}.tif')
     if not osp.exists(src):
         write_scene(src, tile)
@@ -95,8 +110,9 @@ def write_vrt(path, size, tile=1000, sparse=False):
     for b in (1, 2, 3):
         sources = []
         last = (size - 1) // tile * tile
-        places = [(r, c) for r in range(0, size, tile)
-                  for c in range(0, size, tile)]
+        places = [
+            (r, c) for r in range(0, size, tile) for c in range(0, size, tile)
+        ]
         if sparse:
             mid = size // 2 // tile * tile
             places = sorted({(0, 0), (mid, mid), (last, last)})
@@ -107,15 +123,22 @@ def write_vrt(path, size, tile=1000, sparse=False):
                 f'{osp.basename(src)}</SourceFilename><SourceBand>{b}'
                 f'</SourceBand><SrcRect xOff="0" yOff="0" xSize="{w}" '
                 f'ySize="{h}"/><DstRect xOff="{col}" yOff="{row}" '
-                f'xSize="{w}" ySize="{h}"/></SimpleSource>')
+                f'xSize="{w}" ySize="{h}"/></SimpleSource>'
+            )
         nodata = '<NoDataValue>0</NoDataValue>' if sparse else ''
-        bands.append(f'<VRTRasterBand dataType="Byte" band="{b}">{nodata}'
-                     + ''.join(sources) + '</VRTRasterBand>')
+        bands.append(
+            f'<VRTRasterBand dataType="Byte" band="{b}">{nodata}'
+            + ''.join(sources)
+            + '</VRTRasterBand>'
+        )
     with open(path, 'w') as f:
-        f.write(f'<VRTDataset rasterXSize="{size}" rasterYSize="{size}">'
-                f'<SRS>{srs}</SRS><GeoTransform>'
-                f'{", ".join(str(v) for v in gt)}</GeoTransform>'
-                + ''.join(bands) + '</VRTDataset>')
+        f.write(
+            f'<VRTDataset rasterXSize="{size}" rasterYSize="{size}">'
+            f'<SRS>{srs}</SRS><GeoTransform>'
+            f'{", ".join(str(v) for v in gt)}</GeoTransform>'
+            + ''.join(bands)
+            + '</VRTDataset>'
+        )
 
 
 def main():
@@ -126,13 +149,20 @@ def main():
     parser.add_argument('--window', type=int, default=512)
     parser.add_argument('--overlap', type=int, default=128)
     parser.add_argument('--batch-size', type=int, default=2)
-    parser.add_argument('--vrt', choices=['full', 'sparse'],
-                        help='scenes as VRT mosaics of one 1000 px tile: '
-                        'everywhere, or at 3 places with nodata between')
-    parser.add_argument('--nproc', type=int,
-                        help='run tools/dist_predict.sh with N processes')
-    parser.add_argument('--no-preview-runs', action='store_true',
-                        help='only the runs without the preview')
+    parser.add_argument(
+        '--vrt',
+        choices=['full', 'sparse'],
+        help='scenes as VRT mosaics of one 1000 px tile: '
+        'everywhere, or at 3 places with nodata between',
+    )
+    parser.add_argument(
+        '--nproc', type=int, help='run tools/dist_predict.sh with N processes'
+    )
+    parser.add_argument(
+        '--no-preview-runs',
+        action='store_true',
+        help='only the runs without the preview',
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,59 +171,84 @@ def main():
             import torch
             from mmengine.config import Config
             from mmseg.apis import init_model
+
             config = osp.join(tmp, 'bench_cfg.py')
             with open(config, 'w') as f:
                 f.write(DEFAULT_CFG)
             torch.manual_seed(0)
             model = init_model(Config.fromfile(config), None, 'cpu')
             checkpoint = osp.join(tmp, 'bench.pth')
-            torch.save(dict(state_dict=model.state_dict(), meta=dict()),
-                       checkpoint)
+            torch.save(
+                dict(state_dict=model.state_dict(), meta=dict()), checkpoint
+            )
             del model
-        print(f'config: {args.config or "narrow DeepLabV3+ (built-in)"}; '
-              f'{args.nproc or 1} process(es); '
-              f'{args.vrt + " VRT" if args.vrt else "GeoTIFF"} scenes; '
-              f'window {args.window}, overlap {args.overlap}, '
-              f'batch {args.batch_size}')
-        print(f'{"scene":>11} {"preview":>8} {"peak MiB":>9} {"ratio":>6} '
-              f'{"time s":>7}')
-        for preview in (False, ) if args.no_preview_runs else (True, False):
+        print(
+            f'config: {args.config or "narrow DeepLabV3+ (built-in)"}; '
+            f'{args.nproc or 1} process(es); '
+            f'{args.vrt + " VRT" if args.vrt else "GeoTIFF"} scenes; '
+            f'window {args.window}, overlap {args.overlap}, '
+            f'batch {args.batch_size}'
+        )
+        print(
+            f'{"scene":>11} {"preview":>8} {"peak MiB":>9} {"ratio":>6} '
+            f'{"time s":>7}'
+        )
+        for preview in (False,) if args.no_preview_runs else (True, False):
             base = None
             for size in args.sizes:
-                src = osp.join(tmp, f'scene_{size}.' +
-                               ('vrt' if args.vrt else 'tif'))
+                src = osp.join(
+                    tmp, f'scene_{size}.' + ('vrt' if args.vrt else 'tif')
+                )
                 if not osp.exists(src):
                     if args.vrt:
                         write_vrt(src, size, sparse=args.vrt == 'sparse')
                     else:
                         write_scene(src, size)
-                tool = [sys.executable,
-                        osp.join(ROOT, 'tools', 'predict.py')]
+                tool = [sys.executable, osp.join(ROOT, 'tools', 'predict.py')]
                 if args.nproc:
-                    tool = ['bash', osp.join(ROOT, 'tools',
-                                             'dist_predict.sh')]
-                cmd = [sys.executable, '-c', MEASURE, *tool, config,
-                       checkpoint, *([str(args.nproc)] if args.nproc else
-                                     []),
-                       src, '--out-dir', osp.join(tmp, 'out'),
-                       '--window', str(args.window), '--overlap',
-                       str(args.overlap), '--batch-size',
-                       str(args.batch_size), '--no-progress']
+                    tool = ['bash', osp.join(ROOT, 'tools', 'dist_predict.sh')]
+                cmd = [
+                    sys.executable,
+                    '-c',
+                    MEASURE,
+                    *tool,
+                    config,
+                    checkpoint,
+                    *([str(args.nproc)] if args.nproc else []),
+                    src,
+                    '--out-dir',
+                    osp.join(tmp, 'out'),
+                    '--window',
+                    str(args.window),
+                    '--overlap',
+                    str(args.overlap),
+                    '--batch-size',
+                    str(args.batch_size),
+                    '--no-progress',
+                ]
                 if not preview:
                     cmd.append('--no-preview')
                 start = time.perf_counter()
-                proc = subprocess.run(cmd, capture_output=True, text=True,
-                                      env=dict(os.environ,
-                                               PYTHON=sys.executable,
-                                               PORT=str(free_port()),
-                                               PYTHONWARNINGS='ignore'))
+                proc = subprocess.run(
+                    cmd,
+                    capture_output=True,
+                    text=True,
+                    env=dict(
+                        os.environ,
+                        PYTHON=sys.executable,
+                        PORT=str(free_port()),
+                        PYTHONWARNINGS='ignore',
+                    ),
+                )
                 seconds = time.perf_counter() - start
                 if proc.returncode:
                     sys.exit(proc.stdout + proc.stderr)
                 peak = int(proc.stdout.strip().splitlines()[-1]) / 1024
                 base = base or peak
-                print(f'{size:>5}x{size:<5} {"yes" if preview else "no":>8} '
-                      f'{peak:>9.0f} {peak / base:>6.2f} {seconds:>7.1f}')
+                print(
+                    f'{size:>5}x{size:<5} {"yes" if preview else "no":>8} '
+                    f'{peak:>9.0f} {peak / base:>6.2f} {seconds:>7.1f}'
+                )
 
 
 if __name__ == '__main__':

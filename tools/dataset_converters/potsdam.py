@@ -5,6 +5,7 @@
 
 See docs/data.md; the conversion is mmseg_stunet/converters/isprs.py.
 """
+
 from isprs_cli import main
 
 if __name__ == '__main__':

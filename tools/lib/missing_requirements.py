@@ -11,6 +11,7 @@ overwrite each other's ``cv2``) or, offline, fail to find. ``--alias
 opencv-python=opencv-python-headless`` counts the one as the other.
 Requirements with extras markers are skipped, environment markers evaluated.
 """
+
 import argparse
 import re
 from importlib import metadata
@@ -49,14 +50,18 @@ def missing(dists, aliases):
         for text in requires:
             req = Requirement(text)
             if req.marker is not None and not req.marker.evaluate(
-                    {'extra': ''}):
+                {'extra': ''}
+            ):
                 continue
             target = aliases.get(canonical(req.name), canonical(req.name))
             version = installed_version(target)
             if version is None:
                 out.append(str(req))
-            elif target == canonical(req.name) and req.specifier and \
-                    not req.specifier.contains(version, prereleases=True):
+            elif (
+                target == canonical(req.name)
+                and req.specifier
+                and not req.specifier.contains(version, prereleases=True)
+            ):
                 out.append(str(req))
             else:
                 todo.append(target)
@@ -66,8 +71,12 @@ def missing(dists, aliases):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('dists', nargs='+')
-    parser.add_argument('--alias', action='append', default=[],
-                        help='NAME=OTHER: OTHER installed satisfies NAME')
+    parser.add_argument(
+        '--alias',
+        action='append',
+        default=[],
+        help='NAME=OTHER: OTHER installed satisfies NAME',
+    )
     args = parser.parse_args()
     aliases = {}
     for item in args.alias:

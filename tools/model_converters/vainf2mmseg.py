@@ -10,6 +10,7 @@ and, next to it (or at --out-config), the complete config of the model. Without
 then comes from --output-stride or from ``os8``/``os16`` in SRC's name.
 Nothing is written when the checkpoint does not fit.
 """
+
 import argparse
 from typing import List, Optional
 
@@ -22,19 +23,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('src', help='VainF checkpoint')
     parser.add_argument('dst', help='output MMSegmentation checkpoint')
     parser.add_argument(
-        '--config', help='target config (must match the checkpoint)')
+        '--config', help='target config (must match the checkpoint)'
+    )
     parser.add_argument(
         '--output-stride',
         type=int,
         choices=(8, 16),
-        help='output stride of the converted model (without --config)')
+        help='output stride of the converted model (without --config)',
+    )
     parser.add_argument(
         '--out-config',
-        help='where to write the config (default: DST with .py)')
+        help='where to write the config (default: DST with .py)',
+    )
     parser.add_argument(
         '--trust',
         action='store_true',
-        help='load SRC with weights_only=False (trusted files only)')
+        help='load SRC with weights_only=False (trusted files only)',
+    )
     return parser.parse_args(argv)
 
 
@@ -42,13 +47,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     # torch after parsing (fast --help)
     from mmseg_stunet.converters.vainf import VainFConversionError
-    run_tool_main(lambda: convert(args), (VainFConversionError, ))
+
+    run_tool_main(lambda: convert(args), (VainFConversionError,))
 
 
 def convert(args: argparse.Namespace) -> None:
     from mmseg_stunet.converters.vainf import convert_vainf_checkpoint
-    check_output_kinds(files={'DST': args.dst, '--out-config':
-                              args.out_config})
+
+    check_output_kinds(
+        files={'DST': args.dst, '--out-config': args.out_config}
+    )
     dst, config = convert_vainf_checkpoint(
         args.src,
         args.dst,
@@ -56,7 +64,8 @@ def convert(args: argparse.Namespace) -> None:
         output_stride=args.output_stride,
         out_config=args.out_config,
         config_dir=None if args.config else config_path('vainf'),
-        trust=args.trust)
+        trust=args.trust,
+    )
     print(f'wrote {dst} and {config}')
 
 

@@ -22,12 +22,12 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='PackSegInputs')
+    dict(type='PackSegInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
+    dict(type='PackSegInputs'),
 ]
 # epoch-based as the ISPRS configs; drop_last: see vaihingen_256.py
 train_dataloader = dict(
@@ -37,8 +37,12 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
-        type=dataset_type, data_root=data_root, pipeline=train_pipeline))
+        type=dataset_type, data_root=data_root, pipeline=train_pipeline
+    ),
+)
 val_dataloader = dict(
     dataset=dict(
-        type=dataset_type, data_root=data_root, pipeline=test_pipeline))
+        type=dataset_type, data_root=data_root, pipeline=test_pipeline
+    )
+)
 test_dataloader = val_dataloader

@@ -23,12 +23,12 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='PackSegInputs')
+    dict(type='PackSegInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
+    dict(type='PackSegInputs'),
 ]
 # Epoch-based: the paper trains 100 epochs of the split, whatever its size.
 # drop_last: a last batch of one tile (tile count = 1 mod 8) stops BatchNorm
@@ -41,10 +41,14 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
-        type=dataset_type, data_root=data_root, pipeline=train_pipeline))
+        type=dataset_type, data_root=data_root, pipeline=train_pipeline
+    ),
+)
 val_dataloader = dict(
     dataset=dict(
-        type=dataset_type, data_root=data_root, pipeline=test_pipeline))
+        type=dataset_type, data_root=data_root, pipeline=test_pipeline
+    )
+)
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, type='ISPRSMetric')
 test_evaluator = val_evaluator

@@ -16,8 +16,11 @@ model = dict(
                 type='CrossEntropyLoss',
                 use_sigmoid=False,
                 avg_non_ignore=True,
-                loss_weight=0.5),
-            dict(type='ClassWiseDiceLoss', loss_weight=0.5)
-        ]),
+                loss_weight=0.5,
+            ),
+            dict(type='ClassWiseDiceLoss', loss_weight=0.5),
+        ],
+    ),
     auxiliary_head=dict(num_classes=6),
-    test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(256, 256)))
+    test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(256, 256)),
+)

@@ -21,7 +21,8 @@ data_preprocessor = dict(
     # 0.5x TTA scale of a 64 tile) are padded to it and the prediction
     # cropped back: on a 1x1 deepest map the CNN's projection GroupNorm
     # stops ("Expected more than 1 value per channel")
-    test_cfg=dict(size=(64, 64)))
+    test_cfg=dict(size=(64, 64)),
+)
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
@@ -38,35 +39,41 @@ model = dict(
         depths=(2, 2, 6, 2),
         num_heads=(3, 6, 12, 24),
         window_size=8,
-        mlp_ratio=4.,
+        mlp_ratio=4.0,
         drop_path_rate=0.1,
         # RAM deformable conv (mmseg_stunet's DCNv2; mmcv's 'DCNv2' works too)
         dcn_cfg=dict(type='DeformConvV2'),
         norm_cfg=norm_cfg,
         # eval-mode bound of SIM's standardised product: inactive on
         # in-distribution data, keeps blank / nodata input finite
-        sim_clip_z=20.,
+        sim_clip_z=20.0,
         out_indices=(0, 1, 2, 3, 4),
         swin_pretrained=None,  # paper: no pretraining
-        cnn_pretrained=None),
-    decode_head=dict(type='STUNetHead',
-                     in_channels=(128, 256, 512, 1024),
-                     in_index=(1, 2, 3, 4),
-                     decoder_channels=(512, 256, 128, 64),
-                     channels=16,
-                     dropout_ratio=0.,
-                     num_classes=6,
-                     norm_cfg=norm_cfg,
-                     align_corners=False,
-                     loss_decode=[
-                         # = torch's cross_entropy (mean over labelled px)
-                         dict(type='CrossEntropyLoss',
-                              use_sigmoid=False,
-                              avg_non_ignore=True,
-                              loss_weight=0.5),
-                         dict(type='ClassWiseDiceLoss', loss_weight=0.5)
-                     ]),
+        cnn_pretrained=None,
+    ),
+    decode_head=dict(
+        type='STUNetHead',
+        in_channels=(128, 256, 512, 1024),
+        in_index=(1, 2, 3, 4),
+        decoder_channels=(512, 256, 128, 64),
+        channels=16,
+        dropout_ratio=0.0,
+        num_classes=6,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=[
+            # = torch's cross_entropy (mean over labelled px)
+            dict(
+                type='CrossEntropyLoss',
+                use_sigmoid=False,
+                avg_non_ignore=True,
+                loss_weight=0.5,
+            ),
+            dict(type='ClassWiseDiceLoss', loss_weight=0.5),
+        ],
+    ),
     train_cfg=dict(),
     # the paper evaluates 256x256 patches: larger tiles are cut into 256
     # windows without overlap (one window, i.e. whole, on 256 tiles)
-    test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(256, 256)))
+    test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(256, 256)),
+)

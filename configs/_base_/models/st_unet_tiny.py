@@ -15,8 +15,11 @@ model = dict(
         depths=(2, 2, 2, 2),
         num_heads=(1, 2, 4, 8),
         window_size=8,
-        drop_path_rate=0.0),
+        drop_path_rate=0.0,
+    ),
     decode_head=dict(
         in_channels=(32, 64, 128, 256),
         decoder_channels=(128, 64, 32, 16),
-        channels=8))
+        channels=8,
+    ),
+)

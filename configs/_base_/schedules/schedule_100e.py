@@ -15,7 +15,8 @@ param_scheduler = [
         power=0.9,
         begin=0,
         by_epoch=True,
-        convert_to_iter_based=True)
+        convert_to_iter_based=True,
+    )
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
 val_cfg = dict(type='ValLoop')
@@ -32,6 +33,8 @@ default_hooks = dict(
         interval=10,
         max_keep_ckpts=2,
         save_best='mIoU',
-        rule='greater'),
+        rule='greater',
+    ),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='SegVisualizationHook'),
+)

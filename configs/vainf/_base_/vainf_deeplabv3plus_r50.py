@@ -10,7 +10,8 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255,
-    size=(513, 513))
+    size=(513, 513),
+)
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
@@ -26,7 +27,8 @@ model = dict(
         style='pytorch',
         deep_stem=False,
         norm_cfg=norm_cfg,
-        norm_eval=False),
+        norm_eval=False,
+    ),
     decode_head=dict(
         type='VainFDeepLabV3PlusHead',
         in_channels=2048,
@@ -37,7 +39,7 @@ model = dict(
         dilations=(6, 12, 18),
         separable=False,
         aspp_dropout_ratio=0.1,
-        dropout_ratio=0.,
+        dropout_ratio=0.0,
         num_classes=21,
         norm_cfg=norm_cfg,
         align_corners=False,
@@ -45,6 +47,9 @@ model = dict(
             type='CrossEntropyLoss',
             use_sigmoid=False,
             loss_weight=1.0,
-            avg_non_ignore=True)),
+            avg_non_ignore=True,
+        ),
+    ),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(mode='whole'),
+)

@@ -1,4 +1,5 @@
 """Checkpoint saving that a kill at any moment cannot corrupt."""
+
 import glob
 import os
 import os.path as osp
@@ -8,6 +9,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import Runner
 from mmseg.registry import HOOKS
+
 from ...utils.atomic import atomic_write
 
 
@@ -32,18 +34,21 @@ class AtomicCheckpointHook(CheckpointHook):
             for stale in glob.glob(osp.join(self.out_dir, '.*.partial*')):
                 os.remove(stale)  # left by a run killed while saving
 
-    def _save_checkpoint_with_step(self, runner: Runner, step: int,
-                                   meta: dict) -> None:
+    def _save_checkpoint_with_step(
+        self, runner: Runner, step: int, meta: dict
+    ) -> None:
         if not isinstance(self.file_backend, LocalBackend):
             return super()._save_checkpoint_with_step(runner, step, meta)
         drop = None
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
-                                            self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not (
+            self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step
+        ):
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
                 drop = self.keep_ckpt_ids.popleft()
             self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids',
-                                           list(self.keep_ckpt_ids))
+            runner.message_hub.update_info(
+                'keep_ckpt_ids', list(self.keep_ckpt_ids)
+            )
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = osp.join(self.out_dir, ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
@@ -59,9 +64,11 @@ class AtomicCheckpointHook(CheckpointHook):
                 meta=meta,
                 by_epoch=self.by_epoch,
                 backend_args=self.backend_args,
-                **self.args)
-        with atomic_write(osp.join(runner.work_dir, 'last_checkpoint'),
-                          durable=True) as tmp:
+                **self.args,
+            )
+        with atomic_write(
+            osp.join(runner.work_dir, 'last_checkpoint'), durable=True
+        ) as tmp:
             with open(tmp, 'w') as f:
                 f.write(self.last_ckpt)
         if drop is not None:

@@ -1,5 +1,6 @@
 """Checkpoints that cannot be read, hold NaN or inf, or do not fit stop a
 run, named; so does a resume with nothing to resume."""
+
 import os.path as osp
 from typing import Optional
 
@@ -7,8 +8,12 @@ from mmengine.hooks import Hook
 from mmengine.runner import BaseLoop, Runner
 from mmseg.registry import HOOKS
 
-from ..checkpoint import (check_checkpoint_fits, check_finite_weights,
-                          check_readable, latest_checkpoint)
+from ..checkpoint import (
+    check_checkpoint_fits,
+    check_finite_weights,
+    check_readable,
+    latest_checkpoint,
+)
 
 
 @HOOKS.register_module()
@@ -51,32 +56,41 @@ class CheckpointCheckHook(Hook):
 
     def before_run(self, runner: Runner) -> None:
         source = self._source(runner)
-        if (runner._resume and source is None
-                and isinstance(runner._train_loop, BaseLoop)):
+        if (
+            runner._resume
+            and source is None
+            and isinstance(runner._train_loop, BaseLoop)
+        ):
             raise FileNotFoundError(
                 f'resume: no checkpoint to resume from in {runner.work_dir} '
                 '(no last_checkpoint); train without --resume, or name the '
-                'checkpoint (tools/train.py --resume CKPT, or load_from=CKPT)')
+                'checkpoint (tools/train.py --resume CKPT, or load_from=CKPT)'
+            )
         if source and '://' not in source:  # local files only
-            check_readable(source,
-                           '--resume' if runner._resume else 'load_from')
+            check_readable(
+                source, '--resume' if runner._resume else 'load_from'
+            )
 
-    def after_load_checkpoint(self, runner: Runner,
-                              checkpoint: dict) -> None:
+    def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         source = self._source(runner) or 'the checkpoint'
         check_finite_weights(checkpoint, source)
         training = isinstance(runner._train_loop, BaseLoop)
         if (training and not runner._resume) or runner.cfg.get(
-                'allow_partial_checkpoint', False):
+            'allow_partial_checkpoint', False
+        ):
             return
         hint = None
         if training:  # tools/train.py has no --allow-partial
-            hint = ('Resume from a checkpoint of this config\'s model, or '
-                    'set allow_partial_checkpoint=True in the config to load '
-                    'what fits')
-        unexpected = check_checkpoint_fits(runner.model, checkpoint, source,
-                                           hint=hint)
+            hint = (
+                "Resume from a checkpoint of this config's model, or "
+                'set allow_partial_checkpoint=True in the config to load '
+                'what fits'
+            )
+        unexpected = check_checkpoint_fits(
+            runner.model, checkpoint, source, hint=hint
+        )
         if unexpected:
             runner.logger.warning(
                 f'{osp.basename(source)}: {len(unexpected)} weights not in '
-                f'the model are ignored (e.g. {", ".join(unexpected[:3])})')
+                f'the model are ignored (e.g. {", ".join(unexpected[:3])})'
+            )

@@ -1,5 +1,6 @@
 """A model whose heads predict another number of classes than its data set
 has stops the run, naming both."""
+
 from typing import Iterator, List, Tuple
 
 from mmengine.hooks import Hook
@@ -25,8 +26,11 @@ def head_class_counts(model: nn.Module) -> List[Tuple[str, int]]:
             items = [(f'model.{attr}.{i}', h) for i, h in enumerate(heads)]
         else:
             items = [(f'model.{attr}', heads)]
-        counts += [(f'{key}.num_classes', head.num_classes)
-                   for key, head in items if hasattr(head, 'num_classes')]
+        counts += [
+            (f'{key}.num_classes', head.num_classes)
+            for key, head in items
+            if hasattr(head, 'num_classes')
+        ]
     return counts
 
 
@@ -70,4 +74,5 @@ class ClassCountCheckHook(Hook):
                         f'{len(classes)} classes (metainfo classes: '
                         f'{", ".join(map(str, classes))}); set {head_key}='
                         f'{len(classes)} or use a data set of {count} '
-                        'classes')
+                        'classes'
+                    )

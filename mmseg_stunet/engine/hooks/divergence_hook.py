@@ -1,5 +1,6 @@
 """Training that diverges stops at the first non-finite loss, and never
 saves non-finite weights."""
+
 import math
 import os.path as osp
 from typing import Mapping, Optional, Sequence, Union
@@ -9,9 +10,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop, Runner
 from mmseg.registry import HOOKS
 
-from ..checkpoint import latest_checkpoint
-
-from ..checkpoint import non_finite_weight
+from ..checkpoint import latest_checkpoint, non_finite_weight
 from ..errors import DivergenceError
 
 DATA_BATCH = Optional[Union[dict, tuple, list]]
@@ -43,11 +42,13 @@ class DivergenceHook(Hook):
 
     priority = 'VERY_HIGH'  # before the logger and the checkpoint hook
 
-    def after_train_iter(self,
-                         runner: Runner,
-                         batch_idx: int,
-                         data_batch: DATA_BATCH = None,
-                         outputs: Optional[Mapping] = None) -> None:
+    def after_train_iter(
+        self,
+        runner: Runner,
+        batch_idx: int,
+        data_batch: DATA_BATCH = None,
+        outputs: Optional[Mapping] = None,
+    ) -> None:
         if not outputs:
             return
         losses = {k: _value(v) for k, v in outputs.items() if 'loss' in k}
@@ -57,7 +58,8 @@ class DivergenceHook(Hook):
         raise DivergenceError(
             f'training diverged at {_step(runner, runner.iter + 1)}: '
             f'{terms}; {_kept(runner)}. Lower the learning rate, clip '
-            'gradients (optim_wrapper.clip_grad) or check the data')
+            'gradients (optim_wrapper.clip_grad) or check the data'
+        )
 
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
         bad = non_finite_weight(checkpoint.get('state_dict', {}))
@@ -67,7 +69,8 @@ class DivergenceHook(Hook):
                 f'training diverged by {_step(runner, meta.get("iter"))}: '
                 f'weight {bad} with a finite loss; that checkpoint is not '
                 f'saved; {_kept(runner)}. Lower the learning rate or clip '
-                'gradients (optim_wrapper.clip_grad)')
+                'gradients (optim_wrapper.clip_grad)'
+            )
 
 
 def _value(value: Union[torch.Tensor, float, Sequence]) -> float:
@@ -76,8 +79,9 @@ def _value(value: Union[torch.Tensor, float, Sequence]) -> float:
     if isinstance(value, torch.Tensor):
         value = value.detach()
     elif isinstance(value, (list, tuple)):
-        value = [v.detach() if isinstance(v, torch.Tensor) else v
-                 for v in value]
+        value = [
+            v.detach() if isinstance(v, torch.Tensor) else v for v in value
+        ]
     return float(torch.as_tensor(value, dtype=torch.float64).mean())
 
 

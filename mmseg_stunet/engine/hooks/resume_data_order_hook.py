@@ -1,4 +1,5 @@
 """Resumed runs see the data in the order the interrupted run would have."""
+
 import copy
 
 from mmengine.hooks import Hook
@@ -25,16 +26,22 @@ class ResumeDataOrderHook(Hook):
     def before_train(self, runner: Runner) -> None:
         loop = runner.train_loop
         sampler = getattr(loop.dataloader, 'sampler', None)
-        if loop.iter == 0 or getattr(sampler, 'seed', runner.seed) == \
-                runner.seed:
+        if (
+            loop.iter == 0
+            or getattr(sampler, 'seed', runner.seed) == runner.seed
+        ):
             return
         diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
         loop.dataloader = runner.build_dataloader(
             copy.deepcopy(runner.cfg.train_dataloader),
             seed=runner.seed,
-            diff_rank_seed=diff_rank_seed)
+            diff_rank_seed=diff_rank_seed,
+        )
         if hasattr(loop, 'dataloader_iterator'):  # iteration-based loops
             loop.dataloader_iterator = _InfiniteDataloaderIterator(
-                loop.dataloader)
-        runner.logger.info(f'rebuilt the training data loader with the '
-                           f'resumed seed {runner.seed}')
+                loop.dataloader
+            )
+        runner.logger.info(
+            f'rebuilt the training data loader with the '
+            f'resumed seed {runner.seed}'
+        )

@@ -1,4 +1,5 @@
 """ISPRS scores: overall accuracy, per-class IoU and F1, mIoU and mF1."""
+
 import logging
 import os.path as osp
 import re
@@ -78,20 +79,24 @@ class ISPRSMetric(IoUMetric):
 
     default_prefix = ''  # scores are logged as OA, mIoU, ... without a prefix
 
-    def __init__(self,
-                 ignore_index: int = 255,
-                 exclude_classes: Sequence[str] = ('clutter', ),
-                 output_dir: Optional[str] = None,
-                 format_only: bool = False,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None,
-                 **kwargs):
-        super().__init__(ignore_index=ignore_index,
-                         iou_metrics=['mIoU', 'mDice'],
-                         collect_device=collect_device,
-                         output_dir=output_dir,
-                         format_only=format_only,
-                         prefix=prefix)
+    def __init__(
+        self,
+        ignore_index: int = 255,
+        exclude_classes: Sequence[str] = ('clutter',),
+        output_dir: Optional[str] = None,
+        format_only: bool = False,
+        collect_device: str = 'cpu',
+        prefix: Optional[str] = None,
+        **kwargs,
+    ):
+        super().__init__(
+            ignore_index=ignore_index,
+            iou_metrics=['mIoU', 'mDice'],
+            collect_device=collect_device,
+            output_dir=output_dir,
+            format_only=format_only,
+            prefix=prefix,
+        )
         self.exclude_classes = tuple(exclude_classes)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
@@ -107,31 +112,47 @@ class ISPRSMetric(IoUMetric):
             if label.shape != pred.shape:
                 raise ValueError(
                     f'{where}: label shape {tuple(label.shape)} differs from '
-                    f'the prediction {tuple(pred.shape)}')
+                    f'the prediction {tuple(pred.shape)}'
+                )
             scored = label[label != self.ignore_index]
-            if scored.numel() and (scored.min() < 0
-                                   or scored.max() >= num_classes):
+            if scored.numel() and (
+                scored.min() < 0 or scored.max() >= num_classes
+            ):
                 raise ValueError(
                     f'{where}: label values '
                     f'{sorted(set(scored.unique().tolist()))} outside '
                     f'0..{num_classes - 1} and ignore_index '
-                    f'{self.ignore_index}')
+                    f'{self.ignore_index}'
+                )
             eroded = bool(_ERODED_PATH.search(str(where or '')))
             tile = parse_tile_name(sample['img_path'])
-            if tile is not None and (tile[1][3] - tile[1][1],
-                                     tile[1][2] - tile[1][0]) == pred.shape:
+            if (
+                tile is not None
+                and (tile[1][3] - tile[1][1], tile[1][2] - tile[1][0])
+                == pred.shape
+            ):
                 # kept (compressed) until every tile of the area is known
                 area = (osp.dirname(sample['img_path']), tile[0])
                 self.results.append(
-                    dict(area=area, box=tile[1], eroded=eroded,
-                         **self._pack(pred, label)))
+                    dict(
+                        area=area,
+                        box=tile[1],
+                        eroded=eroded,
+                        **self._pack(pred, label),
+                    )
+                )
             else:
                 self.results.append(
-                    dict(area=None, eroded=eroded,
-                         areas=self.intersect_and_union(
-                             pred, label, num_classes, self.ignore_index),
-                         ignored=int((label == self.ignore_index).sum()),
-                         pixels=label.numel()))
+                    dict(
+                        area=None,
+                        eroded=eroded,
+                        areas=self.intersect_and_union(
+                            pred, label, num_classes, self.ignore_index
+                        ),
+                        ignored=int((label == self.ignore_index).sum()),
+                        pixels=label.numel(),
+                    )
+                )
 
     @staticmethod
     def _pack(pred: torch.Tensor, label: torch.Tensor) -> dict:
@@ -141,19 +162,22 @@ class ISPRSMetric(IoUMetric):
         both = torch.stack([pred, label]).cpu().numpy()
         small = both.min() >= 0 and both.max() <= 255
         both = both.astype(np.uint8 if small else np.int64)
-        return dict(maps=zlib.compress(both.tobytes(), 1),
-                    dtype=both.dtype.str)
+        return dict(
+            maps=zlib.compress(both.tobytes(), 1), dtype=both.dtype.str
+        )
 
     @staticmethod
     def _unpack(result: dict) -> Tuple[torch.Tensor, torch.Tensor]:
         x0, y0, x1, y1 = result['box']
-        both = np.frombuffer(zlib.decompress(result['maps']),
-                             result['dtype']).reshape(2, y1 - y0, x1 - x0)
+        both = np.frombuffer(
+            zlib.decompress(result['maps']), result['dtype']
+        ).reshape(2, y1 - y0, x1 - x0)
         both = torch.from_numpy(both.astype(np.int64))
         return both[0], both[1]
 
-    def score_once(self, results: List[dict], num_classes: int
-                   ) -> Tuple[List[torch.Tensor], Dict[str, int]]:
+    def score_once(
+        self, results: List[dict], num_classes: int
+    ) -> Tuple[List[torch.Tensor], Dict[str, int]]:
         """Sum the per-class areas (intersection, union, prediction, label;
         ``IoUMetric.intersect_and_union``) over all images, counting each
         pixel of a tiled area once.
@@ -165,10 +189,10 @@ class ISPRSMetric(IoUMetric):
             and ``ignored`` (ground-truth pixels scored / equal to
             ``ignore_index``), ``eroded_paths`` (labels named eroded).
         """
-        total = [torch.zeros(num_classes, dtype=torch.float64)
-                 for _ in range(4)]
-        counts = dict(areas=0, overlap=0, pixels=0, ignored=0,
-                      eroded_paths=0)
+        total = [
+            torch.zeros(num_classes, dtype=torch.float64) for _ in range(4)
+        ]
+        counts = dict(areas=0, overlap=0, pixels=0, ignored=0, eroded_paths=0)
 
         def add(areas: Sequence[torch.Tensor]) -> None:
             for t, a in zip(total, areas):
@@ -186,16 +210,24 @@ class ISPRSMetric(IoUMetric):
                 by_area[r['area']].append(r)
         for tiles in by_area.values():
             tiles.sort(key=lambda r: (r['box'][1], r['box'][0]))
-            covered = np.zeros((max(r['box'][3] for r in tiles),
-                                max(r['box'][2] for r in tiles)), bool)
+            covered = np.zeros(
+                (
+                    max(r['box'][3] for r in tiles),
+                    max(r['box'][2] for r in tiles),
+                ),
+                bool,
+            )
             for r in tiles:
                 x0, y0, x1, y1 = r['box']
                 owned = torch.from_numpy(~covered[y0:y1, x0:x1])
                 covered[y0:y1, x0:x1] = True
                 pred, label = self._unpack(r)
                 pred, label = pred[owned], label[owned]
-                add(self.intersect_and_union(pred, label, num_classes,
-                                             self.ignore_index))
+                add(
+                    self.intersect_and_union(
+                        pred, label, num_classes, self.ignore_index
+                    )
+                )
                 counts['overlap'] += owned.numel() - label.numel()
                 counts['pixels'] += label.numel()
                 counts['ignored'] += int((label == self.ignore_index).sum())
@@ -205,12 +237,14 @@ class ISPRSMetric(IoUMetric):
     def _write_colour(self, pred: torch.Tensor, img_path: str) -> None:
         palette = np.asarray(self.dataset_meta['palette'], np.uint8)
         rgb = palette[pred.cpu().numpy().astype(np.int64)]
-        path = osp.join(self.output_dir,
-                        osp.splitext(osp.basename(img_path))[0] + '.png')
+        path = osp.join(
+            self.output_dir, osp.splitext(osp.basename(img_path))[0] + '.png'
+        )
         # cv2 reports a full disk or an unwritable folder only by False
         if not cv2.imwrite(path, rgb[..., ::-1]):
-            raise OSError(f'could not write {path} (disk full or folder not '
-                          'writable?)')
+            raise OSError(
+                f'could not write {path} (disk full or folder not writable?)'
+            )
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         logger = MMLogger.get_current_instance()
@@ -220,8 +254,10 @@ class ISPRSMetric(IoUMetric):
         classes = tuple(self.dataset_meta['classes'])
         unknown = set(self.exclude_classes) - set(classes)
         if unknown:
-            raise ValueError(f'exclude_classes {sorted(unknown)} are not '
-                             f'among the classes {classes}')
+            raise ValueError(
+                f'exclude_classes {sorted(unknown)} are not '
+                f'among the classes {classes}'
+            )
         # per-image areas are exact float32 counts; summed in float64
         areas, counts = self.score_once(results, len(classes))
         self._log_protocol(counts, logger)
@@ -230,15 +266,19 @@ class ISPRSMetric(IoUMetric):
         keep = np.array([c not in self.exclude_classes for c in classes])
 
         def mean(v: np.ndarray) -> float:
-            return float(np.nanmean(v)) * 100 if np.isfinite(v).any() \
+            return (
+                float(np.nanmean(v)) * 100
+                if np.isfinite(v).any()
                 else float('nan')
+            )
 
         scores = OrderedDict(
             OA=float(ret['aAcc']) * 100,
             mIoU=mean(iou[keep]),
             mF1=mean(f1[keep]),
             mIoU_all=mean(iou),
-            mF1_all=mean(f1))
+            mF1_all=mean(f1),
+        )
         for name, i, f in zip(classes, iou, f1):
             scores[f'IoU.{name}'] = float(i) * 100
             scores[f'F1.{name}'] = float(f) * 100
@@ -251,25 +291,40 @@ class ISPRSMetric(IoUMetric):
         print_log(
             f'each pixel of {counts["areas"]} areas scored once; '
             f'{counts["overlap"]} overlapping pixels not double-counted',
-            logger)
+            logger,
+        )
         share = counts['ignored'] / max(counts['pixels'], 1)
         if share >= ERODED_FRACTION or counts['eroded_paths']:
             print_log(
                 f'note: the ground truth is eroded ({100 * share:.1f} % of '
                 f'its pixels are ignore_index {self.ignore_index}, the '
                 'boundary band, not scored): these scores are not comparable '
-                'with scores on the full reference', logger, logging.WARNING)
+                'with scores on the full reference',
+                logger,
+                logging.WARNING,
+            )
 
-    def _log_table(self, scores: Dict[str, float], classes: Sequence[str],
-                   logger: MMLogger) -> None:
+    def _log_table(
+        self,
+        scores: Dict[str, float],
+        classes: Sequence[str],
+        logger: MMLogger,
+    ) -> None:
         rows = [f'{"class":<22}{"IoU":>8}{"F1":>8}']
         for c in classes:
-            mark = ' (excluded from mIoU/mF1)' if c in self.exclude_classes \
+            mark = (
+                ' (excluded from mIoU/mF1)'
+                if c in self.exclude_classes
                 else ''
-            rows.append(f'{c:<22}{scores["IoU." + c]:>8.2f}'
-                        f'{scores["F1." + c]:>8.2f}{mark}')
-        rows.append(f'OA {scores["OA"]:.2f}  mIoU {scores["mIoU"]:.2f}  '
-                    f'mF1 {scores["mF1"]:.2f}  mIoU_all '
-                    f'{scores["mIoU_all"]:.2f}  mF1_all '
-                    f'{scores["mF1_all"]:.2f}')
+            )
+            rows.append(
+                f'{c:<22}{scores["IoU." + c]:>8.2f}'
+                f'{scores["F1." + c]:>8.2f}{mark}'
+            )
+        rows.append(
+            f'OA {scores["OA"]:.2f}  mIoU {scores["mIoU"]:.2f}  '
+            f'mF1 {scores["mF1"]:.2f}  mIoU_all '
+            f'{scores["mIoU_all"]:.2f}  mF1_all '
+            f'{scores["mF1_all"]:.2f}'
+        )
         print_log('per-class results:\n' + '\n'.join(rows), logger)

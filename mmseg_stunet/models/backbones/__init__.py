@@ -2,6 +2,7 @@
 ``stunet_swin``, fused by RAMs in ``stunet``).
 
 Importing a module registers its classes in the registries."""
+
 from .stunet import STUNetBackbone
 
 __all__ = ['STUNetBackbone']

@@ -4,6 +4,7 @@ Post-activation bottleneck units as in TransUNet / the R50 of the hybrid ViT
 (``vit_jax``); module names follow timm's ``ResNetV2`` (``stem.conv``,
 ``stages.i.blocks.j.conv1`` ...), so its checkpoints map onto it.
 """
+
 from typing import Callable, List, Optional, Sequence
 
 import torch
@@ -19,21 +20,20 @@ class BottleneckUnit(nn.Module):
     Shapes: (B, in, h, w) -> (B, out, ceil(h/s), ceil(w/s)).
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 mid_channels: int,
-                 stride: int = 1,
-                 num_groups: int = 32):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        mid_channels: int,
+        stride: int = 1,
+        num_groups: int = 32,
+    ):
         super().__init__()
         self.conv1 = StdConv2d(in_channels, mid_channels, 1, bias=False)
         self.norm1 = nn.GroupNorm(num_groups, mid_channels, eps=1e-6)
-        self.conv2 = StdConv2d(mid_channels,
-                               mid_channels,
-                               3,
-                               stride=stride,
-                               padding=1,
-                               bias=False)
+        self.conv2 = StdConv2d(
+            mid_channels, mid_channels, 3, stride=stride, padding=1, bias=False
+        )
         self.norm2 = nn.GroupNorm(num_groups, mid_channels, eps=1e-6)
         self.conv3 = StdConv2d(mid_channels, out_channels, 1, bias=False)
         self.norm3 = nn.GroupNorm(num_groups, out_channels, eps=1e-6)
@@ -43,13 +43,13 @@ class BottleneckUnit(nn.Module):
             self.downsample = nn.Sequential()
             self.downsample.add_module(
                 'conv',
-                StdConv2d(in_channels,
-                          out_channels,
-                          1,
-                          stride=stride,
-                          bias=False))
+                StdConv2d(
+                    in_channels, out_channels, 1, stride=stride, bias=False
+                ),
+            )
             self.downsample.add_module(
-                'norm', nn.GroupNorm(out_channels, out_channels))
+                'norm', nn.GroupNorm(out_channels, out_channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -62,14 +62,28 @@ class BottleneckUnit(nn.Module):
 class ResNetV2Stage(nn.Module):
     """``depth`` bottleneck units; the first one carries the stride."""
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: int,
-                 depth: int, stride: int, num_groups: int):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        mid_channels: int,
+        depth: int,
+        stride: int,
+        num_groups: int,
+    ):
         super().__init__()
-        self.blocks = nn.Sequential(*[
-            BottleneckUnit(in_channels if i == 0 else out_channels,
-                           out_channels, mid_channels, stride if i == 0 else 1,
-                           num_groups) for i in range(depth)
-        ])
+        self.blocks = nn.Sequential(
+            *[
+                BottleneckUnit(
+                    in_channels if i == 0 else out_channels,
+                    out_channels,
+                    mid_channels,
+                    stride if i == 0 else 1,
+                    num_groups,
+                )
+                for i in range(depth)
+            ]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(x)
@@ -93,17 +107,20 @@ class ResNetV2GN(nn.Module):
     :meth:`forward` returns ``[F0, S1, ..., S4]``.
     """
 
-    def __init__(self,
-                 in_channels: int = 3,
-                 base_channels: int = 32,
-                 stage_blocks: Sequence[int] = (3, 4, 6, 3),
-                 num_groups: int = 32):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        base_channels: int = 32,
+        stage_blocks: Sequence[int] = (3, 4, 6, 3),
+        num_groups: int = 32,
+    ):
         super().__init__()
         w = base_channels
         self.stem = nn.Sequential()
         self.stem.add_module(
             'conv',
-            StdConv2d(in_channels, w, 7, stride=2, padding=3, bias=False))
+            StdConv2d(in_channels, w, 7, stride=2, padding=3, bias=False),
+        )
         self.stem.add_module('norm', nn.GroupNorm(num_groups, w, eps=1e-6))
         self.stem.add_module('act', nn.ReLU(inplace=True))
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)
@@ -113,15 +130,19 @@ class ResNetV2GN(nn.Module):
         for i, depth in enumerate(stage_blocks):
             mid = w * 2**i
             self.stages.append(
-                ResNetV2Stage(in_ch, 4 * mid, mid, depth, 1 if i == 0 else 2,
-                              num_groups))
+                ResNetV2Stage(
+                    in_ch, 4 * mid, mid, depth, 1 if i == 0 else 2, num_groups
+                )
+            )
             in_ch = 4 * mid
             self.out_channels.append(in_ch)
 
     def forward(
         self,
         x: torch.Tensor,
-        fusers: Optional[Sequence[Callable[[torch.Tensor], torch.Tensor]]] = None
+        fusers: Optional[
+            Sequence[Callable[[torch.Tensor], torch.Tensor]]
+        ] = None,
     ) -> List[torch.Tensor]:
         """Stem, pool and stages: ``[F0, S1, S2, S3, S4]``.
 

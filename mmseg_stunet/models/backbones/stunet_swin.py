@@ -7,6 +7,7 @@ attention, the original Swin's window rule for small maps (which mmseg's
 mmseg / mmpretrain (``stages.i.blocks.j.attn.w_msa``), so Swin checkpoints
 map onto this branch.
 """
+
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -14,10 +15,10 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.transformer import FFN, build_dropout
 from mmengine.model import BaseModule
-from torch import Tensor, nn
-
 from mmseg.models.backbones.swin import SwinBlock, WindowMSA
 from mmseg.models.utils import PatchEmbed
+from torch import Tensor, nn
+
 from ..utils.fcm import FeatureCompressionModule
 from ..utils.sim import SpatialInteractionModule
 
@@ -53,23 +54,34 @@ class FusedWindowMSA(WindowMSA):
             zero = c * 0
             ys = (c[:, None] + zero[None, :]).reshape(-1)
             xs = (zero[:, None] + c[None, :]).reshape(-1)
-            index = ((ys[:, None] - ys[None, :] + Wh - 1) * (2 * Ww - 1) +
-                     xs[:, None] - xs[None, :] + Ww - 1)
+            index = (
+                (ys[:, None] - ys[None, :] + Wh - 1) * (2 * Ww - 1)
+                + xs[:, None]
+                - xs[None, :]
+                + Ww
+                - 1
+            )
         n = index.shape[0]
         return table[index.reshape(-1)].view(n, n, -1).permute(2, 0, 1)
 
-    def forward(self,
-                x: Tensor,
-                mask: Optional[Tensor] = None,
-                window: Optional[Size] = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        mask: Optional[Tensor] = None,
+        window: Optional[Size] = None,
+    ) -> Tensor:
         """``mask``: (num_windows, N, N) additive; ``window``: the side of the
         windows in ``x`` (default: the table's window)."""
         B, N, C = x.shape
-        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads,
-                                  C // self.num_heads).permute(2, 0, 3, 1, 4)
+        qkv = (
+            self.qkv(x)
+            .reshape(B, N, 3, self.num_heads, C // self.num_heads)
+            .permute(2, 0, 3, 1, 4)
+        )
         q, k, v = qkv.unbind(0)
         bias = self.relative_position_bias(
-            self.window_size[0] if window is None else window).unsqueeze(0)
+            self.window_size[0] if window is None else window
+        ).unsqueeze(0)
         if mask is not None:
             nW = mask.shape[0]
             bias = (bias + mask.unsqueeze(1)).repeat(B // nW, 1, 1, 1)
@@ -78,8 +90,9 @@ class FusedWindowMSA(WindowMSA):
             k,
             v,
             attn_mask=bias.to(q.dtype),
-            dropout_p=self.attn_drop.p if self.training else 0.,
-            scale=self.scale)
+            dropout_p=self.attn_drop.p if self.training else 0.0,
+            scale=self.scale,
+        )
         x = x.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x))
 
@@ -104,30 +117,36 @@ class AdaptiveShiftWindowMSA(BaseModule):
     Shapes: (B, H*W, C), hw_shape (H, W) -> (B, H*W, C).
     """
 
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 window_size: int,
-                 shift_size: int = 0,
-                 qkv_bias: bool = True,
-                 qk_scale: Optional[float] = None,
-                 attn_drop_rate: float = 0.,
-                 proj_drop_rate: float = 0.,
-                 dropout_layer: dict = dict(type='DropPath', drop_prob=0.),
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        embed_dims: int,
+        num_heads: int,
+        window_size: int,
+        shift_size: int = 0,
+        qkv_bias: bool = True,
+        qk_scale: Optional[float] = None,
+        attn_drop_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        dropout_layer: dict = dict(type='DropPath', drop_prob=0.0),
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg)
         if not 0 <= shift_size < window_size:
-            raise ValueError(f'{type(self).__name__}: need 0 <= shift_size < '
-                             f'window_size, got {shift_size}, {window_size}')
+            raise ValueError(
+                f'{type(self).__name__}: need 0 <= shift_size < '
+                f'window_size, got {shift_size}, {window_size}'
+            )
         self.window_size = window_size
         self.shift_size = shift_size
-        self.w_msa = FusedWindowMSA(embed_dims=embed_dims,
-                                    num_heads=num_heads,
-                                    window_size=(window_size, window_size),
-                                    qkv_bias=qkv_bias,
-                                    qk_scale=qk_scale,
-                                    attn_drop_rate=attn_drop_rate,
-                                    proj_drop_rate=proj_drop_rate)
+        self.w_msa = FusedWindowMSA(
+            embed_dims=embed_dims,
+            num_heads=num_heads,
+            window_size=(window_size, window_size),
+            qkv_bias=qkv_bias,
+            qk_scale=qk_scale,
+            attn_drop_rate=attn_drop_rate,
+            proj_drop_rate=proj_drop_rate,
+        )
         self.drop = build_dropout(dropout_layer)
 
     def window_and_shift(self, H: Size, W: Size) -> Tuple[Size, Size]:
@@ -182,8 +201,9 @@ def _roll(x: Tensor, shift: Size, H: Size, W: Size) -> Tensor:
     return x.index_select(1, rows).index_select(2, cols)
 
 
-def shift_mask(H: Size, W: Size, window: Size, shift: Size,
-               device: torch.device) -> Tensor:
+def shift_mask(
+    H: Size, W: Size, window: Size, shift: Size, device: torch.device
+) -> Tensor:
     """(nW, ws*ws, ws*ws) additive mask, 0 or -100, of mmseg's SW-MSA on a
     padded H x W map.
 
@@ -197,8 +217,11 @@ def shift_mask(H: Size, W: Size, window: Size, shift: Size,
         return (idx >= n - window).long() + (idx >= n - shift).long()
 
     img = (regions(H)[:, None] * 3 + regions(W)[None, :]).float()
-    windows = img.view(H // window, window, W // window,
-                       window).permute(0, 2, 1, 3).reshape(-1, window * window)
+    windows = (
+        img.view(H // window, window, W // window, window)
+        .permute(0, 2, 1, 3)
+        .reshape(-1, window * window)
+    )
     mask = windows.unsqueeze(1) - windows.unsqueeze(2)
     return mask.masked_fill(mask != 0, -100.0)
 
@@ -226,21 +249,23 @@ class STUNetSwinBlock(SwinBlock):
     ``ShiftWindowMSA`` is constructed and thrown away.
     """
 
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 feedforward_channels: int,
-                 window_size: int = 7,
-                 shift: bool = False,
-                 qkv_bias: bool = True,
-                 qk_scale: Optional[float] = None,
-                 drop_rate: float = 0.,
-                 attn_drop_rate: float = 0.,
-                 drop_path_rate: float = 0.,
-                 act_cfg: dict = dict(type='GELU'),
-                 norm_cfg: dict = dict(type='LN'),
-                 with_cp: bool = False,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        embed_dims: int,
+        num_heads: int,
+        feedforward_channels: int,
+        window_size: int = 7,
+        shift: bool = False,
+        qkv_bias: bool = True,
+        qk_scale: Optional[float] = None,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        act_cfg: dict = dict(type='GELU'),
+        norm_cfg: dict = dict(type='LN'),
+        with_cp: bool = False,
+        init_cfg: Optional[dict] = None,
+    ):
         # SwinBlock.__init__ would build mmseg's ShiftWindowMSA
         BaseModule.__init__(self, init_cfg=init_cfg)
         self.with_cp = with_cp
@@ -254,17 +279,19 @@ class STUNetSwinBlock(SwinBlock):
             qk_scale=qk_scale,
             attn_drop_rate=attn_drop_rate,
             proj_drop_rate=drop_rate,
-            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate))
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
+        )
         self.norm2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.ffn = FFN(embed_dims=embed_dims,
-                       feedforward_channels=feedforward_channels,
-                       num_fcs=2,
-                       ffn_drop=drop_rate,
-                       dropout_layer=dict(type='DropPath',
-                                          drop_prob=drop_path_rate),
-                       act_cfg=act_cfg,
-                       add_identity=True,
-                       init_cfg=None)
+        self.ffn = FFN(
+            embed_dims=embed_dims,
+            feedforward_channels=feedforward_channels,
+            num_fcs=2,
+            ffn_drop=drop_rate,
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate),
+            act_cfg=act_cfg,
+            add_identity=True,
+            init_cfg=None,
+        )
 
 
 def tokens_to_map(x: Tensor, hw: Tuple[Size, Size]) -> Tensor:
@@ -289,43 +316,60 @@ class SwinStage(BaseModule):
     (B, ceil(h/2)*ceil(w/2), 2C) (None for the last stage).
     """
 
-    def __init__(self,
-                 embed_dims: int,
-                 depth: int,
-                 num_heads: int,
-                 window_size: int,
-                 mlp_ratio: float,
-                 qkv_bias: bool,
-                 drop_path_rates: Sequence[float],
-                 with_fcm: bool,
-                 norm_cfg: dict,
-                 act_cfg: dict,
-                 sim_clip_z: Optional[float] = 20.,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        embed_dims: int,
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        mlp_ratio: float,
+        qkv_bias: bool,
+        drop_path_rates: Sequence[float],
+        with_fcm: bool,
+        norm_cfg: dict,
+        act_cfg: dict,
+        sim_clip_z: Optional[float] = 20.0,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg)
         if depth % 2:
-            raise ValueError(f'SwinStage: depth must be even (blocks come in '
-                             f'W-MSA/SW-MSA pairs with one SIM), got {depth}')
-        self.blocks = nn.ModuleList([
-            STUNetSwinBlock(embed_dims=embed_dims,
-                            num_heads=num_heads,
-                            feedforward_channels=int(mlp_ratio * embed_dims),
-                            window_size=window_size,
-                            shift=i % 2 == 1,
-                            qkv_bias=qkv_bias,
-                            drop_path_rate=drop_path_rates[i])
-            for i in range(depth)
-        ])
-        self.sims = nn.ModuleList([
-            SpatialInteractionModule(embed_dims, norm_cfg, act_cfg,
-                                     sim_clip_z) for _ in range(depth // 2)
-        ])
-        self.fcm = FeatureCompressionModule(embed_dims, 2 *
-                                            embed_dims, norm_cfg,
-                                            act_cfg) if with_fcm else None
+            raise ValueError(
+                f'SwinStage: depth must be even (blocks come in '
+                f'W-MSA/SW-MSA pairs with one SIM), got {depth}'
+            )
+        self.blocks = nn.ModuleList(
+            [
+                STUNetSwinBlock(
+                    embed_dims=embed_dims,
+                    num_heads=num_heads,
+                    feedforward_channels=int(mlp_ratio * embed_dims),
+                    window_size=window_size,
+                    shift=i % 2 == 1,
+                    qkv_bias=qkv_bias,
+                    drop_path_rate=drop_path_rates[i],
+                )
+                for i in range(depth)
+            ]
+        )
+        self.sims = nn.ModuleList(
+            [
+                SpatialInteractionModule(
+                    embed_dims, norm_cfg, act_cfg, sim_clip_z
+                )
+                for _ in range(depth // 2)
+            ]
+        )
+        self.fcm = (
+            FeatureCompressionModule(
+                embed_dims, 2 * embed_dims, norm_cfg, act_cfg
+            )
+            if with_fcm
+            else None
+        )
 
-    def forward(self, x: Tensor,
-                hw: Tuple[Size, Size]) -> Tuple[Tensor, Optional[Tensor]]:
+    def forward(
+        self, x: Tensor, hw: Tuple[Size, Size]
+    ) -> Tuple[Tensor, Optional[Tensor]]:
         for k, sim in enumerate(self.sims):
             s = map_to_tokens(sim(tokens_to_map(x, hw)))
             x = self.blocks[2 * k](x, hw)
@@ -356,46 +400,64 @@ class SwinBranch(BaseModule):
     Shapes: (B, in, H, W) -> [T_i (B, C*2^i, ceil(H/2^(i+2)), ...)], i=0..3.
     """
 
-    def __init__(self,
-                 in_channels: int = 3,
-                 embed_dims: int = 96,
-                 depths: Sequence[int] = (2, 2, 6, 2),
-                 num_heads: Sequence[int] = (3, 6, 12, 24),
-                 window_size: int = 8,
-                 mlp_ratio: float = 4.,
-                 qkv_bias: bool = True,
-                 drop_path_rate: float = 0.1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='GELU'),
-                 sim_clip_z: Optional[float] = 20.,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        embed_dims: int = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        window_size: int = 8,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.1,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='GELU'),
+        sim_clip_z: Optional[float] = 20.0,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg)
         if len(num_heads) != len(depths):
-            raise ValueError(f'SwinBranch: num_heads {tuple(num_heads)} and '
-                             f'depths {tuple(depths)} differ in length')
+            raise ValueError(
+                f'SwinBranch: num_heads {tuple(num_heads)} and '
+                f'depths {tuple(depths)} differ in length'
+            )
         for i, heads in enumerate(num_heads):
             if (embed_dims * 2**i) % heads:
                 raise ValueError(
                     f'SwinBranch: stage {i} width {embed_dims * 2**i} '
                     f'(embed_dims={embed_dims} * 2^{i}) is not divisible by '
-                    f'num_heads[{i}]={heads}')
+                    f'num_heads[{i}]={heads}'
+                )
         # conv 8x8 / 4, padding 2, on an input padded to a multiple of 4
-        self.patch_embed = PatchEmbed(in_channels,
-                                      embed_dims,
-                                      conv_type='Conv2d',
-                                      kernel_size=8,
-                                      stride=4,
-                                      padding=2,
-                                      norm_cfg=dict(type='LN'))
+        self.patch_embed = PatchEmbed(
+            in_channels,
+            embed_dims,
+            conv_type='Conv2d',
+            kernel_size=8,
+            stride=4,
+            padding=2,
+            norm_cfg=dict(type='LN'),
+        )
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         self.stages = nn.ModuleList()
         self.out_channels: List[int] = []
         for i, depth in enumerate(depths):
             dims = embed_dims * 2**i
             self.stages.append(
-                SwinStage(dims, depth, num_heads[i], window_size, mlp_ratio,
-                          qkv_bias, dpr[sum(depths[:i]):sum(depths[:i + 1])],
-                          i < len(depths) - 1, norm_cfg, act_cfg, sim_clip_z))
+                SwinStage(
+                    dims,
+                    depth,
+                    num_heads[i],
+                    window_size,
+                    mlp_ratio,
+                    qkv_bias,
+                    dpr[sum(depths[:i]) : sum(depths[: i + 1])],
+                    i < len(depths) - 1,
+                    norm_cfg,
+                    act_cfg,
+                    sim_clip_z,
+                )
+            )
             self.out_channels.append(dims)
 
     def forward(self, x: Tensor) -> List[Tensor]:

@@ -1,13 +1,14 @@
 """ST-UNet decoder: cascaded UNet up-sampling over the fused encoder maps."""
+
 from typing import List, Optional, Sequence
 
 import torch
 from mmcv.cnn import ConvModule
-from torch import Tensor, nn
-
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
+from torch import Tensor, nn
+
 from ..utils.weight_init import TorchDefaultInitMixin
 
 
@@ -18,28 +19,30 @@ class DecoderBlock(nn.Module):
     (h', w') the skip's size (<= 2h, 2w), or (2h, 2w) without skip.
     """
 
-    def __init__(self, in_channels: int, skip_channels: int, out_channels: int,
-                 conv_cfg: Optional[dict], norm_cfg: Optional[dict],
-                 act_cfg: Optional[dict]):
+    def __init__(
+        self,
+        in_channels: int,
+        skip_channels: int,
+        out_channels: int,
+        conv_cfg: Optional[dict],
+        norm_cfg: Optional[dict],
+        act_cfg: Optional[dict],
+    ):
         super().__init__()
         self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, 2)
         cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.conv1 = ConvModule(in_channels // 2 + skip_channels,
-                                out_channels,
-                                3,
-                                padding=1,
-                                **cfg)
-        self.conv2 = ConvModule(out_channels,
-                                out_channels,
-                                3,
-                                padding=1,
-                                **cfg)
+        self.conv1 = ConvModule(
+            in_channels // 2 + skip_channels, out_channels, 3, padding=1, **cfg
+        )
+        self.conv2 = ConvModule(
+            out_channels, out_channels, 3, padding=1, **cfg
+        )
 
     def forward(self, x: Tensor, skip: Optional[Tensor] = None) -> Tensor:
         x = self.up(x)
         if skip is not None:
             # the up-sampled map may overhang odd-sized skips by one pixel
-            x = torch.cat([x[..., :skip.shape[2], :skip.shape[3]], skip], 1)
+            x = torch.cat([x[..., : skip.shape[2], : skip.shape[3]], skip], 1)
         return self.conv2(self.conv1(x))
 
 
@@ -74,27 +77,31 @@ class STUNetHead(TorchDefaultInitMixin, BaseDecodeHead):
     input is cropped before the loss and prediction.
     """
 
-    def __init__(self,
-                 in_channels: Sequence[int] = (128, 256, 512, 1024),
-                 channels: int = 16,
-                 decoder_channels: Sequence[int] = (512, 256, 128, 64),
-                 in_index: Sequence[int] = (1, 2, 3, 4),
-                 init_cfg: Optional[dict] = None,
-                 **kwargs):
-        super().__init__(in_channels,
-                         channels,
-                         in_index=list(in_index),
-                         input_transform='multiple_select',
-                         init_cfg=init_cfg,
-                         **kwargs)
-        cfg = dict(conv_cfg=self.conv_cfg,
-                   norm_cfg=self.norm_cfg,
-                   act_cfg=self.act_cfg)
-        self.bottom = ConvModule(in_channels[-1],
-                                 in_channels[-1],
-                                 3,
-                                 padding=1,
-                                 **cfg)
+    def __init__(
+        self,
+        in_channels: Sequence[int] = (128, 256, 512, 1024),
+        channels: int = 16,
+        decoder_channels: Sequence[int] = (512, 256, 128, 64),
+        in_index: Sequence[int] = (1, 2, 3, 4),
+        init_cfg: Optional[dict] = None,
+        **kwargs,
+    ):
+        super().__init__(
+            in_channels,
+            channels,
+            in_index=list(in_index),
+            input_transform='multiple_select',
+            init_cfg=init_cfg,
+            **kwargs,
+        )
+        cfg = dict(
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg,
+            act_cfg=self.act_cfg,
+        )
+        self.bottom = ConvModule(
+            in_channels[-1], in_channels[-1], 3, padding=1, **cfg
+        )
         skips = list(in_channels[-2::-1])
         self.blocks = nn.ModuleList()
         in_ch = in_channels[-1]
@@ -116,19 +123,25 @@ class STUNetHead(TorchDefaultInitMixin, BaseDecodeHead):
 
     @staticmethod
     def _crop(seg_logits: Tensor, size: Sequence[int]) -> Tensor:
-        return seg_logits[..., :size[0], :size[1]]
+        return seg_logits[..., : size[0], : size[1]]
 
-    def loss_by_feat(self, seg_logits: Tensor,
-                     batch_data_samples: SampleList) -> dict:
+    def loss_by_feat(
+        self, seg_logits: Tensor, batch_data_samples: SampleList
+    ) -> dict:
         size = batch_data_samples[0].gt_sem_seg.data.shape[-2:]
-        return super().loss_by_feat(self._crop(seg_logits, size),
-                                    batch_data_samples)
+        return super().loss_by_feat(
+            self._crop(seg_logits, size), batch_data_samples
+        )
 
-    def predict_by_feat(self, seg_logits: Tensor,
-                        batch_img_metas: List[dict]) -> Tensor:
+    def predict_by_feat(
+        self, seg_logits: Tensor, batch_img_metas: List[dict]
+    ) -> Tensor:
         meta = batch_img_metas[0]
-        size = meta['img_shape'] if isinstance(
-            meta['img_shape'], torch.Size) else meta.get(
-                'pad_shape', meta['img_shape'])[:2]
-        return super().predict_by_feat(self._crop(seg_logits, size),
-                                       batch_img_metas)
+        size = (
+            meta['img_shape']
+            if isinstance(meta['img_shape'], torch.Size)
+            else meta.get('pad_shape', meta['img_shape'])[:2]
+        )
+        return super().predict_by_feat(
+            self._crop(seg_logits, size), batch_img_metas
+        )

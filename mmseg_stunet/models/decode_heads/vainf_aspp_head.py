@@ -10,12 +10,12 @@ becomes VainF's ``AtrousSeparableConvolution``: a depthwise conv and a
 pointwise conv with no norm or activation between them, then the original
 BN + ReLU.
 """
+
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
-
 from mmseg.models.decode_heads.aspp_head import ASPPModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
@@ -23,8 +23,9 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 
-def _conv3x3(in_channels: int, out_channels: int, dilation: int,
-             separable: bool, **cfg) -> nn.Module:
+def _conv3x3(
+    in_channels: int, out_channels: int, dilation: int, separable: bool, **cfg
+) -> nn.Module:
     """3x3 conv-norm-act, or VainF's separable version of it."""
     if separable:
         return DepthwiseSeparableConvModule(
@@ -36,7 +37,8 @@ def _conv3x3(in_channels: int, out_channels: int, dilation: int,
             dw_norm_cfg=None,
             dw_act_cfg=None,
             bias=False,
-            **cfg)
+            **cfg,
+        )
     return ConvModule(
         in_channels,
         out_channels,
@@ -44,7 +46,8 @@ def _conv3x3(in_channels: int, out_channels: int, dilation: int,
         padding=dilation,
         dilation=dilation,
         bias=False,
-        **cfg)
+        **cfg,
+    )
 
 
 class VainFASPP(nn.Module):
@@ -65,31 +68,38 @@ class VainFASPP(nn.Module):
     Shapes: (N, C, H, W) -> (N, channels, H, W).
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 channels: int,
-                 dilations: Sequence[int] = (6, 12, 18),
-                 separable: bool = False,
-                 dropout_ratio: float = 0.1,
-                 align_corners: bool = False,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: Optional[dict] = dict(type='BN'),
-                 act_cfg: Optional[dict] = dict(type='ReLU')):
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        dilations: Sequence[int] = (6, 12, 18),
+        separable: bool = False,
+        dropout_ratio: float = 0.1,
+        align_corners: bool = False,
+        conv_cfg: Optional[dict] = None,
+        norm_cfg: Optional[dict] = dict(type='BN'),
+        act_cfg: Optional[dict] = dict(type='ReLU'),
+    ):
         super().__init__()
         if len(dilations) != 3:
-            raise ValueError('VainFASPP takes three atrous rates, got '
-                             f'dilations={tuple(dilations)}')
+            raise ValueError(
+                'VainFASPP takes three atrous rates, got '
+                f'dilations={tuple(dilations)}'
+            )
         self.align_corners = align_corners
         cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.aspp_modules = ASPPModule((1, ) + tuple(dilations), in_channels,
-                                       channels, **cfg)
+        self.aspp_modules = ASPPModule(
+            (1,) + tuple(dilations), in_channels, channels, **cfg
+        )
         if separable:
             for i, dilation in enumerate(dilations, 1):
-                self.aspp_modules[i] = _conv3x3(in_channels, channels,
-                                                dilation, True, **cfg)
+                self.aspp_modules[i] = _conv3x3(
+                    in_channels, channels, dilation, True, **cfg
+                )
         self.image_pool = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
-            ConvModule(in_channels, channels, 1, **cfg))
+            ConvModule(in_channels, channels, 1, **cfg),
+        )
         self.project = ConvModule(5 * channels, channels, 1, **cfg)
         self.dropout = nn.Dropout(dropout_ratio)
 
@@ -100,7 +110,9 @@ class VainFASPP(nn.Module):
                 self.image_pool(x),
                 size=x.shape[2:],
                 mode='bilinear',
-                align_corners=self.align_corners))
+                align_corners=self.align_corners,
+            )
+        )
         return self.dropout(self.project(torch.cat(outs, dim=1)))
 
 
@@ -121,18 +133,21 @@ class VainFDeepLabV3Head(BaseDecodeHead):
     Shapes: inputs[in_index] (N, in_channels, H, W) -> (N, num_classes, H, W).
     """
 
-    def __init__(self,
-                 dilations: Sequence[int] = (6, 12, 18),
-                 separable: bool = False,
-                 aspp_dropout_ratio: float = 0.1,
-                 **kwargs):
-        kwargs.setdefault('dropout_ratio', 0.)
+    def __init__(
+        self,
+        dilations: Sequence[int] = (6, 12, 18),
+        separable: bool = False,
+        aspp_dropout_ratio: float = 0.1,
+        **kwargs,
+    ):
+        kwargs.setdefault('dropout_ratio', 0.0)
         super().__init__(**kwargs)
         self.separable = separable
         cfg = dict(
             conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg,
-            act_cfg=self.act_cfg)
+            act_cfg=self.act_cfg,
+        )
         self.aspp = VainFASPP(
             self.in_channels,
             self.channels,
@@ -140,9 +155,11 @@ class VainFDeepLabV3Head(BaseDecodeHead):
             separable=separable,
             dropout_ratio=aspp_dropout_ratio,
             align_corners=self.align_corners,
-            **cfg)
-        self.bottleneck = _conv3x3(self._bottleneck_in_channels(),
-                                   self.channels, 1, separable, **cfg)
+            **cfg,
+        )
+        self.bottleneck = _conv3x3(
+            self._bottleneck_in_channels(), self.channels, 1, separable, **cfg
+        )
 
     def _bottleneck_in_channels(self) -> int:
         return self.channels
@@ -172,10 +189,9 @@ class VainFDeepLabV3PlusHead(VainFDeepLabV3Head):
     (N, in_channels, H/16 or H/8, ...) -> (N, num_classes, H/4, W/4).
     """
 
-    def __init__(self,
-                 c1_in_channels: int = 256,
-                 c1_channels: int = 48,
-                 **kwargs):
+    def __init__(
+        self, c1_in_channels: int = 256, c1_channels: int = 48, **kwargs
+    ):
         self.c1_channels = c1_channels
         super().__init__(**kwargs)
         self.c1_bottleneck = ConvModule(
@@ -184,7 +200,8 @@ class VainFDeepLabV3PlusHead(VainFDeepLabV3Head):
             1,
             conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg,
-            act_cfg=self.act_cfg)
+            act_cfg=self.act_cfg,
+        )
 
     def _bottleneck_in_channels(self) -> int:
         return self.c1_channels + self.channels
@@ -195,5 +212,6 @@ class VainFDeepLabV3PlusHead(VainFDeepLabV3Head):
             self.aspp(self._transform_inputs(inputs)),
             size=low.shape[2:],
             mode='bilinear',
-            align_corners=self.align_corners)
+            align_corners=self.align_corners,
+        )
         return self.bottleneck(torch.cat([low, high], dim=1))

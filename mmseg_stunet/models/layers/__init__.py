@@ -1,6 +1,7 @@
 """Layers: DCNv2 (DeformConvV2), SoftPool, weight-standardised conv.
 
 Importing a module registers its classes in the registries."""
+
 from .dcn import DeformConvV2
 from .soft_pool import SoftPool2d
 from .std_conv import StdConv2d

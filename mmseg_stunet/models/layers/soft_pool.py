@@ -3,11 +3,11 @@
 Each window is reduced to ``sum(x * softmax(x))`` over the window, i.e.
 ``sum(x * exp(x)) / sum(exp(x))``; no CUDA extension is needed.
 """
+
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from mmseg.registry import MODELS
+from torch import nn
 
 
 def soft_pool2d(x: torch.Tensor, kernel_size: int = 2) -> torch.Tensor:

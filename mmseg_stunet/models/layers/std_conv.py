@@ -1,9 +1,9 @@
 """Weight-standardised convolution (Qiao et al. 2019), as in BiT / ResNetV2."""
+
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from mmseg.registry import MODELS
+from torch import nn
 
 
 @MODELS.register_module()
@@ -22,17 +22,20 @@ class StdConv2d(nn.Conv2d):
     def standardized_weight(self) -> torch.Tensor:
         w = self.weight
         if torch.jit.is_tracing():  # plain ops export as such to ONNX
-            var, mean = torch.var_mean(w, dim=(1, 2, 3), correction=0,
-                                       keepdim=True)
+            var, mean = torch.var_mean(
+                w, dim=(1, 2, 3), correction=0, keepdim=True
+            )
             return (w - mean) / torch.sqrt(var + self.eps)
         # batch_norm in training mode over (1, out, in*kh*kw) is a fused
         # mean / biased-variance standardisation per output channel
-        return F.batch_norm(w.reshape(1, self.out_channels, -1),
-                            None,
-                            None,
-                            training=True,
-                            momentum=0.,
-                            eps=self.eps).reshape_as(w)
+        return F.batch_norm(
+            w.reshape(1, self.out_channels, -1),
+            None,
+            None,
+            training=True,
+            momentum=0.0,
+            eps=self.eps,
+        ).reshape_as(w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._conv_forward(x, self.standardized_weight(), self.bias)

@@ -1,19 +1,21 @@
 """The soft Dice loss of the ST-UNet authors (class-wise over the batch)."""
+
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from mmseg.registry import MODELS
+from torch import Tensor, nn
 
 __all__ = ['ClassWiseDiceLoss', 'classwise_dice_loss']
 
 
-def classwise_dice_loss(logits: Tensor,
-                        target: Tensor,
-                        ignore_index: int = 255,
-                        smooth: float = 1e-5) -> Tensor:
+def classwise_dice_loss(
+    logits: Tensor,
+    target: Tensor,
+    ignore_index: int = 255,
+    smooth: float = 1e-5,
+) -> Tensor:
     """Mean over classes of ``1 - Dice_c`` with sums over the whole batch.
 
     With ``p = softmax(logits)`` and ``t_c`` the one-hot target of class c:
@@ -37,8 +39,12 @@ def classwise_dice_loss(logits: Tensor,
     valid = (target != ignore_index).unsqueeze(1)  # (B, 1, H, W)
     dtype = torch.promote_types(logits.dtype, torch.float32)
     prob = logits.to(dtype).softmax(dim=1) * valid
-    onehot = F.one_hot(target.masked_fill(~valid[:, 0], 0).long(),
-                       num_classes).permute(0, 3, 1, 2) * valid
+    onehot = (
+        F.one_hot(
+            target.masked_fill(~valid[:, 0], 0).long(), num_classes
+        ).permute(0, 3, 1, 2)
+        * valid
+    )
     dims = (0, 2, 3)
     intersect = (prob * onehot).sum(dims)
     denom = (prob * prob).sum(dims) + onehot.sum(dims)  # t^2 = t
@@ -64,28 +70,35 @@ class ClassWiseDiceLoss(nn.Module):
     Shapes: pred (B, K, H, W), target (B, H, W) -> 0-dim tensor.
     """
 
-    def __init__(self,
-                 loss_weight: float = 1.0,
-                 smooth: float = 1e-5,
-                 loss_name: str = 'loss_dice'):
+    def __init__(
+        self,
+        loss_weight: float = 1.0,
+        smooth: float = 1e-5,
+        loss_name: str = 'loss_dice',
+    ):
         super().__init__()
         self.loss_weight = loss_weight
         self.smooth = smooth
         self._loss_name = loss_name
 
-    def forward(self,
-                pred: Tensor,
-                target: Tensor,
-                weight: Optional[Tensor] = None,
-                ignore_index: int = 255,
-                **kwargs) -> Tensor:
+    def forward(
+        self,
+        pred: Tensor,
+        target: Tensor,
+        weight: Optional[Tensor] = None,
+        ignore_index: int = 255,
+        **kwargs,
+    ) -> Tensor:
         """``weight`` (per-pixel weights of a sampler) is not supported: a
         weighted Dice is another loss."""
         if weight is not None:
-            raise ValueError(f'{type(self).__name__} takes no per-pixel '
-                             'weight (set no sampler on the head)')
+            raise ValueError(
+                f'{type(self).__name__} takes no per-pixel '
+                'weight (set no sampler on the head)'
+            )
         return self.loss_weight * classwise_dice_loss(
-            pred, target, ignore_index, self.smooth)
+            pred, target, ignore_index, self.smooth
+        )
 
     @property
     def loss_name(self) -> str:

@@ -14,6 +14,7 @@
   ``norm1`` (before the unit) and final ``norm`` have no counterpart, and
   ``stem.norm``, ``norm3`` and ``downsample.norm`` keep their initialisation.
 """
+
 import logging
 import re
 from collections import OrderedDict
@@ -26,8 +27,10 @@ from mmengine.runner.checkpoint import load_state_dict
 from torch import nn
 
 __all__ = [
-    'convert_swin_checkpoint', 'convert_resnetv2_checkpoint',
-    'resize_rel_pos_table', 'load_converted'
+    'convert_swin_checkpoint',
+    'convert_resnetv2_checkpoint',
+    'resize_rel_pos_table',
+    'load_converted',
 ]
 
 StateDict = Dict[str, torch.Tensor]
@@ -42,13 +45,14 @@ def _strip(state_dict: StateDict) -> StateDict:
     for k, v in state_dict.items():
         for prefix in ('module.', 'backbone.'):
             if k.startswith(prefix):
-                k = k[len(prefix):]
+                k = k[len(prefix) :]
         out[k] = v
     return out
 
 
-def resize_rel_pos_table(table: torch.Tensor,
-                         window_size: int) -> torch.Tensor:
+def resize_rel_pos_table(
+    table: torch.Tensor, window_size: int
+) -> torch.Tensor:
     """((2*w0-1)^2, nH) -> ((2*w-1)^2, nH), bicubic.
 
     The resize MMSegmentation's ``SwinTransformer.init_weights`` applies
@@ -63,10 +67,9 @@ def resize_rel_pos_table(table: torch.Tensor,
     if S1 == S2:
         return table
     t = table.t().reshape(1, nH, S1, S1)
-    t = F.interpolate(t.float(),
-                      size=(S2, S2),
-                      mode='bicubic',
-                      align_corners=False)
+    t = F.interpolate(
+        t.float(), size=(S2, S2), mode='bicubic', align_corners=False
+    )
     return t.reshape(nH, S2 * S2).t().to(table.dtype)
 
 
@@ -108,7 +111,7 @@ def convert_swin_checkpoint(
             p = v.shape[-1]
             o = (patch_size - p) // 2
             w = v.new_zeros(v.shape[:2] + (patch_size, patch_size))
-            w[..., o:o + p, o:o + p] = v
+            w[..., o : o + p, o : o + p] = v
             out[k] = w
         else:
             out[k] = v
@@ -116,7 +119,8 @@ def convert_swin_checkpoint(
 
 
 def convert_resnetv2_checkpoint(
-        state_dict: StateDict) -> Tuple[StateDict, List[str]]:
+    state_dict: StateDict,
+) -> Tuple[StateDict, List[str]]:
     """Map a timm ``ResNetV2`` checkpoint onto ``ResNetV2GN`` keys.
 
     Returns:
@@ -140,11 +144,13 @@ def convert_resnetv2_checkpoint(
     return out, skipped
 
 
-def load_converted(module: nn.Module,
-                   converted: StateDict,
-                   skipped: List[str],
-                   name: str,
-                   logger: Union[str, logging.Logger] = 'current') -> None:
+def load_converted(
+    module: nn.Module,
+    converted: StateDict,
+    skipped: List[str],
+    name: str,
+    logger: Union[str, logging.Logger] = 'current',
+) -> None:
     """Load ``converted`` into ``module`` with mmengine's ``load_state_dict``
     (``strict=False``), which loads what fits and logs missing, unexpected
     and shape-mismatched keys; the keys the converter left out on purpose
@@ -160,7 +166,9 @@ def load_converted(module: nn.Module,
             converted[k] = own[k]
     lines = [f'{name}: {len(converted)} tensors to load']
     if skipped:
-        lines.append(f'skipped on purpose ({len(skipped)}):\n    ' +
-                     '\n    '.join(skipped))
+        lines.append(
+            f'skipped on purpose ({len(skipped)}):\n    '
+            + '\n    '.join(skipped)
+        )
     print_log('\n'.join(lines), logger=logger)
     load_state_dict(module, converted, strict=False, logger=logger)

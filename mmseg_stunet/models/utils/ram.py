@@ -1,13 +1,14 @@
 """Relational aggregation module (RAM) of ST-UNet: Swin -> CNN fusion."""
+
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_conv_layer
 from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from torch import nn
 
-from mmseg.registry import MODELS
 from ..layers.soft_pool import global_soft_pool2d
 from .weight_init import TorchDefaultInitMixin
 
@@ -46,24 +47,29 @@ class RelationalAggregationModule(TorchDefaultInitMixin, BaseModule):
     Shapes: x (B, C, h, w), t (B, Ct, h, w) -> (B, C, h, w).
     """
 
-    def __init__(self,
-                 channels: int,
-                 swin_channels: int,
-                 dcn_cfg: dict = dict(type='DeformConvV2'),
-                 reduction: int = 2,
-                 norm_cfg: dict = dict(type='BN'),
-                 norm_momentum: Optional[float] = 0.01,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        channels: int,
+        swin_channels: int,
+        dcn_cfg: dict = dict(type='DeformConvV2'),
+        reduction: int = 2,
+        norm_cfg: dict = dict(type='BN'),
+        norm_momentum: Optional[float] = 0.01,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg)
         self.dcn = build_conv_layer(
-            dcn_cfg, channels, channels, 3, padding=1, bias=False)
+            dcn_cfg, channels, channels, 3, padding=1, bias=False
+        )
         if norm_momentum is not None:
             norm_cfg = dict(norm_cfg, momentum=norm_momentum)
-        self.proj = ConvModule(swin_channels,
-                               channels,
-                               1,
-                               norm_cfg=norm_cfg,
-                               act_cfg=dict(type='ReLU'))
+        self.proj = ConvModule(
+            swin_channels,
+            channels,
+            1,
+            norm_cfg=norm_cfg,
+            act_cfg=dict(type='ReLU'),
+        )
         self.fc1 = nn.Linear(channels, channels // reduction)
         self.fc2 = nn.Linear(channels // reduction, channels)
         self.torch_default_init()
@@ -75,7 +81,8 @@ class RelationalAggregationModule(TorchDefaultInitMixin, BaseModule):
         if not torch.jit.is_tracing() and x.shape[2:] != t.shape[2:]:
             raise ValueError(
                 f'{type(self).__name__}: CNN map {tuple(x.shape)} and Swin '
-                f'map {tuple(t.shape)} differ in spatial size')
+                f'map {tuple(t.shape)} differ in spatial size'
+            )
         x = self.dcn(x).to(x.dtype)
         s = self.proj(t)
         z_avg = F.relu(self.fc1(s.mean(dim=(2, 3))))

@@ -1,23 +1,26 @@
 """Spatial interaction module (SIM) of ST-UNet (He et al., TGRS 2022)."""
+
 from typing import Optional
 
 import torch
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from torch import nn
 
-from mmseg.registry import MODELS
 from .weight_init import TorchDefaultInitMixin
 
 
-def bounded_eval_norm(norm: nn.Module, x: torch.Tensor,
-                      bound: float) -> torch.Tensor:
+def bounded_eval_norm(
+    norm: nn.Module, x: torch.Tensor, bound: float
+) -> torch.Tensor:
     """Eval-mode batch norm whose standardised value ``(x - running_mean) /
     sqrt(running_var + eps)`` is clamped to ``[-bound, bound]`` before the
     affine transform. Equal to the norm wherever ``|z| <= bound``."""
-    shape = (1, -1) + (1, ) * (x.dim() - 2)
+    shape = (1, -1) + (1,) * (x.dim() - 2)
     z = (x - norm.running_mean.view(shape)) * torch.rsqrt(
-        norm.running_var.view(shape) + norm.eps)
+        norm.running_var.view(shape) + norm.eps
+    )
     z = z.clamp(-bound, bound)
     if norm.affine:
         z = z * norm.weight.view(shape) + norm.bias.view(shape)
@@ -60,25 +63,27 @@ class SpatialInteractionModule(TorchDefaultInitMixin, BaseModule):
     Shapes: (B, C, h, w) -> (B, C, h, w).
     """
 
-    def __init__(self,
-                 channels: int,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='GELU'),
-                 clip_z: Optional[float] = 20.,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        channels: int,
+        norm_cfg: dict = dict(type='BN'),
+        act_cfg: dict = dict(type='GELU'),
+        clip_z: Optional[float] = 20.0,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg)
-        self.reduce = ConvModule(channels,
-                                 channels // 2,
-                                 3,
-                                 padding=2,
-                                 dilation=2,
-                                 norm_cfg=norm_cfg,
-                                 act_cfg=act_cfg)
-        self.expand = ConvModule(channels // 2,
-                                 channels,
-                                 1,
-                                 norm_cfg=norm_cfg,
-                                 act_cfg=act_cfg)
+        self.reduce = ConvModule(
+            channels,
+            channels // 2,
+            3,
+            padding=2,
+            dilation=2,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+        )
+        self.expand = ConvModule(
+            channels // 2, channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg
+        )
         self.clip_z = clip_z
         self.torch_default_init()
 
@@ -87,8 +92,11 @@ class SpatialInteractionModule(TorchDefaultInitMixin, BaseModule):
         # (B, C/2, h, 1) @ (B, C/2, 1, w): outer product of row / column means
         s = s.mean(dim=3, keepdim=True) @ s.mean(dim=2, keepdim=True)
         norm = getattr(self.expand, 'norm', None)
-        if self.training or self.clip_z is None or \
-                getattr(norm, 'running_var', None) is None:
+        if (
+            self.training
+            or self.clip_z is None
+            or getattr(norm, 'running_var', None) is None
+        ):
             return self.expand(s)
         s = bounded_eval_norm(norm, self.expand.conv(s), self.clip_z)
         return self.expand.activate(s) if self.expand.with_activation else s

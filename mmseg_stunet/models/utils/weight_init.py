@@ -7,6 +7,7 @@ a = sqrt(5): weights and biases uniform in +-1/sqrt(fan_in)). In SIM this
 matters: the Kaiming-normal spread is about twice as large, and SIM's outer
 product squares it at every block pair.
 """
+
 from torch import nn
 
 __all__ = ['reset_to_torch_default', 'TorchDefaultInitMixin']
@@ -34,7 +35,7 @@ class TorchDefaultInitMixin:
     """
 
     def default_init_roots(self) -> tuple:
-        return (self, )
+        return (self,)
 
     def torch_default_init(self) -> None:
         if self.init_cfg is None:

@@ -1,38 +1,44 @@
 """ST-UNet backbone + head: shapes at any size, bands, gradients, inference,
 bounded activations and reduced precision at the paper setting."""
+
 import copy
 
 import pytest
 import torch
+from helpers import SMALL_STUNET_BACKBONE as SMALL_BACKBONE
+from helpers import SMALL_STUNET_HEAD as SMALL_HEAD
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
-
-import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from helpers import SMALL_STUNET_BACKBONE as SMALL_BACKBONE
-from helpers import SMALL_STUNET_HEAD as SMALL_HEAD
+
+import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg_stunet.utils.paths import config_path
 
 init_default_scope('mmseg')
 
+
 def paper_model_cfg():
-    return Config.fromfile(config_path('_base_', 'models',
-                                       'st_unet.py')).model
+    return Config.fromfile(config_path('_base_', 'models', 'st_unet.py')).model
 
 
 def _segmentor(test_cfg=dict(mode='whole'), in_channels=3):
     backbone = dict(SMALL_BACKBONE, in_channels=in_channels)
     return MODELS.build(
-        dict(type='EncoderDecoder',
-             data_preprocessor=dict(type='SegDataPreProcessor',
-                                    mean=[0.] * in_channels,
-                                    std=[1.] * in_channels),
-             backbone=backbone,
-             decode_head=copy.deepcopy(SMALL_HEAD),
-             train_cfg=dict(),
-             test_cfg=ConfigDict(test_cfg)))
+        dict(
+            type='EncoderDecoder',
+            data_preprocessor=dict(
+                type='SegDataPreProcessor',
+                mean=[0.0] * in_channels,
+                std=[1.0] * in_channels,
+            ),
+            backbone=backbone,
+            decode_head=copy.deepcopy(SMALL_HEAD),
+            train_cfg=dict(),
+            test_cfg=ConfigDict(test_cfg),
+        )
+    )
 
 
 @pytest.mark.parametrize('hw', [(256, 256), (320, 192), (511, 383)])
@@ -43,12 +49,13 @@ def test_backbone_and_logit_shapes(hw):
     x = torch.randn(1, 3, H, W)
     with torch.no_grad():
         feats = model.backbone(x)
-        assert [tuple(f.shape[1:])
-                for f in feats] == [(8, -(-H // 2), -(-W // 2)),
-                                    (32, -(-H // 4), -(-W // 4)),
-                                    (64, -(-H // 8), -(-W // 8)),
-                                    (128, -(-H // 16), -(-W // 16)),
-                                    (256, -(-H // 32), -(-W // 32))]
+        assert [tuple(f.shape[1:]) for f in feats] == [
+            (8, -(-H // 2), -(-W // 2)),
+            (32, -(-H // 4), -(-W // 4)),
+            (64, -(-H // 8), -(-W // 8)),
+            (128, -(-H // 16), -(-W // 16)),
+            (256, -(-H // 32), -(-W // 32)),
+        ]
         meta = dict(img_shape=(H, W), ori_shape=(H, W), pad_shape=(H, W))
         logits = model.encode_decode(x, [meta])
     assert logits.shape == (1, 6, H, W)
@@ -61,14 +68,17 @@ def test_every_parameter_gets_a_gradient_and_four_bands():
     x = torch.randn(2, 4, 64, 48)
     gt = torch.randint(0, 6, (2, 1, 64, 48))
     samples = [
-        SegDataSample(gt_sem_seg=PixelData(data=g),
-                      metainfo=dict(img_shape=(64, 48))) for g in gt
+        SegDataSample(
+            gt_sem_seg=PixelData(data=g), metainfo=dict(img_shape=(64, 48))
+        )
+        for g in gt
     ]
     losses = model.loss(x, samples)
     assert set(losses) >= {'decode.loss_ce', 'decode.loss_dice'}
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     no_grad = [
-        n for n, p in model.named_parameters()
+        n
+        for n, p in model.named_parameters()
         if p.grad is None or not p.grad.abs().sum() > 0
     ]
     assert not no_grad, f'parameters without gradient: {no_grad}'
@@ -86,7 +96,8 @@ def test_whole_and_slide_inference_agree_in_shape():
         inputs=inputs,
         data_samples=[
             SegDataSample(metainfo=dict(img_shape=(H, W), ori_shape=(H, W)))
-        ])
+        ],
+    )
     for model in (whole, slide):
         with torch.no_grad():
             out = model.test_step(copy.deepcopy(data))[0]
@@ -94,41 +105,55 @@ def test_whole_and_slide_inference_agree_in_shape():
         assert out.pred_sem_seg.data.shape == (1, H, W)
 
 
-@pytest.mark.parametrize('head', [
-    dict(type='DepthwiseSeparableASPPHead',
-         in_channels=256,
-         in_index=3,
-         channels=16,
-         dilations=(1, 2),
-         c1_in_channels=32,
-         c1_channels=8),
-    dict(type='UPerHead',
-         in_channels=[32, 64, 128, 256],
-         in_index=[0, 1, 2, 3],
-         channels=16,
-         pool_scales=(1, 2)),
-    dict(type='FCNHead', in_channels=256, in_index=3, channels=16),
-])
+@pytest.mark.parametrize(
+    'head',
+    [
+        dict(
+            type='DepthwiseSeparableASPPHead',
+            in_channels=256,
+            in_index=3,
+            channels=16,
+            dilations=(1, 2),
+            c1_in_channels=32,
+            c1_channels=8,
+        ),
+        dict(
+            type='UPerHead',
+            in_channels=[32, 64, 128, 256],
+            in_index=[0, 1, 2, 3],
+            channels=16,
+            pool_scales=(1, 2),
+        ),
+        dict(type='FCNHead', in_channels=256, in_index=3, channels=16),
+    ],
+)
 def test_mmseg_heads_on_the_backbone(head):
     """The fused stages serve MMSegmentation's own heads by ``in_index``."""
     torch.manual_seed(0)
     model = MODELS.build(
-        dict(type='EncoderDecoder',
-             backbone=dict(SMALL_BACKBONE, out_indices=(1, 2, 3, 4)),
-             decode_head=dict(head, num_classes=6, norm_cfg=dict(type='BN')),
-             test_cfg=ConfigDict(mode='whole'))).eval()
+        dict(
+            type='EncoderDecoder',
+            backbone=dict(SMALL_BACKBONE, out_indices=(1, 2, 3, 4)),
+            decode_head=dict(head, num_classes=6, norm_cfg=dict(type='BN')),
+            test_cfg=ConfigDict(mode='whole'),
+        )
+    ).eval()
     with torch.no_grad():
-        logits = model.encode_decode(torch.randn(1, 3, 64, 64),
-                                     [dict(img_shape=(64, 64))])
+        logits = model.encode_decode(
+            torch.randn(1, 3, 64, 64), [dict(img_shape=(64, 64))]
+        )
     assert logits.shape == (1, 6, 64, 64)
 
 
-@pytest.mark.parametrize('bad, match', [
-    (dict(num_heads=(1, 1, 2)), 'num_heads'),
-    (dict(num_heads=(3, 1, 2, 2)), r'num_heads\[0\]=3'),
-    (dict(depths=(2, 1, 2, 2)), 'depth must be even'),
-    (dict(stage_blocks=(1, 1, 1)), 'stage_blocks'),
-])
+@pytest.mark.parametrize(
+    'bad, match',
+    [
+        (dict(num_heads=(1, 1, 2)), 'num_heads'),
+        (dict(num_heads=(3, 1, 2, 2)), r'num_heads\[0\]=3'),
+        (dict(depths=(2, 1, 2, 2)), 'depth must be even'),
+        (dict(stage_blocks=(1, 1, 1)), 'stage_blocks'),
+    ],
+)
 def test_bad_arguments_are_named(bad, match):
     with pytest.raises(ValueError, match=match):
         MODELS.build(dict(SMALL_BACKBONE, **bad))
@@ -143,7 +168,8 @@ def test_paper_setting_parameter_count(capsys):
     with capsys.disabled():
         print(
             f'\nST-UNet paper setting: {total / 1e6:.2f} M parameters '
-            f'(backbone {n_backbone / 1e6:.2f} M, head {n_head / 1e6:.2f} M)')
+            f'(backbone {n_backbone / 1e6:.2f} M, head {n_head / 1e6:.2f} M)'
+        )
     assert 75e6 < total < 88e6
 
 
@@ -185,18 +211,23 @@ def test_fp16_autocast_training_step_with_grad_scaler():
         return hook
 
     hooks = [
-        m.register_forward_hook(record(name)) for name, m in (
-                    [(f'ram{i}', r) for i, r in enumerate(model.backbone.rams)]
-                    + [(f'decoder{i}', b)
-                       for i, b in enumerate(model.decode_head.blocks)])
+        m.register_forward_hook(record(name))
+        for name, m in (
+            [(f'ram{i}', r) for i, r in enumerate(model.backbone.rams)]
+            + [
+                (f'decoder{i}', b)
+                for i, b in enumerate(model.decode_head.blocks)
+            ]
+        )
     ]
     # one 64x64 image: CPU float16 convolution backward is a slow
     # reference kernel (10 s for this step)
     x = torch.randn(1, 3, 64, 64)
     samples = [
-        SegDataSample(gt_sem_seg=PixelData(data=torch.randint(0, 6, (1, 64,
-                                                                   64))),
-                      metainfo=dict(img_shape=(64, 64)))
+        SegDataSample(
+            gt_sem_seg=PixelData(data=torch.randint(0, 6, (1, 64, 64))),
+            metainfo=dict(img_shape=(64, 64)),
+        )
     ]
     optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     scaler = torch.amp.GradScaler('cpu')
@@ -212,5 +243,5 @@ def test_fp16_autocast_training_step_with_grad_scaler():
     assert grads and all(torch.isfinite(g).all() for g in grads)
     scaler.step(optim)
     scaler.update()
-    assert scaler.get_scale() == 2.**16  # no inf/NaN step was skipped
+    assert scaler.get_scale() == 2.0**16  # no inf/NaN step was skipped
     assert set(dtypes.values()) == {torch.float16}, dtypes

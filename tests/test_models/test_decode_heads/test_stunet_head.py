@@ -1,13 +1,13 @@
 """STUNetHead: crop of odd sizes, PyTorch's default initialisation."""
+
 import copy
 
 import torch
+from helpers import SMALL_STUNET_HEAD as SMALL_HEAD
 from mmengine.registry import init_default_scope
-
-import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg.registry import MODELS
 
-from helpers import SMALL_STUNET_HEAD as SMALL_HEAD
+import mmseg_stunet  # noqa: F401  (registers the modules)
 
 init_default_scope('mmseg')
 
@@ -29,13 +29,15 @@ def test_convolutions_keep_torch_default_init():
     head = MODELS.build(copy.deepcopy(SMALL_HEAD))
     for _ in range(2):
         cls = head.conv_seg
-        bound = (cls.in_channels * 9)**-0.5
+        bound = (cls.in_channels * 9) ** -0.5
         assert cls.weight.abs().max() <= bound
-        assert cls.weight.std() > 0.4 * bound  # Normal(0.01) would be far below
+        assert (
+            cls.weight.std() > 0.4 * bound
+        )  # Normal(0.01) would be far below
         assert cls.bias.abs().max() > 0  # default init: non-zero bias
         conv = head.blocks[0].conv1.conv
         fan_in = conv.in_channels * 9
         assert conv.weight.abs().max() <= fan_in**-0.5
         up = head.blocks[0].up
-        assert up.weight.abs().max() <= (up.weight.shape[1] * 4)**-0.5
+        assert up.weight.abs().max() <= (up.weight.shape[1] * 4) ** -0.5
         head.init_weights()

@@ -6,6 +6,7 @@ the gradients for input, offset, mask, weight and bias), against
 autocast, through ``torch.jit.trace`` and ONNX, and inside MMSegmentation's
 ResNet.
 """
+
 import io
 
 import pytest
@@ -14,12 +15,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmseg_stunet.models.layers import dcn as dcn_module
-from mmseg_stunet.models.layers.dcn import (DeformConvV2,
-                                            modulated_deform_conv2d,
-                                            resolve_backend)
-from mmseg_stunet.models.layers.deform_conv_torch import \
-    modulated_deform_conv2d_torch
+from mmseg_stunet.models.layers.dcn import (
+    DeformConvV2,
+    modulated_deform_conv2d,
+    resolve_backend,
+)
+from mmseg_stunet.models.layers.deform_conv_torch import (
+    modulated_deform_conv2d_torch,
+)
 from mmseg_stunet.utils.paths import config_path
+
 mmcv_ops = pytest.importorskip('mmcv.ops')
 
 # (batch, C_in, C_out, H, W, kernel, stride, padding, dilation, groups,
@@ -38,7 +43,7 @@ def _pair(v):
     return v if isinstance(v, tuple) else (v, v)
 
 
-def make_case(name, dtype, offset_scale=3., seed=0):
+def make_case(name, dtype, offset_scale=3.0, seed=0):
     """Random inputs for CASES[name]; offsets of a few pixels push many
     sampling points beyond the map."""
     b, cin, cout, h, w, k, s, p, d, g, dg, bias = CASES[name]
@@ -47,21 +52,21 @@ def make_case(name, dtype, offset_scale=3., seed=0):
     wo = (w + 2 * p[1] - d[1] * (kw - 1) - 1) // s[1] + 1
     gen = torch.Generator().manual_seed(seed)
 
-    def rand(*shape, scale=1.):
-        return (torch.randn(*shape, generator=gen, dtype=dtype) *
-                scale).requires_grad_()
+    def rand(*shape, scale=1.0):
+        return (
+            torch.randn(*shape, generator=gen, dtype=dtype) * scale
+        ).requires_grad_()
 
     x = rand(b, cin, h, w)
     offset = rand(b, 2 * dg * kh * kw, ho, wo, scale=offset_scale)
-    mask = torch.rand(b, dg * kh * kw, ho, wo, generator=gen,
-                      dtype=dtype).requires_grad_()
+    mask = torch.rand(
+        b, dg * kh * kw, ho, wo, generator=gen, dtype=dtype
+    ).requires_grad_()
     weight = rand(cout, cin // g, kh, kw)
     b_ = rand(cout) if bias else None
-    return (x, offset, mask, weight, b_), dict(stride=s,
-                                               padding=p,
-                                               dilation=d,
-                                               groups=g,
-                                               deform_groups=dg)
+    return (x, offset, mask, weight, b_), dict(
+        stride=s, padding=p, dilation=d, groups=g, deform_groups=dg
+    )
 
 
 def rel_err(a, b):
@@ -71,22 +76,27 @@ def rel_err(a, b):
 def outputs_and_grads(fn, tensors, kwargs, seed=1):
     out = fn(*tensors, **kwargs)
     # drawn in float64 whatever the dtype: every dtype gets the same values
-    grad = torch.randn(out.shape,
-                       generator=torch.Generator().manual_seed(seed),
-                       dtype=torch.float64).to(out.device, out.dtype)
+    grad = torch.randn(
+        out.shape,
+        generator=torch.Generator().manual_seed(seed),
+        dtype=torch.float64,
+    ).to(out.device, out.dtype)
     inputs = [t for t in tensors if t is not None]
     return [out.detach()] + list(torch.autograd.grad(out, inputs, grad))
 
 
-@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-4),
-                                       (torch.float64, 1e-10)])
+@pytest.mark.parametrize(
+    'dtype,tol', [(torch.float32, 1e-4), (torch.float64, 1e-10)]
+)
 @pytest.mark.parametrize('name', list(CASES))
 def test_torch_backend_matches_mmcv(name, dtype, tol):
     tensors, kw = make_case(name, dtype)
     ours = outputs_and_grads(modulated_deform_conv2d_torch, tensors, kw)
     ref = outputs_and_grads(
         lambda *t, **k: mmcv_ops.modulated_deform_conv2d(*t, *k.values()),
-        tensors, kw)
+        tensors,
+        kw,
+    )
     labels = ['output', 'input', 'offset', 'mask', 'weight', 'bias']
     for label, a, b in zip(labels, ours, ref):
         assert a.shape == b.shape, label
@@ -103,30 +113,40 @@ def test_gradcheck_float64(fast_mode):
     inputs."""
     gen = torch.Generator().manual_seed(3)
 
-    def rand(*shape, scale=1.):
-        return (torch.randn(*shape, generator=gen, dtype=torch.float64) *
-                scale).requires_grad_()
+    def rand(*shape, scale=1.0):
+        return (
+            torch.randn(*shape, generator=gen, dtype=torch.float64) * scale
+        ).requires_grad_()
 
     x = rand(1, 4, 3, 4)
     offset = rand(1, 2 * 2 * 4, 4, 2, scale=1.5)  # output 4x2
-    mask = torch.rand(1, 2 * 4, 4, 2, generator=gen,
-                      dtype=torch.float64).requires_grad_()
+    mask = torch.rand(
+        1, 2 * 4, 4, 2, generator=gen, dtype=torch.float64
+    ).requires_grad_()
     weight, bias = rand(2, 2, 2, 2), rand(2)
-    kw = dict(stride=1,
-              padding=(1, 0),
-              dilation=(1, 2),
-              groups=2,
-              deform_groups=2)
+    kw = dict(
+        stride=1, padding=(1, 0), dilation=(1, 2), groups=2, deform_groups=2
+    )
     inputs = (x, offset, mask, weight, bias)
     if not fast_mode:  # small full Jacobian: offsets and mask of one group
-        inputs = (x.detach(), offset[:, :8].detach().requires_grad_(),
-                  mask[:, :4].detach().requires_grad_(), weight.detach(),
-                  bias.detach())
+        inputs = (
+            x.detach(),
+            offset[:, :8].detach().requires_grad_(),
+            mask[:, :4].detach().requires_grad_(),
+            weight.detach(),
+            bias.detach(),
+        )
         rest_off, rest_mask = offset[:, 8:].detach(), mask[:, 4:].detach()
 
         def fn(x, o, m, w, b):
-            return modulated_deform_conv2d_torch(x, torch.cat(
-                (o, rest_off), 1), torch.cat((m, rest_mask), 1), w, b, **kw)
+            return modulated_deform_conv2d_torch(
+                x,
+                torch.cat((o, rest_off), 1),
+                torch.cat((m, rest_mask), 1),
+                w,
+                b,
+                **kw,
+            )
     else:
 
         def fn(*t):
@@ -136,7 +156,8 @@ def test_gradcheck_float64(fast_mode):
 
 
 @pytest.mark.parametrize(
-    'name', ['basic', 'stride2', 'dilation2', 'groups2', 'mixed_1x3'])
+    'name', ['basic', 'stride2', 'dilation2', 'groups2', 'mixed_1x3']
+)
 def test_fresh_layer_is_half_a_conv(name):
     """Zero-initialised offsets: DCNv2 = conv with a 0.5 mask (independent
     reference: F.conv2d)."""
@@ -154,9 +175,11 @@ def test_layer_matches_mmcv_pack_and_checkpoints_move_both_ways():
     torch.manual_seed(0)
     ref = mmcv_ops.ModulatedDeformConv2dPack(8, 6, 3, 2, 1, 1, 2, 2)
     ours = DeformConvV2(8, 6, 3, 2, 1, 1, 2, 2, backend='torch')
-    assert list(ref.state_dict()) == list(ours.state_dict()) == [
-        'weight', 'bias', 'conv_offset.weight', 'conv_offset.bias'
-    ]
+    assert (
+        list(ref.state_dict())
+        == list(ours.state_dict())
+        == ['weight', 'bias', 'conv_offset.weight', 'conv_offset.bias']
+    )
     nn.init.normal_(ref.conv_offset.weight, std=0.3)
     nn.init.normal_(ref.bias)
     ours.load_state_dict(ref.state_dict())
@@ -166,8 +189,10 @@ def test_layer_matches_mmcv_pack_and_checkpoints_move_both_ways():
     ref.load_state_dict(ours.state_dict())
     torch.testing.assert_close(ours(x), ref(x), rtol=1e-4, atol=1e-5)
     # through a file, inside a parent module, with the versioned metadata
-    parent, twin = nn.Sequential(ours), nn.Sequential(
-        DeformConvV2(8, 6, 3, 2, 1, 1, 2, 2))
+    parent, twin = (
+        nn.Sequential(ours),
+        nn.Sequential(DeformConvV2(8, 6, 3, 2, 1, 1, 2, 2)),
+    )
     buf = io.BytesIO()
     torch.save(parent.state_dict(), buf)
     buf.seek(0)
@@ -179,22 +204,26 @@ def test_build_conv_layer_with_and_without_default_scope():
     from mmcv.cnn import build_conv_layer
     from mmengine.registry import DefaultScope
     from mmseg.registry import MODELS
+
     layer = build_conv_layer(dict(type='DeformConvV2'), 8, 8, 3, padding=1)
     assert isinstance(layer, DeformConvV2) and layer.padding == (1, 1)
     with DefaultScope.overwrite_default_scope('mmseg'):
-        layer = build_conv_layer(dict(type='DeformConvV2', deform_groups=2),
-                                 8,
-                                 4,
-                                 3,
-                                 stride=2)
+        layer = build_conv_layer(
+            dict(type='DeformConvV2', deform_groups=2), 8, 4, 3, stride=2
+        )
         assert isinstance(layer, DeformConvV2)
         assert layer.deform_groups == 2 and layer.stride == (2, 2)
     assert isinstance(
         MODELS.build(
-            dict(type='DeformConvV2',
-                 in_channels=4,
-                 out_channels=4,
-                 kernel_size=3)), DeformConvV2)
+            dict(
+                type='DeformConvV2',
+                in_channels=4,
+                out_channels=4,
+                kernel_size=3,
+            )
+        ),
+        DeformConvV2,
+    )
 
 
 def test_backend_selection_and_errors():
@@ -205,8 +234,9 @@ def test_backend_selection_and_errors():
         DeformConvV2(4, 4, 3, backend='bogus')
     if dcn_module._torchvision_op() is None:
         with pytest.raises(RuntimeError, match='torchvision'):
-            DeformConvV2(4, 4, 3,
-                         backend='torchvision')(torch.randn(1, 4, 5, 5))
+            DeformConvV2(4, 4, 3, backend='torchvision')(
+                torch.randn(1, 4, 5, 5)
+            )
     tensors, kw = make_case('basic', torch.float32)
     x, offset, mask, weight, bias = tensors
     with pytest.raises(ValueError, match=r'offset must have shape'):
@@ -236,14 +266,19 @@ def test_mmcv_backend_of_the_layer_agrees_with_torch_backend(fresh):
         assert rel_err(u, v) < 1e-4
 
 
-@pytest.mark.skipif(dcn_module._torchvision_op() is None,
-                    reason='torchvision not installed')
+@pytest.mark.skipif(
+    dcn_module._torchvision_op() is None, reason='torchvision not installed'
+)
 def test_torchvision_backend_matches_torch_backend():
     tensors, kw = make_case('deform_groups2', torch.float32)
     ours = outputs_and_grads(modulated_deform_conv2d_torch, tensors, kw)
     tv = outputs_and_grads(
-        lambda *t, **k: modulated_deform_conv2d(*t, **k, backend='torchvision'
-                                                ), tensors, kw)
+        lambda *t, **k: modulated_deform_conv2d(
+            *t, **k, backend='torchvision'
+        ),
+        tensors,
+        kw,
+    )
     for a, b in zip(ours, tv):
         assert rel_err(a, b) < 1e-4
 
@@ -288,23 +323,26 @@ def test_jit_trace_and_onnx_export(tmp_path):
 
     ort = pytest.importorskip('onnxruntime')
     path = str(tmp_path / 'dcn.onnx')
-    torch.onnx.export(layer, (x, ),
-                      path,
-                      input_names=['x'],
-                      output_names=['y'],
-                      opset_version=17,
-                      dynamo=False)
+    torch.onnx.export(
+        layer,
+        (x,),
+        path,
+        input_names=['x'],
+        output_names=['y'],
+        opset_version=17,
+        dynamo=False,
+    )
     sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    (y, ) = sess.run(None, {'x': x2.numpy()})
-    torch.testing.assert_close(torch.from_numpy(y),
-                               layer(x2),
-                               rtol=1e-4,
-                               atol=1e-5)
+    (y,) = sess.run(None, {'x': x2.numpy()})
+    torch.testing.assert_close(
+        torch.from_numpy(y), layer(x2), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_mmseg_resnet_with_dcn_trains_one_step():
     """MMSegmentation's own ResNet, DCN in stages 2-4, one SGD step."""
     from mmseg.models.backbones import ResNet
+
     torch.manual_seed(0)
     net = ResNet(
         depth=50,
@@ -312,10 +350,11 @@ def test_mmseg_resnet_with_dcn_trains_one_step():
         base_channels=8,
         num_stages=4,
         zero_init_residual=False,  # else no gradient reaches conv2 in step 1
-        dcn=dict(type='DeformConvV2',
-                 deform_groups=1,
-                 fallback_on_stride=False),
-        stage_with_dcn=(False, True, True, True))
+        dcn=dict(
+            type='DeformConvV2', deform_groups=1, fallback_on_stride=False
+        ),
+        stage_with_dcn=(False, True, True, True),
+    )
     net.init_weights()
     dcns = [m for m in net.modules() if isinstance(m, DeformConvV2)]
     assert len(dcns) == 4 + 6 + 3  # the conv2 of every bottleneck, stages 2-4
@@ -323,8 +362,12 @@ def test_mmseg_resnet_with_dcn_trains_one_step():
     assert not any(isinstance(m.conv2, DeformConvV2) for m in net.layer1)
     x = torch.randn(2, 3, 32, 32)
     outs = net(x)
-    assert [tuple(o.shape) for o in outs] == [(2, 32, 8, 8), (2, 64, 4, 4),
-                                              (2, 128, 2, 2), (2, 256, 1, 1)]
+    assert [tuple(o.shape) for o in outs] == [
+        (2, 32, 8, 8),
+        (2, 64, 4, 4),
+        (2, 128, 2, 2),
+        (2, 256, 1, 1),
+    ]
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
     before = [m.conv_offset.weight.detach().clone() for m in dcns]
     sum(o.square().mean() for o in outs).backward()
@@ -332,8 +375,9 @@ def test_mmseg_resnet_with_dcn_trains_one_step():
         assert m.conv_offset.weight.grad.abs().sum() > 0
         assert m.weight.grad.abs().sum() > 0
     opt.step()
-    assert all(not torch.equal(b, m.conv_offset.weight)
-               for b, m in zip(before, dcns))
+    assert all(
+        not torch.equal(b, m.conv_offset.weight) for b, m in zip(before, dcns)
+    )
     outs2 = net(x)
     assert all(torch.isfinite(o).all() for o in outs2)
 
@@ -348,9 +392,13 @@ def test_config_builds_and_trains_dcn_deeplabv3plus():
     from mmengine.structures import PixelData
     from mmseg.registry import MODELS
     from mmseg.structures import SegDataSample
+
     cfg = Config.fromfile(
-        config_path('deeplabv3plus',
-                    'deeplabv3plus_r50-d8-dcn_1xb8-100e_vaihingen-256x256.py'))
+        config_path(
+            'deeplabv3plus',
+            'deeplabv3plus_r50-d8-dcn_1xb8-100e_vaihingen-256x256.py',
+        )
+    )
     assert cfg.model.backbone.dcn.type == 'DeformConvV2'
     init_default_scope('mmseg')
     bn = dict(type='BN', requires_grad=True)  # SyncBN needs a process group
@@ -369,24 +417,33 @@ def test_config_builds_and_trains_dcn_deeplabv3plus():
     inputs, samples = [], []
     for _ in range(2):
         inputs.append(
-            torch.randint(0,
-                          256, (3, 32, 32),
-                          dtype=torch.uint8,
-                          generator=gen))
-        sample = SegDataSample(gt_sem_seg=PixelData(
-            data=torch.randint(0, 6, (1, 32, 32), generator=gen)))
+            torch.randint(
+                0, 256, (3, 32, 32), dtype=torch.uint8, generator=gen
+            )
+        )
+        sample = SegDataSample(
+            gt_sem_seg=PixelData(
+                data=torch.randint(0, 6, (1, 32, 32), generator=gen)
+            )
+        )
         sample.set_metainfo(
-            dict(img_shape=(32, 32), ori_shape=(32, 32), pad_shape=(32, 32)))
+            dict(img_shape=(32, 32), ori_shape=(32, 32), pad_shape=(32, 32))
+        )
         samples.append(sample)
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
-    params = (model.decode_head.conv_seg.weight, dcns[0].weight,
-              dcns[-1].conv_offset.weight)
+    params = (
+        model.decode_head.conv_seg.weight,
+        dcns[0].weight,
+        dcns[-1].conv_offset.weight,
+    )
     before = [p.detach().clone() for p in params]
     for _ in range(2):
-        losses = model.train_step(dict(inputs=inputs, data_samples=samples),
-                                  optim)
-        assert {'decode.loss_ce', 'decode.loss_dice',
-                'aux.loss_ce'} <= set(losses)
+        losses = model.train_step(
+            dict(inputs=inputs, data_samples=samples), optim
+        )
+        assert {'decode.loss_ce', 'decode.loss_dice', 'aux.loss_ce'} <= set(
+            losses
+        )
         assert all(torch.isfinite(v) for v in losses.values())
     assert all(not torch.equal(b, p) for b, p in zip(before, params))
 
@@ -415,7 +472,9 @@ def test_cuda_torch_backend_matches_mmcv_or_cpu():
         assert resolve_backend('auto', torch.device('cuda')) == 'mmcv'
         mm = outputs_and_grads(
             lambda *t, **k: modulated_deform_conv2d(*t, **k, backend='mmcv'),
-            dev, kw)
+            dev,
+            kw,
+        )
         for a, b in zip(mm, ref):
             assert rel_err(a.cpu(), b) < 1e-4
 
@@ -482,8 +541,9 @@ def test_torch_compile_fullgraph_forward_and_backward():
     ref = layer(x)
     ref.square().sum().backward()
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
-    for got, want in zip(grads, [x.grad] + [p.grad for p in
-                                            layer.parameters()]):
+    for got, want in zip(
+        grads, [x.grad] + [p.grad for p in layer.parameters()]
+    ):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
@@ -493,9 +553,10 @@ def test_torch_compile_fullgraph_forward_and_backward():
 # precision (hence its looser bounds)
 @pytest.mark.cuda
 @pytest.mark.usefixtures('no_tf32')
-@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-4),
-                                       (torch.float16, 1e-2),
-                                       (torch.bfloat16, 5e-2)])
+@pytest.mark.parametrize(
+    'dtype,tol',
+    [(torch.float32, 1e-4), (torch.float16, 1e-2), (torch.bfloat16, 5e-2)],
+)
 @pytest.mark.parametrize('backend', ['torch', 'torchvision', 'mmcv'])
 @pytest.mark.parametrize('name', ['basic', 'deform_groups2', 'mixed_1x3'])
 def test_cuda_backends_match_the_cpu_kernel(name, backend, dtype, tol):
@@ -513,8 +574,7 @@ def test_cuda_backends_match_the_cpu_kernel(name, backend, dtype, tol):
     def run(*t, **k):
         return modulated_deform_conv2d(*t, **k, backend=backend)
 
-    with torch.autocast('cuda', dtype=dtype,
-                        enabled=dtype != torch.float32):
+    with torch.autocast('cuda', dtype=dtype, enabled=dtype != torch.float32):
         got = outputs_and_grads(run, dev, kw)
     labels = ['output', 'input', 'offset', 'mask', 'weight', 'bias']
     compiled = backend != 'torch'

@@ -1,4 +1,5 @@
 """Weight-standardised convolution against its formula."""
+
 import torch
 import torch.nn.functional as F
 

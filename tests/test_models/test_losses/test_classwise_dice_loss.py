@@ -1,15 +1,16 @@
 """The authors' class-wise Dice: formula, hand-computed case, ignored
 pixels, and the paper config's decode loss = 0.5 CE + 0.5 Dice."""
+
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
-
-import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+
+import mmseg_stunet  # noqa: F401  (registers the modules)
 from mmseg_stunet.models.losses import ClassWiseDiceLoss, classwise_dice_loss
 from mmseg_stunet.utils.paths import config_path
 
@@ -132,8 +133,10 @@ def test_rare_class_gets_more_gradient_than_mmseg_dice():
     logits = torch.zeros(8, 6, 64, 64)
     mmseg_dice = MODELS.build(dict(type='DiceLoss', use_sigmoid=False))
     grads = []
-    for fn in (lambda x: classwise_dice_loss(x, target),
-               lambda x: mmseg_dice(x, target)):
+    for fn in (
+        lambda x: classwise_dice_loss(x, target),
+        lambda x: mmseg_dice(x, target),
+    ):
         x = logits.clone().requires_grad_()
         fn(x).backward()
         grads.append(x.grad[:, 4][target == 4].abs().mean())
@@ -143,8 +146,9 @@ def test_rare_class_gets_more_gradient_than_mmseg_dice():
 def test_paper_config_decode_loss_is_half_ce_half_authors_dice():
     cfg = Config.fromfile(config_path('_base_', 'models', 'st_unet.py'))
     head_cfg = cfg.model.decode_head
-    head_cfg.update(in_channels=(8, 8, 8, 8), decoder_channels=(8, 8, 8, 8),
-                    channels=4)
+    head_cfg.update(
+        in_channels=(8, 8, 8, 8), decoder_channels=(8, 8, 8, 8), channels=4
+    )
     head = MODELS.build(head_cfg)
     torch.manual_seed(0)
     logits = torch.randn(2, 6, 32, 32) * 2
@@ -153,6 +157,7 @@ def test_paper_config_decode_loss_is_half_ce_half_authors_dice():
     losses = head.loss_by_feat(logits, samples)
     total = losses['loss_ce'] + losses['loss_dice']
     target = labels[:, 0]
-    ref = 0.5 * F.cross_entropy(logits, target) + \
-        0.5 * AuthorsDiceLoss(6)(logits, target, softmax=True)
+    ref = 0.5 * F.cross_entropy(logits, target) + 0.5 * AuthorsDiceLoss(6)(
+        logits, target, softmax=True
+    )
     torch.testing.assert_close(total, ref, rtol=1e-4, atol=0)

@@ -1,4 +1,5 @@
 """Pretrained initialisation of ST-UNet's two encoder branches."""
+
 import importlib.util
 import logging
 import re
@@ -11,10 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from mmseg_stunet.models.backbones.stunet import STUNetBackbone
-from mmseg_stunet.models.utils.ckpt_convert import (convert_resnetv2_checkpoint,
-                                                   convert_swin_checkpoint,
-                                                   load_converted,
-                                                   resize_rel_pos_table)
+from mmseg_stunet.models.utils.ckpt_convert import (
+    convert_resnetv2_checkpoint,
+    convert_swin_checkpoint,
+    load_converted,
+    resize_rel_pos_table,
+)
 
 SWIN_ARCH = dict(embed_dims=16, depths=[2, 2, 2, 2], num_heads=[1, 2, 2, 4])
 CNN = dict(base_channels=8, stage_blocks=(2, 2, 1, 1), num_groups=4)
@@ -47,14 +50,16 @@ def _load(module, sd, skipped):
 
 
 def _backbone(window_size=7, **kwargs):
-    return STUNetBackbone(embed_dims=16,
-                          depths=(2, 2, 2, 2),
-                          num_heads=(1, 2, 2, 4),
-                          window_size=window_size,
-                          drop_path_rate=0.,
-                          dcn_cfg=dict(type='DeformConvV2'),
-                          **CNN,
-                          **kwargs)
+    return STUNetBackbone(
+        embed_dims=16,
+        depths=(2, 2, 2, 2),
+        num_heads=(1, 2, 2, 4),
+        window_size=window_size,
+        drop_path_rate=0.0,
+        dcn_cfg=dict(type='DeformConvV2'),
+        **CNN,
+        **kwargs,
+    )
 
 
 def _mmpretrain_swin_cls():
@@ -63,6 +68,7 @@ def _mmpretrain_swin_cls():
     installed a placeholder is put in place for that import only."""
     if importlib.util.find_spec('torchvision') is not None:
         from mmpretrain.models import SwinTransformer
+
         return SwinTransformer
     names = ('torchvision', 'torchvision.ops', 'torchvision.ops.boxes')
     for name in names:
@@ -78,16 +84,19 @@ def _mmpretrain_swin_cls():
 def _build_source(kind):
     torch.manual_seed(0)
     if kind == 'mmpretrain':
-        src = _mmpretrain_swin_cls()(arch=SWIN_ARCH,
-                                     img_size=112,
-                                     window_size=7)
+        src = _mmpretrain_swin_cls()(
+            arch=SWIN_ARCH, img_size=112, window_size=7
+        )
     else:
         from mmseg.models.backbones import SwinTransformer
-        src = SwinTransformer(pretrain_img_size=112,
-                              embed_dims=SWIN_ARCH['embed_dims'],
-                              depths=SWIN_ARCH['depths'],
-                              num_heads=SWIN_ARCH['num_heads'],
-                              window_size=7)
+
+        src = SwinTransformer(
+            pretrain_img_size=112,
+            embed_dims=SWIN_ARCH['embed_dims'],
+            depths=SWIN_ARCH['depths'],
+            num_heads=SWIN_ARCH['num_heads'],
+            window_size=7,
+        )
     for n, p in src.named_parameters():
         if n.endswith('relative_position_bias_table'):
             torch.nn.init.normal_(p)
@@ -121,7 +130,8 @@ def test_swin_blocks_reproduce_source(source_swin, tmp_path):
                     ours.swin.stages[i].blocks[j](z, (size, size)),
                     src.stages[i].blocks[j](z, (size, size)),
                     rtol=1e-4,
-                    atol=1e-5)
+                    atol=1e-5,
+                )
 
 
 def test_swin_load_report_and_window_resize(source_swin):
@@ -136,15 +146,17 @@ def test_swin_load_report_and_window_resize(source_swin):
     for k, v in sd.items():  # everything else loaded
         torch.testing.assert_close(ours.swin.state_dict()[k], v)
     assert any('downsample' in k and 'FCM' in k for k in skipped)
-    table = ours.swin.stages[0].blocks[
-        0].attn.w_msa.relative_position_bias_table
+    table = (
+        ours.swin.stages[0].blocks[0].attn.w_msa.relative_position_bias_table
+    )
     assert table.shape == (15 * 15, 1)
-    src = source_swin.stages[0].blocks[0].attn.w_msa \
-        .relative_position_bias_table
+    src = (
+        source_swin.stages[0].blocks[0].attn.w_msa.relative_position_bias_table
+    )
     # the zero offset sits at the centre of both tables and keeps its bias
     torch.testing.assert_close(
-        table.view(15, 15)[7, 7],
-        src.view(13, 13)[6, 6])
+        table.view(15, 15)[7, 7], src.view(13, 13)[6, 6]
+    )
     const = resize_rel_pos_table(torch.full((169, 3), 2.5), 8)
     torch.testing.assert_close(const, torch.full((225, 3), 2.5))
 
@@ -153,12 +165,13 @@ def test_swin_official_layout_matches_mm_layout(source_swin):
     mm = source_swin.state_dict()
     official = OrderedDict()
     for k, v in mm.items():
-        k = (k.replace('stages.',
-                       'layers.').replace('attn.w_msa.', 'attn.').replace(
-                           'ffn.layers.0.0.', 'mlp.fc1.').replace(
-                               'ffn.layers.1.',
-                               'mlp.fc2.').replace('patch_embed.projection.',
-                                                   'patch_embed.proj.'))
+        k = (
+            k.replace('stages.', 'layers.')
+            .replace('attn.w_msa.', 'attn.')
+            .replace('ffn.layers.0.0.', 'mlp.fc1.')
+            .replace('ffn.layers.1.', 'mlp.fc2.')
+            .replace('patch_embed.projection.', 'patch_embed.proj.')
+        )
         official[k] = v
     official['head.weight'] = torch.zeros(10, 128)
     a, _ = convert_swin_checkpoint(mm, 8)
@@ -185,19 +198,23 @@ def _timm_postact_state_dict(w=8, blocks=(2, 2, 1, 1), in_ch=3):
     def r(*shape):
         return torch.randn(*shape, generator=g)
 
-    sd = OrderedDict({
-        'stem.conv.weight': r(w, in_ch, 7, 7),
-        'stem.norm.weight': 1 + 0.1 * r(w),
-        'stem.norm.bias': 0.1 * r(w)
-    })
+    sd = OrderedDict(
+        {
+            'stem.conv.weight': r(w, in_ch, 7, 7),
+            'stem.norm.weight': 1 + 0.1 * r(w),
+            'stem.norm.bias': 0.1 * r(w),
+        }
+    )
     cin = w
     for i, n in enumerate(blocks):
         mid = w * 2**i
         for j in range(n):
             p = f'stages.{i}.blocks.{j}.'
-            for name, shape in (('conv1', (mid, cin, 1,
-                                           1)), ('conv2', (mid, mid, 3, 3)),
-                                ('conv3', (4 * mid, mid, 1, 1))):
+            for name, shape in (
+                ('conv1', (mid, cin, 1, 1)),
+                ('conv2', (mid, mid, 3, 3)),
+                ('conv3', (4 * mid, mid, 1, 1)),
+            ):
                 sd[p + name + '.weight'] = r(*shape)
                 c = shape[0]
                 sd[p + 'norm' + name[-1] + '.weight'] = 1 + 0.1 * r(c)
@@ -213,8 +230,13 @@ def _timm_postact_state_dict(w=8, blocks=(2, 2, 1, 1), in_ch=3):
 
 def _ref_postact(x, sd, stages, groups=4):
     """Stem, max-pool and the first ``stages`` stages, written out."""
-    x = F.group_norm(_std_conv(x, sd['stem.conv.weight'], 2, 3), groups,
-                     sd['stem.norm.weight'], sd['stem.norm.bias'], 1e-6)
+    x = F.group_norm(
+        _std_conv(x, sd['stem.conv.weight'], 2, 3),
+        groups,
+        sd['stem.norm.weight'],
+        sd['stem.norm.bias'],
+        1e-6,
+    )
     x = F.max_pool2d(F.relu(x), 3, 2, 1)
     for i in range(stages):
         j = 0
@@ -223,16 +245,21 @@ def _ref_postact(x, sd, stages, groups=4):
             s = 2 if (i > 0 and j == 0) else 1
 
             def gn(y, n, gr=groups, eps=1e-6):
-                return F.group_norm(y, gr, sd[p + n + '.weight'],
-                                    sd[p + n + '.bias'], eps)
+                return F.group_norm(
+                    y, gr, sd[p + n + '.weight'], sd[p + n + '.bias'], eps
+                )
 
             y = F.relu(gn(_std_conv(x, sd[p + 'conv1.weight']), 'norm1'))
             y = F.relu(gn(_std_conv(y, sd[p + 'conv2.weight'], s, 1), 'norm2'))
             y = gn(_std_conv(y, sd[p + 'conv3.weight']), 'norm3')
             if j == 0:
                 c = sd[p + 'downsample.conv.weight'].shape[0]
-                sc = gn(_std_conv(x, sd[p + 'downsample.conv.weight'], s),
-                        'downsample.norm', c, 1e-5)
+                sc = gn(
+                    _std_conv(x, sd[p + 'downsample.conv.weight'], s),
+                    'downsample.norm',
+                    c,
+                    1e-5,
+                )
             else:
                 sc = x
             x = F.relu(y + sc)
@@ -251,10 +278,9 @@ def test_cnn_stages_reproduce_timm_postact_resnetv2(tmp_path):
         y = ours.cnn.pool(ours.cnn.stem(x))
         for i in range(2):
             y = ours.cnn.stages[i](y)
-            torch.testing.assert_close(y,
-                                       _ref_postact(x, sd, i + 1),
-                                       rtol=1e-4,
-                                       atol=1e-4)
+            torch.testing.assert_close(
+                y, _ref_postact(x, sd, i + 1), rtol=1e-4, atol=1e-4
+            )
 
 
 def test_cnn_loads_preact_bit_layout():
@@ -264,8 +290,11 @@ def test_cnn_loads_preact_bit_layout():
     post = _timm_postact_state_dict()
     bit = OrderedDict()
     for k, v in post.items():
-        if k.startswith('stem.norm.') or '.downsample.norm.' in k or \
-                '.norm3.' in k:
+        if (
+            k.startswith('stem.norm.')
+            or '.downsample.norm.' in k
+            or '.norm3.' in k
+        ):
             continue
         bit[k.replace('.norm2.', '.norm3.').replace('.norm1.', '.norm2.')] = v
     bit['stages.0.blocks.0.norm1.weight'] = torch.ones(8)  # on the unit input
@@ -278,11 +307,12 @@ def test_cnn_loads_preact_bit_layout():
     blk = ours.cnn.stages[1].blocks[0]
     for name in ('conv1', 'conv2', 'conv3', 'norm1', 'norm2'):
         torch.testing.assert_close(
-            getattr(blk, name).weight,
-            post[f'stages.1.blocks.0.{name}.weight'])
+            getattr(blk, name).weight, post[f'stages.1.blocks.0.{name}.weight']
+        )
     assert {
-        'stem.norm.weight', 'stages.1.blocks.0.norm3.weight',
-        'stages.1.blocks.0.downsample.norm.weight'
+        'stem.norm.weight',
+        'stages.1.blocks.0.norm3.weight',
+        'stages.1.blocks.0.downsample.norm.weight',
     } <= set(report.keys('missing keys'))
     assert any(s.startswith('stages.0.blocks.0.norm1.weight') for s in skipped)
     assert any(s.startswith('norm.weight') for s in skipped)

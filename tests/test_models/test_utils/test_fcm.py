@@ -1,10 +1,11 @@
 """FCM against the spec's formula."""
+
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import conv_bn_reference, randomise_bn
 
 from mmseg_stunet.models.utils.fcm import FeatureCompressionModule
-from helpers import conv_bn_reference, randomise_bn
 
 
 @pytest.mark.parametrize('hw', [(8, 6), (7, 5)])
@@ -21,10 +22,18 @@ def test_fcm_formula(hw):
     H, W = hw
     xp = F.pad(x, (0, W % 2, 0, H % 2), value=-1e4)
     wins = F.unfold(xp, 2, stride=2).view(2, C, 4, -1)
-    pooled = (wins.softmax(dim=2) * wins).sum(2).view(2, C, (H + 1) // 2,
-                                                      (W + 1) // 2)
-    short = F.group_norm(pooled, C // 2, fcm.pool_norm.weight,
-                         fcm.pool_norm.bias, fcm.pool_norm.eps)
+    pooled = (
+        (wins.softmax(dim=2) * wins)
+        .sum(2)
+        .view(2, C, (H + 1) // 2, (W + 1) // 2)
+    )
+    short = F.group_norm(
+        pooled,
+        C // 2,
+        fcm.pool_norm.weight,
+        fcm.pool_norm.bias,
+        fcm.pool_norm.eps,
+    )
     short = F.gelu(conv_bn_reference(short, fcm.shortcut))
     with torch.no_grad():
         out = fcm(x)

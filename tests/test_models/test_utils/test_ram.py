@@ -1,10 +1,11 @@
 """RAM against the spec's formula."""
+
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import conv_bn_reference, randomise_bn
 
 from mmseg_stunet.models.utils.ram import RelationalAggregationModule
-from helpers import conv_bn_reference, randomise_bn
 
 DCN_CFG = dict(type='DeformConvV2')
 
@@ -25,8 +26,9 @@ def test_ram_formula():
     def z(v):
         return F.relu(v @ ram.fc1.weight.t() + ram.fc1.bias)
 
-    a = torch.sigmoid((z(soft) * (z(avg) + z(mx))) @ ram.fc2.weight.t() +
-                      ram.fc2.bias)
+    a = torch.sigmoid(
+        (z(soft) * (z(avg) + z(mx))) @ ram.fc2.weight.t() + ram.fc2.bias
+    )
     ref = xd + a[:, :, None, None] * xd + s
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match='spatial size'):
@@ -56,8 +58,11 @@ def test_authors_norm_momentum_and_initialisation():
     ram = RelationalAggregationModule(64, 32, DCN_CFG)
     assert ram.proj.bn.momentum == 0.01
     for _ in range(2):
-        for layer, fan_in in ((ram.proj.conv, 32), (ram.fc1, 64),
-                              (ram.fc2, 32)):
+        for layer, fan_in in (
+            (ram.proj.conv, 32),
+            (ram.fc1, 64),
+            (ram.fc2, 32),
+        ):
             bound = fan_in**-0.5
             w = layer.weight
             assert w.abs().max() <= bound
@@ -65,9 +70,13 @@ def test_authors_norm_momentum_and_initialisation():
             assert abs(w.std().item() - bound / 3**0.5) < 0.15 * bound
         assert not ram.dcn.conv_offset.weight.any()
         ram.init_weights()
-    gn = RelationalAggregationModule(8, 8, DCN_CFG,
-                                     norm_cfg=dict(type='GN', num_groups=2),
-                                     norm_momentum=None)
+    gn = RelationalAggregationModule(
+        8,
+        8,
+        DCN_CFG,
+        norm_cfg=dict(type='GN', num_groups=2),
+        norm_momentum=None,
+    )
     assert isinstance(gn.proj.gn, torch.nn.GroupNorm)
 
 

@@ -1,9 +1,10 @@
 """SIM against the spec's formula."""
+
 import torch
 import torch.nn.functional as F
+from helpers import conv_bn_reference, randomise_bn
 
 from mmseg_stunet.models.utils.sim import SpatialInteractionModule
-from helpers import conv_bn_reference, randomise_bn
 
 
 def test_sim_formula():
@@ -48,20 +49,20 @@ def test_uniform_input_is_bounded_not_squared():
     the tiny running std multiplies it; with the eval-mode bound the output
     stays within gamma * clip_z + beta, and training mode is untouched."""
     torch.manual_seed(0)
-    sim = _trained_like(SpatialInteractionModule(8, clip_z=20.))
+    sim = _trained_like(SpatialInteractionModule(8, clip_z=20.0))
     bn = sim.expand.bn
     limit = (bn.weight.abs() * 20 + bn.bias.abs()).max().item()
     peaks = {}
-    for clip in (None, 20.):
+    for clip in (None, 20.0):
         sim.clip_z = clip
-        for a in (1., 10., 100.):
+        for a in (1.0, 10.0, 100.0):
             x = torch.full((1, 8, 9, 9), a) + 0.01 * torch.randn(1, 8, 9, 9)
             with torch.no_grad():
                 peaks[clip, a] = sim(x).abs().max().item()
     # unbounded: quadratic growth amplified by 1 / sqrt(1e-3)
-    assert peaks[None, 100.] > 50 * peaks[None, 10.] > 1e4
-    for a in (1., 10., 100.):
-        assert peaks[20., a] <= limit + 1e-3
+    assert peaks[None, 100.0] > 50 * peaks[None, 10.0] > 1e4
+    for a in (1.0, 10.0, 100.0):
+        assert peaks[20.0, a] <= limit + 1e-3
     sim.train()  # batch statistics: the paper's computation, no bound
     x = torch.randn(4, 8, 9, 9) * 100
     s = sim.reduce(x)

@@ -247,9 +247,6 @@ def main() -> None:
     check_output_kinds({'--out-dir': args.out_dir})
     if args.launcher != 'none' or args.manifest or args.keep_going:
         return batch_main(args)
-    from mmseg_stunet.apis.batch_predict import expand_inputs
-
-    args.inputs = expand_inputs(args.inputs)
     predictor = make_predictor(args, progress=not args.no_progress)
     start = time.perf_counter()
     outputs = predictor.predict(args.inputs, args.out_dir)

@@ -69,6 +69,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
     'expand_inputs',
+    'input_roots',
     'band_splits',
     'Unit',
     'plan_units',
@@ -128,7 +129,32 @@ def expand_inputs(items: Sequence[str]) -> List[str]:
     return unique
 
 
-def _read_list(path: str) -> List[str]:
+def input_roots(items: Sequence[str]) -> List[str]:
+    """What, besides the scene files, an output must not be or lie inside:
+    the folders given (directly or in a list), the base folder of a
+    recursive (``**``) pattern (a re-run would read the outputs as scenes)
+    and the ``@LIST`` files themselves. A non-recursive pattern counts as
+    the files it matches, as the shell's expansion of it would."""
+    roots: List[str] = []
+    for item in items:
+        if item.startswith('@') and not osp.exists(item):
+            roots.append(item[1:])
+            roots.extend(input_roots(_list_items(item[1:])))
+        elif any(c in item for c in _GLOB_CHARS) and not osp.exists(item):
+            if '**' in item:
+                parts = item.split(os.sep)
+                fixed = []
+                for part in parts:
+                    if glob.has_magic(part):
+                        break
+                    fixed.append(part)
+                roots.append(os.sep.join(fixed) or os.curdir)
+        elif osp.isdir(item):
+            roots.append(item)
+    return roots
+
+
+def _list_items(path: str) -> List[str]:
     if not osp.isfile(path):
         raise FileNotFoundError(f'input list not found: {path}')
     base = osp.dirname(path)
@@ -141,7 +167,11 @@ def _read_list(path: str) -> List[str]:
     ]
     if not items:
         raise FileNotFoundError(f'input list {path} names no inputs')
-    return expand_inputs(items)
+    return items
+
+
+def _read_list(path: str) -> List[str]:
+    return expand_inputs(_list_items(path))
 
 
 # -- the plan -----------------------------------------------------------------
@@ -467,7 +497,7 @@ class BatchPredictor:
                 for s in ('.tif', '.png', '_preview.png')
             ]
             + [('--manifest', self.manifest)],
-            [('input', f) for f in files],
+            [('input', f) for f in [*input_roots(inputs), *files]],
             distinct=False,
         )
         os.makedirs(self.out_dir, exist_ok=True)

@@ -32,6 +32,7 @@ from ..datasets.isprs import ISPRS_PALETTE
 from ..utils.atomic import atomic_write
 from ..utils.paths import check_outputs
 from .backends import OnnxBackend, SegmentorBackend, make_backend
+from .batch_predict import expand_inputs, input_roots
 from .inference import init_segmentor
 from .preview import draw_preview
 from .raster_io import (
@@ -40,7 +41,6 @@ from .raster_io import (
     ClassMapWriter,
     ProbabilityWriter,
     SceneReader,
-    list_images,
 )
 from .tiling import Tile, scene_tiles
 
@@ -425,17 +425,20 @@ class ScenePredictor:
     def predict(
         self, inputs: Union[str, Sequence[str]], out_dir: str
     ) -> List[Dict[str, str]]:
-        """Predict images and/or folders of images into ``out_dir``.
+        """Predict images, folders of images, glob patterns and ``@LIST``
+        files (:func:`~.batch_predict.expand_inputs`) into ``out_dir``.
 
         Every input is opened and checked first (exists, readable, band
         count, dtype: :meth:`check_dtype`), so a bad file anywhere raises
-        before anything is written.
+        before anything is written; so are outputs that would be an input
+        or lie inside an input folder (:func:`~.batch_predict.input_roots`).
 
         Returns:
             list[dict]: per image, ``classes`` (class-index map path) and,
             with ``preview``, ``preview`` (colour overlay path).
         """
-        files = list_images([inputs] if isinstance(inputs, str) else inputs)
+        items = [inputs] if isinstance(inputs, str) else list(inputs)
+        files = expand_inputs(items)
         for path in files:
             with SceneReader(
                 path, self.bands, self.in_channels, self.nodata
@@ -447,7 +450,6 @@ class ScenePredictor:
                 'inputs with the same name would overwrite each '
                 f'other in {out_dir}: {files}'
             )
-        given = [inputs] if isinstance(inputs, str) else inputs
         outputs = [
             ('output', osp.join(out_dir, stem + suffix))
             for stem in names
@@ -460,7 +462,7 @@ class ScenePredictor:
         ]
         check_outputs(
             [('out_dir', out_dir)] + outputs,
-            [('input', p) for p in [*given, *files]],
+            [('input', p) for p in [*input_roots(items), *files]],
             distinct=False,
         )
         os.makedirs(out_dir, exist_ok=True)

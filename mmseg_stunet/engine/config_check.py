@@ -92,6 +92,11 @@ _BUILDER_KEYS = frozenset({'type', '_scope_', 'requires_grad'})
 def _registries() -> Iterator:
     import mmengine.registry as root
 
+    # MMSegmentation's registries (children of mmengine's) exist once
+    # mmseg.registry is imported; importing it also lists this package's
+    # modules as their locations (mmseg_stunet.registration)
+    import mmseg.registry  # noqa: F401
+
     def walk(reg):
         yield reg
         for child in reg.children.values():
@@ -105,12 +110,17 @@ def _registries() -> Iterator:
 def registered_names() -> Dict[str, object]:
     """Every name of every registry (mmengine's and its children:
     MMSegmentation's, this project's), with the first object found."""
-    names: Dict[str, object] = {}
-    for reg in _registries():
+    registries = list(_registries())
+    # every location first: importing one registry's modules can register
+    # into another (``mmseg_stunet.models``, a location of MMSegmentation's
+    # MODELS, registers DeformConvV2 into mmengine's root MODELS)
+    for reg in registries:
         try:
             reg.import_from_location()
         except Exception:  # noqa: B902  (a location that fails to import)
             pass
+    names: Dict[str, object] = {}
+    for reg in registries:
         for name, obj in reg.module_dict.items():
             names.setdefault(name, obj)
     return names

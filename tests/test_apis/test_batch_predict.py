@@ -437,3 +437,52 @@ def test_inputs_of_the_same_name_are_refused_before_anything_runs(
             predictor, str(tmp_path / 'out'), 'f', progress=False
         ).run([str(tmp_path / '*' / 's.tif')])
     assert not osp.exists(tmp_path / 'out' / 's.tif')
+
+
+# input form -> out dir: refused (naming the input) or written
+OUT_PLACES = [
+    ('folder', '{t}/d', '{t}/d/pred', 'input {t}/d'),
+    ('folder-trailing-slash', '{t}/d/', '{t}/d/sub/pred', 'input {t}/d/'),
+    ('recursive-glob', '{t}/d/**/*.tif', '{t}/d/pred', 'input {t}/d'),
+    ('list-file-as-out', '@{t}/l.txt', '{t}/l.txt', 'input {t}/l.txt'),
+    ('folder-in-a-list', '@{t}/l.txt', '{t}/d/pred', 'input {t}/d'),
+    ('plain-glob', '{t}/d/*.tif', '{t}/d/pred', None),
+    ('file', '{t}/d/s.tif', '{t}/d/pred', None),
+    ('folder-out-beside', '{t}/d', '{t}/pred', None),
+]
+
+
+@pytest.mark.parametrize('runner', ['scene', 'batch'])
+@pytest.mark.parametrize(
+    'item,out,culprit',
+    [c[1:] for c in OUT_PLACES],
+    ids=[c[0] for c in OUT_PLACES],
+)
+def test_an_output_inside_an_input_folder_is_refused_for_every_input_form(
+    tmp_path, predictor, runner, item, out, culprit
+):
+    """A folder, a recursive pattern's base and a list (and the folders it
+    names) are inputs an output must not lie in, whatever form named them
+    (predict.py once expanded folders to files first and let --out-dir
+    land inside the data set); a plain pattern counts as its files."""
+    t = str(tmp_path)
+    (tmp_path / 'd').mkdir()
+    scene = np.random.default_rng(0).integers(0, 255, (3, 8, 8), np.uint8)
+    write_tif(tmp_path / 'd' / 's.tif', scene)
+    (tmp_path / 'l.txt').write_text('d\n')
+    item, out = item.format(t=t), out.format(t=t)
+
+    def go():
+        if runner == 'scene':
+            return predictor.predict([item], out)
+        return BatchPredictor(predictor, out, 'f', progress=False).run([item])
+
+    if culprit is None:
+        go()
+        assert osp.isfile(osp.join(out, 's.tif'))
+        return
+    with pytest.raises(ValueError, match='lies inside|is input') as err:
+        go()
+    assert culprit.format(t=t) in str(err.value)
+    assert sorted(os.listdir(tmp_path / 'd')) == ['s.tif']
+    assert not osp.exists(osp.join(out, 's.tif'))

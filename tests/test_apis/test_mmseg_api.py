@@ -38,9 +38,16 @@ def test_every_config_is_listed():
     assert any(c.startswith('vainf/') for c in ALL_CONFIGS)
 
 
-def _image(tmp_path, name='tile.png'):
+def _bands(cfg: Config) -> int:
+    """The input bands a config's model takes (4 for Potsdam RGBIR)."""
+    return cfg.model.get('backbone', {}).get('in_channels', 3)
+
+
+def _image(tmp_path, name='tile.png', bands=3):
+    """A random ``bands``-channel PNG tile (4: what the RGBIR converter
+    writes, read back with ``color_type='unchanged'``) and its array."""
     img = np.random.RandomState(0).randint(
-        0, 256, (HEIGHT, WIDTH, 3), np.uint8
+        0, 256, (HEIGHT, WIDTH, bands), np.uint8
     )
     path = str(tmp_path / name)
     cv2.imwrite(path, img)
@@ -59,17 +66,18 @@ def test_inference_pipelines_need_no_labels(tmp_path, name):
     """The pipelines mmseg's inference builds from each config (as
     ``inference_model`` and ``MMSegInferencer`` do, with their own code)
     run on an image without labels; no model is built (fast)."""
-    path, img = _image(tmp_path)
     cfg = Config.fromfile(config_path(name))
+    bands = _bands(cfg)
+    path, img = _image(tmp_path, bands=bands)
     for source in (path, img):
         data, _ = _preprare_data(source, _CfgOnly(cfg.copy()))
-        assert tuple(data['inputs'][0].shape) == (3, HEIGHT, WIDTH)
+        assert tuple(data['inputs'][0].shape) == (bands, HEIGHT, WIDTH)
         assert 'gt_sem_seg' not in data['data_samples'][0]
     pipeline = MMSegInferencer._init_pipeline(
         MMSegInferencer.__new__(MMSegInferencer), cfg.copy()
     )
     out = pipeline(path)
-    assert tuple(out['inputs'].shape) == (3, HEIGHT, WIDTH)
+    assert tuple(out['inputs'].shape) == (bands, HEIGHT, WIDTH)
 
 
 def _save_checkpoint(model, path):
@@ -94,7 +102,8 @@ def check_mmseg_api(name, tmp_path):
     and used by ``init_model`` and ``MMSegInferencer``: every prediction
     is the image's size and the checkpoint's predictions are the first
     model's (the same weights)."""
-    path, img = _image(tmp_path)
+    bands = _bands(Config.fromfile(config_path(name)))
+    path, img = _image(tmp_path, bands=bands)
     model = init_model(config_path(name), device='cpu')
     result = inference_model(model, path)
     pred = result.pred_sem_seg.data

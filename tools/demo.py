@@ -51,7 +51,7 @@ def demo_areas() -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
     return tuple(split['train']), tuple(split['val'][:3])
 
 
-def run(cmd):
+def run(cmd: List[str]) -> None:
     """Run a step; a failed step has said why (one line): stop with its
     exit status and no second message."""
     print('$ ' + ' '.join(cmd), flush=True)
@@ -86,7 +86,7 @@ def write_panels(
     return paths
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default=osp.join('work_dirs', 'demo'))
     parser.add_argument(

@@ -30,7 +30,12 @@ import platform
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
+if TYPE_CHECKING:  # imported where used: this file starts without mm*
+    import torch
+    from mmengine.config import Config
+    from mmengine.runner import Runner
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SKIPPED = (
@@ -45,7 +50,7 @@ def write_json(path: str, obj: dict) -> None:
     os.replace(path + '.part', path)
 
 
-def sync(device) -> None:
+def sync(device: Union[str, 'torch.device']) -> None:
     import torch
 
     if torch.device(device).type == 'cuda':
@@ -203,7 +208,7 @@ def train_cfg(
     crop: int,
     iters: int,
     workers: int,
-):
+) -> 'Config':
     """The config as it is (model, loss, optimiser, AMP setting), trained
     for ``iters`` iterations on ``data`` with ``crop`` crops: no validation,
     no checkpoints, the poly schedule over the short run."""
@@ -317,7 +322,12 @@ def train_one(args: argparse.Namespace, name: str, config: str) -> dict:
 
         priority = 'VERY_LOW'
 
-        def before_train_iter(self, runner, batch_idx, data_batch=None):
+        def before_train_iter(
+            self,
+            runner: 'Runner',
+            batch_idx: int,
+            data_batch: Optional[Union[dict, tuple, list]] = None,
+        ) -> None:
             scaler = getattr(runner.optim_wrapper, 'loss_scaler', None)
             self.scale = scaler.get_scale() if scaler is not None else None
             sync(device)
@@ -325,8 +335,12 @@ def train_one(args: argparse.Namespace, name: str, config: str) -> dict:
             wall.setdefault('start', self.t0)
 
         def after_train_iter(
-            self, runner, batch_idx, data_batch=None, outputs=None
-        ):
+            self,
+            runner: 'Runner',
+            batch_idx: int,
+            data_batch: Optional[Union[dict, tuple, list]] = None,
+            outputs: Optional[dict] = None,
+        ) -> None:
             sync(device)
             now = time.perf_counter()
             rec['step_s'].append(now - self.t0)
@@ -524,7 +538,7 @@ def _load(path: str) -> Optional[dict]:
         return None
 
 
-def _fmt(v) -> str:
+def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f'{v:.4g}'
     return '' if v is None else str(v)

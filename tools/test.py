@@ -18,6 +18,7 @@ it was.
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
 from mmseg_stunet.engine.errors import ConfigError, run_tool_main
@@ -26,6 +27,9 @@ from mmseg_stunet.utils.atomic import atomic_folder
 from mmseg_stunet.utils.cli import non_negative_float
 from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import check_output_kinds, check_outputs
+
+if TYPE_CHECKING:  # imported where used, after parsing (fast --help)
+    from mmengine.config import Config
 
 #: what testing cannot do without
 NEEDS = ('model', 'test_dataloader', 'test_cfg', 'test_evaluator')
@@ -66,7 +70,9 @@ def parse_args() -> argparse.Namespace:
     return parse_runner_args(add_runner_args(parser))
 
 
-def trigger_visualization_hook(cfg, args: argparse.Namespace) -> None:
+def trigger_visualization_hook(
+    cfg: 'Config', args: argparse.Namespace
+) -> None:
     """Draw every test image (MMSegmentation's hook draws every 50th)."""
     hook = cfg.default_hooks.get('visualization')
     if hook is None:

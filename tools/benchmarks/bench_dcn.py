@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any, Callable, Dict, Sequence
 
 import torch
 import torch.nn as nn
@@ -47,7 +48,7 @@ class GatherDCNv2(nn.Module):
     (B, C, H * k, W * k) and convolved with stride k.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 3):
+    def __init__(self, channels: int, kernel_size: int = 3) -> None:
         super().__init__()
         self.k = kernel_size
         self.conv_offset = nn.Conv2d(
@@ -57,7 +58,7 @@ class GatherDCNv2(nn.Module):
             channels, channels, kernel_size, stride=kernel_size
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         o1, o2, mask = torch.chunk(self.conv_offset(x), 3, dim=1)
         offset, mask = torch.cat((o1, o2), 1), torch.sigmoid(mask)
         k, N = self.k, self.k**2
@@ -91,7 +92,8 @@ class GatherDCNv2(nn.Module):
         y1, x1 = (y0 + 1).clamp(max=Hp - 1), (x0 + 1).clamp(max=Wp - 1)
         flat = xp.contiguous().view(B, C, -1)
 
-        def get(yy, xx):  # (B, C, H, W, N): a copy of the map per tap
+        # (B, C, H, W, N): a copy of the map per tap
+        def get(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
             idx = (
                 (yy.long() * Wp + xx.long())
                 .reshape(B, 1, -1)
@@ -145,7 +147,9 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
 
 
-def make_step(impl, channels, size, batch, device):
+def make_step(
+    impl: str, channels: int, size: int, batch: int, device: torch.device
+) -> Callable[[], None]:
     """A fwd+bwd closure for ``impl``; raises if it cannot run."""
     torch.manual_seed(0)
     layer = build(impl, channels).to(device)
@@ -155,7 +159,7 @@ def make_step(impl, channels, size, batch, device):
     grad = torch.randn(batch, channels, size, size, device=device)
     layer(x[:1, :, :4, :4].detach())  # fails fast if unsupported
 
-    def step():
+    def step() -> None:
         layer.zero_grad(set_to_none=True)
         x.grad = None
         layer(x).backward(grad)
@@ -165,7 +169,14 @@ def make_step(impl, channels, size, batch, device):
     return step
 
 
-def time_shape(impls, channels, size, batch, repeat, device):
+def time_shape(
+    impls: Sequence[str],
+    channels: int,
+    size: int,
+    batch: int,
+    repeat: int,
+    device: torch.device,
+) -> Dict[str, Dict[str, Any]]:
     """Interleaved timing: every round runs each implementation once, so a
     burst of load from other jobs hits all of them alike."""
     steps, results = {}, {}
@@ -188,7 +199,9 @@ def time_shape(impls, channels, size, batch, repeat, device):
     return results
 
 
-def memory_worker(impl, channels, size, batch, device):
+def memory_worker(
+    impl: str, channels: int, size: int, batch: int, device: torch.device
+) -> Dict[str, Any]:
     """Peak memory of two fwd+bwd passes, run in a fresh process."""
     try:
         step = make_step(impl, channels, size, batch, device)
@@ -207,7 +220,7 @@ def memory_worker(impl, channels, size, batch, device):
     return dict(peak=peak, rise=peak - base)
 
 
-def check_gather_reference():
+def check_gather_reference() -> float:
     """Max |gather - torch back-end| on a small case (both fp64)."""
     from mmseg_stunet.models.layers.dcn import DeformConvV2
 
@@ -224,7 +237,7 @@ def check_gather_reference():
     return (ref(x) - ours(x)).abs().max().item()
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--repeat', type=int, default=5)
@@ -293,7 +306,7 @@ def main():
                 )
             results[shape, impl].update(mem)
 
-    def cell(r, key, scale, fmt):
+    def cell(r: Dict[str, Any], key: str, scale: float, fmt: str) -> str:
         return fmt % (r[key] / scale) if key in r else f'{"n/a":>11}'
 
     header = f'{"(C, H)":>11} ' + ' '.join(f'{i:>11}' for i in args.impls)
@@ -314,7 +327,7 @@ def main():
                 )
             )
 
-    def ratio(shape, a, b, key):
+    def ratio(shape: str, a: str, b: str, key: str) -> str:
         ra, rb = results.get((shape, a), {}), results.get((shape, b), {})
         if key in ra and key in rb and rb[key] > 0:
             return f'{ra[key] / rb[key]:6.2f}'

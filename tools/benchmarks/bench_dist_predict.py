@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from typing import Tuple
 
 import numpy as np
 
@@ -85,7 +86,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(config, checkpoint, scenes, out, nproc, window, threads):
+def run(
+    config: str,
+    checkpoint: str,
+    scenes: str,
+    out: str,
+    nproc: int,
+    window: int,
+    threads: int,
+) -> Tuple[float, float]:
     env = dict(
         os.environ,
         PYTHON=sys.executable,
@@ -123,7 +132,7 @@ def run(config, checkpoint, scenes, out, nproc, window, threads):
     return mpx_of(scenes) / seconds, seconds
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--configs', nargs='+', default=[config_path(c) for c in CONFIGS]

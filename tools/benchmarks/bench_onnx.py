@@ -46,7 +46,7 @@ def random_model(config: str) -> torch.nn.Module:
     return model.eval()
 
 
-def main():
+def main() -> None:
     silence_known_notices()
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(

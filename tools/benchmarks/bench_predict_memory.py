@@ -60,7 +60,7 @@ model = dict(
 """
 
 
-def write_scene(path, size, seed=0):
+def write_scene(path: str, size: int, seed: int = 0) -> None:
     import rasterio
     from rasterio.transform import from_origin
     from rasterio.windows import Window
@@ -85,7 +85,7 @@ def write_scene(path, size, seed=0):
             dst.write(strip.astype(np.uint8), window=Window(0, row, size, h))
 
 
-def free_port():
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -93,7 +93,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def write_vrt(path, size, tile=1000, sparse=False):
+def write_vrt(
+    path: str, size: int, tile: int = 1000, sparse: bool = False
+) -> None:
     """A ``size x size`` VRT mosaic of one ``tile`` px GeoTIFF repeated;
     ``sparse``: only at the top-left, centre and bottom-right, the rest
     nodata (0), whose windows are read, masked and written as nodata
@@ -141,7 +143,7 @@ def write_vrt(path, size, tile=1000, sparse=False):
         )
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config')
     parser.add_argument('--checkpoint')

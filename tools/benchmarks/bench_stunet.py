@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any, Callable, Dict, Tuple
 
 CONFIGS = {
     'stunet': ('st_unet', 'st-unet_1xb8-100e_vaihingen-256x256.py'),
@@ -70,7 +71,7 @@ def worker(args: argparse.Namespace) -> None:
     B, H, W = 4, 256, 256
     gen = torch.Generator().manual_seed(0)
 
-    def batch():
+    def batch() -> Dict[str, Any]:
         return dict(
             inputs=[
                 torch.randint(0, 256, (3, H, W), generator=gen).float()
@@ -91,14 +92,14 @@ def worker(args: argparse.Namespace) -> None:
 
     data = batch()
 
-    def train_step():
+    def train_step() -> None:
         model.train_step(data, optim_wrapper)
 
-    def infer():
+    def infer() -> None:
         with torch.no_grad(), autocast(enabled=amp):
             model.test_step(data)
 
-    def timed(fn):
+    def timed(fn: Callable[[], Any]) -> Tuple[float, float, float]:
         for _ in range(2):
             fn()
         rounds = []
@@ -167,7 +168,7 @@ def machine_line(threads: int) -> str:
     )
 
 
-def _seconds(fn) -> float:
+def _seconds(fn: Callable[[], Any]) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t

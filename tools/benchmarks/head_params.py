@@ -46,7 +46,7 @@ HEADS = {
 }
 
 
-def main():
+def main() -> None:
     init_default_scope('mmseg')
     for name, cfg in HEADS.items():
         n = sum(p.numel() for p in MODELS.build(cfg).parameters())

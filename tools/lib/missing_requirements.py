@@ -15,6 +15,7 @@ Requirements with extras markers are skipped, environment markers evaluated.
 import argparse
 import re
 from importlib import metadata
+from typing import Dict, List, Optional, Sequence
 
 try:
     from packaging.requirements import Requirement
@@ -27,14 +28,14 @@ def canonical(name: str) -> str:
     return re.sub(r'[-_.]+', '-', name).lower()
 
 
-def installed_version(name: str):
+def installed_version(name: str) -> Optional[str]:
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
 
 
-def missing(dists, aliases):
+def missing(dists: Sequence[str], aliases: Dict[str, str]) -> List[str]:
     """Unsatisfied requirement strings of ``dists`` and, transitively, of
     the installed distributions they require."""
     seen, todo, out = set(), [canonical(d) for d in dists], []

@@ -32,7 +32,14 @@ __all__ = [
     'randomise_bn',
     'bn_reference',
     'conv_bn_reference',
+    'GEO_CRS',
+    'GEO_TRANSFORM',
+    'write_geotiff',
 ]
+
+#: the georeference of the tests' GeoTIFF scenes (UTM 32N, 0.5 m pixels)
+GEO_CRS = 'EPSG:32632'
+GEO_TRANSFORM = (500000.0, 0.5, 5300000.0, 0.5)  # west, dx, north, dy
 
 
 def tiny_stunet_model() -> dict:
@@ -309,3 +316,25 @@ def conv_bn_reference(
         x, cm.conv.weight, cm.conv.bias, stride, padding, dilation
     )
     return bn_reference(y, cm.bn)
+
+
+def write_geotiff(path, img: np.ndarray, georef: bool = True, **kw) -> str:
+    """Write ``img`` (C, H, W) as a GeoTIFF at ``path`` (with
+    :data:`GEO_CRS` / :data:`GEO_TRANSFORM` unless ``georef`` is False;
+    ``kw`` adds or overrides creation options: nodata, tiled, ...)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    profile = dict(
+        driver='GTiff',
+        height=img.shape[1],
+        width=img.shape[2],
+        count=img.shape[0],
+        dtype=img.dtype,
+    )
+    if georef:
+        profile.update(crs=GEO_CRS, transform=from_origin(*GEO_TRANSFORM))
+    profile.update(kw)
+    with rasterio.open(path, 'w', **profile) as dst:
+        dst.write(img)
+    return str(path)

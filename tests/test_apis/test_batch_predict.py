@@ -11,7 +11,8 @@ import pytest
 
 rasterio = pytest.importorskip('rasterio')
 
-from helpers import build_small
+from helpers import GEO_CRS, GEO_TRANSFORM, build_small
+from helpers import write_geotiff as write_tif
 from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
@@ -33,24 +34,8 @@ from mmseg_stunet.apis.raster_io import SceneReader  # noqa: E402
 from mmseg_stunet.apis.tiling import scene_tiles  # noqa: E402
 from mmseg_stunet.testing import smooth_scene
 
-CRS = 'EPSG:32632'
-TRANSFORM = from_origin(500000.0, 5300000.0, 0.5, 0.5)
-
-
-def write_tif(path, img):
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=img.shape[1],
-        width=img.shape[2],
-        count=img.shape[0],
-        dtype=img.dtype,
-        crs=CRS,
-        transform=TRANSFORM,
-    ) as dst:
-        dst.write(img)
-    return str(path)
+CRS = GEO_CRS
+TRANSFORM = from_origin(*GEO_TRANSFORM)
 
 
 # -- bands --------------------------------------------------------------------

@@ -12,7 +12,9 @@ pytest.importorskip('mmseg')
 pytest.importorskip('onnx')
 pytest.importorskip('onnxruntime')
 
+from helpers import GEO_CRS, GEO_TRANSFORM
 from helpers import build_small as build
+from helpers import write_geotiff as write_tif
 from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
@@ -22,28 +24,11 @@ from mmseg_stunet.apis.raster_io import SceneReader  # noqa: E402
 from mmseg_stunet.apis.tiling import scene_tiles  # noqa: E402
 from mmseg_stunet.testing import smooth_scene as scene
 
-CRS = 'EPSG:32632'
-TRANSFORM = from_origin(500000.0, 5300000.0, 0.5, 0.5)
+CRS = GEO_CRS
+TRANSFORM = from_origin(*GEO_TRANSFORM)
 #: two scores closer than this are a tie within float tolerance (the
 #: back-ends' logits differ by ~1e-5 on these models; softmax scores less)
 TIE = 1e-4
-
-
-def write_tif(path, img, **kw):
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=img.shape[1],
-        width=img.shape[2],
-        count=img.shape[0],
-        dtype=img.dtype,
-        crs=CRS,
-        transform=TRANSFORM,
-        **kw,
-    ) as dst:
-        dst.write(img)
-    return path
 
 
 def exported(model, path, dynamic=True, size=(64, 64)):

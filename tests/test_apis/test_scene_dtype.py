@@ -18,7 +18,7 @@ rasterio = pytest.importorskip('rasterio')
 pytest.importorskip('mmseg')
 
 from helpers import build_small as build
-from helpers import small_cfg
+from helpers import small_cfg, write_geotiff
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from mmseg_stunet.testing import smooth_scene as scene
@@ -32,18 +32,7 @@ EXPECTS = (
 
 
 def write(path, img, **kw):
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=img.shape[1],
-        width=img.shape[2],
-        count=img.shape[0],
-        dtype=img.dtype,
-        **kw,
-    ) as dst:
-        dst.write(img)
-    return str(path)
+    return write_geotiff(path, img, georef=False, **kw)
 
 
 U16 = scene(40, 50, dtype=np.uint16)  # 0..4000

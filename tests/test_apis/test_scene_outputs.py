@@ -14,32 +14,17 @@ import torch
 rasterio = pytest.importorskip('rasterio')
 pytest.importorskip('mmseg')
 
+from helpers import GEO_CRS, GEO_TRANSFORM
 from helpers import build_small as build
+from helpers import write_geotiff as write_tif
 from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from mmseg_stunet.testing import smooth_scene as scene
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
-CRS = 'EPSG:32632'
-TRANSFORM = from_origin(500000.0, 5300000.0, 0.5, 0.5)
-
-
-def write_tif(path, img, **kw):
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=img.shape[1],
-        width=img.shape[2],
-        count=img.shape[0],
-        dtype=img.dtype,
-        crs=CRS,
-        transform=TRANSFORM,
-        **kw,
-    ) as dst:
-        dst.write(img)
-    return str(path)
+CRS = GEO_CRS
+TRANSFORM = from_origin(*GEO_TRANSFORM)
 
 
 def listing(folder):

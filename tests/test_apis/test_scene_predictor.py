@@ -14,8 +14,9 @@ import torch
 rasterio = pytest.importorskip('rasterio')
 pytest.importorskip('mmseg')
 
+from helpers import GEO_CRS, GEO_TRANSFORM, small_cfg
 from helpers import build_small as build
-from helpers import small_cfg
+from helpers import write_geotiff as write_tif
 from mmengine.config import Config  # noqa: E402
 from mmseg.apis import inference_model, init_model  # noqa: E402
 from rasterio.transform import from_origin  # noqa: E402
@@ -27,29 +28,12 @@ from mmseg_stunet.testing import smooth_scene as scene
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
 ROOT = project_root()
-CRS = 'EPSG:32632'
-TRANSFORM = from_origin(500000.0, 5300000.0, 0.5, 0.5)
+CRS = GEO_CRS
+TRANSFORM = from_origin(*GEO_TRANSFORM)
 # Receptive-field radius of the small FCN below, in input pixels: deep stem
 # (3 convs + max-pool, stride 4) 7, two basic blocks at stride 4 16, head
 # conv 4, bilinear x4 up-sampling 4.
 FCN_RF_RADIUS = 31
-
-
-def write_tif(path, img, **kw):
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=img.shape[1],
-        width=img.shape[2],
-        count=img.shape[0],
-        dtype=img.dtype,
-        crs=CRS,
-        transform=TRANSFORM,
-        **kw,
-    ) as dst:
-        dst.write(img)
-    return path
 
 
 def reference_logits(model, image):

@@ -36,8 +36,11 @@ __all__ = ['LOCATIONS', 'register', 'when_imported']
 #: MODELS, reached as the parent of MMSegmentation's)
 LOCATIONS: Dict[str, Sequence[str]] = {
     'MODELS': ('mmseg_stunet.models',),
-    'DATASETS': ('mmseg_stunet.datasets',),
-    'TRANSFORMS': ('mmseg_stunet.datasets',),
+    'DATASETS': (
+        'mmseg_stunet.datasets.isprs',
+        'mmseg_stunet.datasets.loveda',
+    ),
+    'TRANSFORMS': ('mmseg_stunet.datasets.transforms',),
     'METRICS': ('mmseg_stunet.evaluation',),
     'HOOKS': ('mmseg_stunet.engine.hooks',),
     'RUNNERS': ('mmseg_stunet.engine.runner',),

@@ -47,11 +47,6 @@ REGISTERED = {
 #: tools whose --help still imports torch, and why
 HEAVY_HELP = {
     'tools/benchmarks/bench_dcn.py': 'defines its reference DCN as a torch module at module level',
-    'tools/dataset_converters/potsdam.py': 'its --split/--modality choices come from mmseg_stunet.datasets.isprs, '
-    'which subclasses mmseg data sets (through isprs_cli.py)',
-    'tools/dataset_converters/vaihingen.py': 'as potsdam.py',
-    'tools/dataset_converters/loveda.py': 'its --domains choices come from mmseg_stunet.datasets.loveda, which '
-    "subclasses mmseg's LoveDADataset",
 }
 
 

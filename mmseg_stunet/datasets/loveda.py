@@ -14,6 +14,7 @@ from mmseg.datasets import LoveDADataset
 from mmseg.registry import DATASETS
 
 from .isprs import LabelCheckMixin, LabelConventionMixin, NonEmptyDatasetMixin
+from .meta import LOVEDA_BANDS, LOVEDA_DOMAINS, LOVEDA_SPLITS
 
 __all__ = [
     'LOVEDA_CLASSES',
@@ -30,13 +31,6 @@ LOVEDA_CLASSES: Tuple[str, ...] = tuple(LoveDADataset.METAINFO['classes'])
 LOVEDA_PALETTE: Tuple[Tuple[int, int, int], ...] = tuple(
     tuple(int(v) for v in c) for c in LoveDADataset.METAINFO['palette']
 )
-#: bands of the images, in file order (the model sees B, G, R, as
-#: LoadImageFromFile loads them; see mmseg_stunet/utils/bands.py)
-LOVEDA_BANDS: Tuple[str, ...] = ('R', 'G', 'B')
-#: archive -> output split (as MMSegmentation's converter names them)
-LOVEDA_SPLITS = {'Train': 'train', 'Val': 'val', 'Test': 'test'}
-#: the two scene domains, as the archives name their folders
-LOVEDA_DOMAINS: Tuple[str, ...] = ('Urban', 'Rural')
 
 
 @DATASETS.register_module()

@@ -4,20 +4,18 @@ conversion itself is ``mmseg_stunet.converters.isprs.convert_isprs``)."""
 import argparse
 import os.path as osp
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-from mmseg_stunet.converters.isprs import (
-    ConversionError,
-    Summary,
-    convert_isprs,
-)
-from mmseg_stunet.datasets.isprs import POTSDAM_MODALITIES, SPLITS
+from mmseg_stunet.datasets.meta import POTSDAM_MODALITIES, SPLITS
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.cli import positive_int
 from mmseg_stunet.utils.paths import check_output_kinds
 
+if TYPE_CHECKING:
+    from mmseg_stunet.converters.isprs import Summary
 
-def main(dataset: str, argv: Optional[List[str]] = None) -> Summary:
+
+def main(dataset: str, argv: Optional[List[str]] = None) -> 'Summary':
     parser = argparse.ArgumentParser(
         description=f'Convert the ISPRS {dataset.capitalize()} archives into '
         "MMSegmentation's img_dir/ann_dir layout"
@@ -65,11 +63,17 @@ def main(dataset: str, argv: Optional[List[str]] = None) -> Summary:
     )
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
+    # the conversion (cv2, the data sets' colours from MMSegmentation) loads
+    # only now: --help and argument errors need none of it
+    from mmseg_stunet.converters.isprs import ConversionError
+
     return run_tool_main(lambda: convert(dataset, args), (ConversionError,))
 
 
-def convert(dataset: str, args: argparse.Namespace) -> Summary:
+def convert(dataset: str, args: argparse.Namespace) -> 'Summary':
     """Convert as ``args`` say and print the summary."""
+    from mmseg_stunet.converters.isprs import convert_isprs
+
     check_output_kinds({'-o/--out-dir': args.out_dir})
     s = convert_isprs(
         dataset,

@@ -9,16 +9,17 @@ See docs/data.md; the conversion is mmseg_stunet/converters/loveda.py.
 import argparse
 import os.path as osp
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-from mmseg_stunet.converters.isprs import ConversionError
-from mmseg_stunet.converters.loveda import LoveDASummary, convert_loveda
-from mmseg_stunet.datasets.loveda import LOVEDA_DOMAINS
+from mmseg_stunet.datasets.meta import LOVEDA_DOMAINS
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.paths import check_output_kinds
 
+if TYPE_CHECKING:
+    from mmseg_stunet.converters.loveda import LoveDASummary
 
-def main(argv: Optional[List[str]] = None) -> LoveDASummary:
+
+def main(argv: Optional[List[str]] = None) -> 'LoveDASummary':
     parser = argparse.ArgumentParser(
         description='Convert the LoveDA archives (Train.zip, Val.zip, '
         "Test.zip) into MMSegmentation's img_dir/ann_dir layout"
@@ -43,8 +44,11 @@ def main(argv: Optional[List[str]] = None) -> LoveDASummary:
     )
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
+    # the conversion loads only now: --help needs none of it
+    from mmseg_stunet.converters.isprs import ConversionError
+    from mmseg_stunet.converters.loveda import convert_loveda
 
-    def convert() -> LoveDASummary:
+    def convert() -> 'LoveDASummary':
         check_output_kinds({'-o/--out-dir': args.out_dir})
         s = convert_loveda(
             args.inputs,

@@ -44,8 +44,9 @@
 #   $STUNET_CACHE/wheels keyed by python, torch, CUDA version and CUDA architectures.
 #   Later runs reuse it. The build runs in the background with its full output in
 #   $STUNET_CACHE/logs/mmcv-build-*.log and a progress line every minute.
-# * setuptools >= 77.0.3 (torch) and < 81 (keeps pkg_resources, which mmcv's
-#   build and openmim import), held by the constraints file for every install.
+# * setuptools >= 77.0.3 (torch) and < 80.9 (keeps pkg_resources, which mmcv's
+#   build, openmim and mmengine import, without the UserWarning that 80.9 added
+#   to it), held by the constraints file for every install.
 # * OpenCV: an environment that has cv2 from opencv-python-headless (or a contrib
 #   build) keeps it. mmengine's and mmcv's wheels ask for opencv-python, which pip
 #   would install beside it (two packages writing cv2) or, offline, not find: there

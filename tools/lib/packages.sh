@@ -6,8 +6,10 @@
 
 STUNET_DEFAULT_TORCH='torch==2.13.0'   # fresh venv without a (CUDA) torch
 STUNET_MMCV_VERSION=2.1.0              # built from its source archive, with ops
-# setuptools >= 77.0.3 (torch) and < 81 (keeps pkg_resources for mmcv's build and mim)
-STUNET_SETUPTOOLS='setuptools>=77.0.3,<81'
+# setuptools >= 77.0.3 (torch) and < 80.9: keeps pkg_resources (mmcv's build, mim and
+# mmengine import it) without the UserWarning 80.9 added to that import, which every
+# train/test run under mim or mmseg's tools printed (80.8 warns as a hidden DeprecationWarning)
+STUNET_SETUPTOOLS='setuptools>=77.0.3,<80.9'
 STUNET_MMENGINE='mmengine==0.10.7'     # mmcv needs it, and so does the stack
 
 # build tools, installed first

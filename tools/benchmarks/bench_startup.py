@@ -26,7 +26,11 @@ from typing import Dict, List, Sequence, Tuple
 HERE = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: tools/ scripts that are not command-line tools with ``--help``
-NOT_CLI = ('tools/benchmarks/head_params.py', 'tools/lib/')
+NOT_CLI = (
+    'tools/benchmarks/head_params.py',
+    'tools/benchmarks/dcn_impls.py',
+    'tools/lib/',
+)
 
 #: appended to a measured program: says whether torch was imported
 PROBE = (

@@ -4,6 +4,7 @@ and checks them, and a check of the exported graph against PyTorch with
 onnxruntime."""
 
 import json
+import os.path as osp
 import time
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -30,6 +31,7 @@ __all__ = [
     'describe_input',
     'OnnxSegmentor',
     'OnnxMetadataError',
+    'OnnxModelError',
     'METADATA_KEYS',
 ]
 
@@ -53,6 +55,22 @@ METADATA_KEYS = (
 class OnnxMetadataError(ValueError):
     """An ONNX file without the project's metadata, or input that does not
     fit it."""
+
+
+class OnnxModelError(ValueError):
+    """A file that onnxruntime cannot load, or a graph it fails to run.
+
+    onnxruntime's own errors (``InvalidProtobuf``, ``NoSuchFile``, ``Fail``
+    ...) derive from ``Exception`` only, so the tools would print them as a
+    traceback; this one line names the file (and the input's shape)."""
+
+
+def _onnxruntime_error(err: BaseException) -> bool:
+    return type(err).__module__.startswith('onnxruntime')
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _preprocessing(
@@ -285,6 +303,9 @@ class OnnxSegmentor:
             graph optimisation level etc. Default: onnxruntime's.
 
     Raises:
+        FileNotFoundError, IsADirectoryError: no file at ``path``.
+        OnnxModelError: a file onnxruntime cannot load (not ONNX, truncated,
+            an unknown operator).
         OnnxMetadataError: a file without the metadata, or whose graph
             input has another channel count than its metadata says.
     """
@@ -298,11 +319,23 @@ class OnnxSegmentor:
         import onnxruntime as ort
 
         self.path = path
-        self.session = ort.InferenceSession(
-            path,
-            sess_options=session_options,
-            providers=list(providers or ['CPUExecutionProvider']),
-        )
+        if osp.isdir(path):
+            raise IsADirectoryError(f'{path}: a folder, not an ONNX file')
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: no such ONNX file')
+        try:
+            self.session = ort.InferenceSession(
+                path,
+                sess_options=session_options,
+                providers=list(providers or ['CPUExecutionProvider']),
+            )
+        except Exception as err:
+            if not _onnxruntime_error(err):
+                raise
+            raise OnnxModelError(
+                f'{path}: onnxruntime cannot load it as a model '
+                f'({_first_line(err)})'
+            ) from err
         self.metadata = read_onnx_metadata(
             self.session.get_modelmeta().custom_metadata_map, path
         )
@@ -335,6 +368,7 @@ class OnnxSegmentor:
 
         Raises:
             OnnxMetadataError: for another shape or channel count.
+            OnnxModelError: onnxruntime failed to run the graph on it.
         """
         if img.ndim != 4 or img.shape[1] != self.in_channels:
             raise OnnxMetadataError(
@@ -342,9 +376,17 @@ class OnnxSegmentor:
                 f'model takes (N, {self.in_channels}, H, W): '
                 f'{describe_input(self.metadata)}'
             )
-        return self.session.run(None, {'image': np.asarray(img, np.float32)})[
-            0
-        ]
+        try:
+            return self.session.run(
+                None, {'image': np.asarray(img, np.float32)}
+            )[0]
+        except Exception as err:
+            if not _onnxruntime_error(err):
+                raise
+            raise OnnxModelError(
+                f'{self.path}: onnxruntime failed on a '
+                f'{tuple(img.shape)} input ({_first_line(err)})'
+            ) from err
 
 
 def _median_time(fn: Callable[[], object], repeats: int) -> Optional[float]:

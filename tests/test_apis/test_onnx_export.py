@@ -415,3 +415,217 @@ def test_runner_refuses_other_channel_counts_and_missing_metadata(tmp_path):
         'metadata, so nothing says which image band goes into which input '
         'channel; re-export it with tools/export_onnx.py'
     )
+
+
+def _reshape_graph(path, window=64):
+    """A 3-band graph with the project's metadata that runs only on one
+    (1, 3, window, window) input: a Reshape to a fixed shape (what a graph
+    exported with dynamic axes but a size baked in does on other sizes)."""
+    from onnx import TensorProto, helper
+
+    from mmseg_stunet.apis.onnx_export import write_onnx_metadata
+
+    shape = helper.make_tensor(
+        'shape', TensorProto.INT64, [4], [1, 1, window, window]
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node('ReduceMean', ['image'], ['m'], axes=[1]),
+            helper.make_node('Reshape', ['m', 'shape'], ['r']),
+            helper.make_node('Concat', ['r', 'r'], ['out'], axis=1),
+        ],
+        'fixed',
+        [
+            helper.make_tensor_value_info(
+                'image', TensorProto.FLOAT, ['n', 3, 'h', 'w']
+            )
+        ],
+        [
+            helper.make_tensor_value_info(
+                'out', TensorProto.FLOAT, ['n', 2, 'h', 'w']
+            )
+        ],
+        initializer=[shape],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid('', 17)]
+    )
+    model.ir_version = 8
+    onnx.save(model, path)
+    write_onnx_metadata(
+        path,
+        dict(
+            mmseg_stunet_version='0',
+            input_channels=3,
+            band_order=[1, 2, 3],
+            bgr_to_rgb=False,
+            mean=None,
+            std=None,
+            classes=['a', 'b'],
+            palette=[[0, 0, 0], [255, 255, 255]],
+            window=[window, window],
+            stride=[window, window],
+        ),
+    )
+    return path
+
+
+def _unknown_op_graph(path):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node('NoSuchOp', ['image'], ['out'], domain='nowhere')],
+        'unknown',
+        [helper.make_tensor_value_info('image', TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info('out', TensorProto.FLOAT, [1, 3])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[
+            helper.make_opsetid('', 17),
+            helper.make_opsetid('nowhere', 1),
+        ],
+    )
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
+
+
+def _bad_model_files(root):
+    """(name, path, error class, words of the message) of every kind of file
+    that is not a model onnxruntime can load."""
+    from mmseg_stunet.apis.onnx_export import OnnxModelError
+
+    real = str(root / 'real.onnx')
+    _reshape_graph(real)
+    with open(real, 'rb') as f:
+        blob = f.read()
+    files = {
+        'empty.onnx': b'',
+        'notes.onnx': b'not a model\n',
+        'truncated.onnx': blob[: len(blob) // 2],
+    }
+    for name, data in files.items():
+        with open(root / name, 'wb') as f:
+            f.write(data)
+    torch.save(dict(state_dict={}), str(root / 'ckpt.pth'))
+    (root / 'folder.onnx').mkdir()
+    cannot = 'onnxruntime cannot load it as a model'
+    return [
+        (
+            'missing',
+            str(root / 'none.onnx'),
+            FileNotFoundError,
+            ['no such ONNX file'],
+        ),
+        (
+            'folder',
+            str(root / 'folder.onnx'),
+            IsADirectoryError,
+            ['a folder, not an ONNX file'],
+        ),
+        ('empty', str(root / 'empty.onnx'), OnnxModelError, [cannot]),
+        ('text', str(root / 'notes.onnx'), OnnxModelError, [cannot]),
+        ('checkpoint', str(root / 'ckpt.pth'), OnnxModelError, [cannot]),
+        ('truncated', str(root / 'truncated.onnx'), OnnxModelError, [cannot]),
+        (
+            'unknown op',
+            _unknown_op_graph(str(root / 'op.onnx')),
+            OnnxModelError,
+            [cannot, 'NoSuchOp'],
+        ),
+    ]
+
+
+def test_runner_refuses_files_onnxruntime_cannot_load(tmp_path):
+    """Every kind of non-model file stops in one line naming it (before:
+    onnxruntime's own exceptions, which derive from ``Exception`` only, went
+    past the tools' error handling as tracebacks)."""
+    from mmseg_stunet.apis.backends import OnnxBackend
+
+    for name, path, error, words in _bad_model_files(tmp_path):
+        with pytest.raises(error) as e:
+            OnnxBackend(path)
+        msg = str(e.value)
+        assert msg.startswith(f'{path}: ') and '\n' not in msg, (name, msg)
+        for word in words:
+            assert word in msg, (name, msg)
+
+
+def test_runner_reports_a_graph_that_fails_to_run(tmp_path):
+    from mmseg_stunet.apis.onnx_export import OnnxModelError, OnnxSegmentor
+
+    path = _reshape_graph(str(tmp_path / 'fixed.onnx'))
+    runner = OnnxSegmentor(path)
+    assert runner(np.zeros((1, 3, 64, 64), np.float32)).shape == (
+        1,
+        2,
+        64,
+        64,
+    )
+    with pytest.raises(OnnxModelError) as e:
+        runner(np.zeros((1, 3, 48, 48), np.float32))
+    msg = str(e.value)
+    assert (
+        msg.startswith(
+            f'{path}: onnxruntime failed on a (1, 3, 48, 48) input ('
+        )
+        and '\n' not in msg
+    ), msg
+
+
+def test_predict_cli_stops_in_one_line_on_a_bad_model(
+    tmp_path, monkeypatch, capsys
+):
+    """tools/predict.py --backend onnxruntime: a file that is no model, and
+    a graph that fails on the scene's windows, in one process and with
+    --manifest (the batch runner): exit 1, one ``error:`` line naming the
+    file, no traceback, no output."""
+    pytest.importorskip('rasterio')
+    from helpers import write_geotiff
+
+    from mmseg_stunet.apis.onnx_export import OnnxModelError
+    from mmseg_stunet.testing import smooth_scene
+
+    src = write_geotiff(tmp_path / 'scene.tif', smooth_scene(100, 130))
+    script = osp.join(ROOT, 'tools', 'predict.py')
+    # the tool's own check names a missing file or a folder its own way
+    cases = [
+        (name, path, [] if error is not OnnxModelError else words)
+        for name, path, error, words in _bad_model_files(tmp_path)
+    ]
+    fixed = _reshape_graph(str(tmp_path / 'fixed.onnx'))
+    cases.append(('fails to run', fixed, ['failed on a', 'input']))
+    for name, path, words in cases:
+        for batch in ([], ['--manifest', str(tmp_path / 'm.jsonl')]):
+            out = tmp_path / 'out'
+            argv = [
+                'predict.py',
+                '--backend',
+                'onnxruntime',
+                '--onnx',
+                path,
+                src,
+                '--out-dir',
+                str(out),
+                '--window',
+                '48',
+                '--no-progress',
+                *batch,
+            ]
+            monkeypatch.setattr(sys, 'argv', argv)
+            with pytest.raises(SystemExit) as e:
+                runpy.run_path(script, run_name='__main__')
+            err = capsys.readouterr().err
+            assert e.value.code == 1, (name, batch, err)
+            assert 'Traceback' not in err, (name, batch, err)
+            lines = [ln for ln in err.splitlines() if 'error:' in ln]
+            assert len(lines) == 1 and path in lines[0], (name, batch, err)
+            for word in words:
+                assert word in err, (name, batch, err)
+            scenes = (
+                [p.name for p in out.iterdir() if p.suffix == '.tif']
+                if out.exists()
+                else []
+            )
+            assert scenes == [], (name, batch, scenes)

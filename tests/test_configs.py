@@ -55,6 +55,16 @@ def test_configs_follow_the_paper_protocol(name):
         ('ClassWiseDiceLoss', 0.5),
     ]
     assert losses[0].avg_non_ignore  # mean over labelled pixels, as torch
+    # auxiliary heads too (mmseg's default averages over all pixels, and
+    # warns about it in every run)
+    aux = cfg.model.get('auxiliary_head') or []
+    for head in aux if isinstance(aux, list) else [aux]:
+        head_losses = head.loss_decode
+        for loss in (
+            head_losses if isinstance(head_losses, list) else [head_losses]
+        ):
+            if loss.type == 'CrossEntropyLoss':
+                assert loss.get('avg_non_ignore'), (name, loss)
     assert cfg.model.get('pretrained') is None
     assert cfg.test_evaluator.type == 'ISPRSMetric'
     assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'

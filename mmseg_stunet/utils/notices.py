@@ -20,8 +20,9 @@ __all__ = [
 
 #: (start of the message, category)
 KNOWN_NOTICES: List[Tuple[str, Type[Warning]]] = [
-    # setuptools, imported by mmcv / mim through pkg_resources
-    ('pkg_resources is deprecated as an API', UserWarning),
+    # setuptools, imported by mmcv / mim through pkg_resources (a
+    # DeprecationWarning up to 80.8, a UserWarning from 80.9)
+    ('pkg_resources is deprecated as an API', Warning),
     (
         'Deprecated call to `pkg_resources.declare_namespace',
         DeprecationWarning,

@@ -28,6 +28,7 @@ from typing import Tuple
 
 import numpy as np
 
+from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import config_path, project_root
 
 ROOT = project_root()
@@ -133,6 +134,7 @@ def run(
 
 
 def main() -> None:
+    silence_known_notices()
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--configs', nargs='+', default=[config_path(c) for c in CONFIGS]

@@ -166,6 +166,9 @@ def main() -> None:
         help='only the runs without the preview',
     )
     args = parser.parse_args()
+    from mmseg_stunet.utils.notices import silence_known_notices
+
+    silence_known_notices()  # third-party notices, not figures
 
     with tempfile.TemporaryDirectory() as tmp:
         config, checkpoint = args.config, args.checkpoint

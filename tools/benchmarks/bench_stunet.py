@@ -188,6 +188,9 @@ def main() -> None:
     p.add_argument('--model', help=argparse.SUPPRESS)
     p.add_argument('--variant', help=argparse.SUPPRESS)
     args = p.parse_args()
+    from mmseg_stunet.utils.notices import silence_known_notices
+
+    silence_known_notices()  # third-party notices, not figures
     if args.model:
         return worker(args)
     print(machine_line(args.threads))

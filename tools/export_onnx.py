@@ -24,7 +24,7 @@ import sys
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.atomic import atomic_write
 from mmseg_stunet.utils.cli import (
-    CfgOptionsAction,
+    add_model_options,
     int_range,
     non_negative_float,
     positive_int,
@@ -66,18 +66,7 @@ def parse_args() -> argparse.Namespace:
         'batch/height/width (for runtimes that need static '
         'shapes)',
     )
-    parser.add_argument(
-        '--allow-partial',
-        action='store_true',
-        help='use a checkpoint whose weights do not all fit '
-        'the model (default: refuse it)',
-    )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override config settings, key=value',
-    )
+    add_model_options(parser)
     args = parser.parse_args()
     if len(args.check_sizes) % 2:
         parser.error('argument --check-sizes: takes height width pairs')

@@ -42,7 +42,7 @@ from typing import Any, Dict, List
 from mmseg_stunet.engine.errors import run_tool_main
 from mmseg_stunet.utils.cli import (
     BACKENDS,
-    CfgOptionsAction,
+    add_model_options,
     check_nargs,
     device,
     float_range,
@@ -125,18 +125,7 @@ def parse_args() -> argparse.Namespace:
         'normalised for 8-bit input, with a warning per '
         'scene (default: refuse them)',
     )
-    parser.add_argument(
-        '--allow-partial',
-        action='store_true',
-        help='use a checkpoint whose weights do not all fit '
-        'the model (default: refuse it)',
-    )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override config settings, key=value',
-    )
+    add_model_options(parser)
     # --- back-end and output formats (issue 21) ---
     group = parser.add_argument_group('back-end and outputs')
     group.add_argument(

@@ -24,7 +24,7 @@ import mmseg_stunet  # noqa: F401  (registers modules, checkpoint allow-list)
 from mmseg_stunet.engine.errors import ConfigError, run_tool_main
 from mmseg_stunet.engine.runner_args import add_runner_args, parse_runner_args
 from mmseg_stunet.utils.atomic import atomic_folder
-from mmseg_stunet.utils.cli import non_negative_float
+from mmseg_stunet.utils.cli import add_model_options, non_negative_float
 from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import check_output_kinds, check_outputs
 
@@ -61,12 +61,7 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='mixed-precision inference (fp16 on CUDA, bf16 on CPU)',
     )
-    parser.add_argument(
-        '--allow-partial',
-        action='store_true',
-        help='load the weights of the checkpoint that fit the model when '
-        'others are missing or have another shape (default: refuse)',
-    )
+    add_model_options(parser, cfg_options=False)
     return parse_runner_args(add_runner_args(parser))
 
 

@@ -8,6 +8,7 @@ from .synthetic_isprs import (
     make_scene,
     smooth_scene,
     write_potsdam_archives,
+    write_random_geotiff,
     write_vaihingen_archives,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     'make_scene',
     'smooth_scene',
     'write_potsdam_archives',
+    'write_random_geotiff',
     'write_vaihingen_archives',
 ]

@@ -18,6 +18,7 @@ __all__ = [
     'non_negative_float',
     'device',
     'CfgOptionsAction',
+    'add_model_options',
     'check_nargs',
 ]
 
@@ -156,3 +157,25 @@ def check_nargs(
         parser.error(
             f'argument {option}: takes {what}, got {len(values)} values'
         )
+
+
+def add_model_options(
+    parser: argparse.ArgumentParser, cfg_options: bool = True
+) -> argparse.ArgumentParser:
+    """``--allow-partial`` (and ``--cfg-options`` unless ``cfg_options`` is
+    false: the runner's tools have their own) of the tools that build a
+    model from CONFIG CHECKPOINT."""
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='use a checkpoint whose weights do not all fit the model '
+        '(missing, or of another shape; default: refuse it)',
+    )
+    if cfg_options:
+        parser.add_argument(
+            '--cfg-options',
+            nargs='+',
+            action=CfgOptionsAction,
+            help='override config settings, key=value',
+        )
+    return parser

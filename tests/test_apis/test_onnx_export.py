@@ -24,6 +24,7 @@ from mmseg_stunet.apis.onnx_export import (  # noqa: E402
     check_onnx,
     export_onnx,
 )
+from mmseg_stunet.datasets.isprs import ISPRS_CLASSES, ISPRS_PALETTE  # noqa: E402
 from mmseg_stunet.utils.paths import config_path, project_root  # noqa: E402
 
 ROOT = project_root()
@@ -309,22 +310,8 @@ def export_onnx_layer(layer, path):
         )
 
 
-CLASSES = [
-    'impervious_surface',
-    'building',
-    'low_vegetation',
-    'tree',
-    'car',
-    'clutter',
-]
-PALETTE = [
-    [255, 255, 255],
-    [0, 0, 255],
-    [0, 255, 255],
-    [0, 255, 0],
-    [255, 255, 0],
-    [255, 0, 0],
-]
+CLASSES = list(ISPRS_CLASSES)
+PALETTE = [list(c) for c in ISPRS_PALETTE]
 
 
 def _export_with_meta(tmp_path):

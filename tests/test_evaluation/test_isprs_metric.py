@@ -10,24 +10,11 @@ from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
 
 import mmseg_stunet  # noqa: F401
+from mmseg_stunet.datasets.isprs import ISPRS_CLASSES, ISPRS_PALETTE
 from mmseg_stunet.evaluation import ISPRSMetric
 
-CLASSES = (
-    'impervious_surface',
-    'building',
-    'low_vegetation',
-    'tree',
-    'car',
-    'clutter',
-)
-PALETTE = [
-    [255, 255, 255],
-    [0, 0, 255],
-    [0, 255, 255],
-    [0, 255, 0],
-    [255, 255, 0],
-    [255, 0, 0],
-]
+CLASSES = tuple(ISPRS_CLASSES)
+PALETTE = [list(c) for c in ISPRS_PALETTE]
 
 
 def reference_scores(preds, labels, ignore=255, exclude=(5,)):

@@ -26,8 +26,6 @@ import sys
 import tempfile
 from typing import Tuple
 
-import numpy as np
-
 from mmseg_stunet.utils.notices import silence_known_notices
 from mmseg_stunet.utils.paths import config_path, project_root
 
@@ -37,28 +35,6 @@ CONFIGS = [
     'deeplabv3plus/deeplabv3plus_r50-d8_1xb8-100e_vaihingen-256x256.py',
 ]
 RATE = re.compile(r'predict: .* ([\d.]+) Mpx/s, ([\d.]+) s on (\d+) process')
-
-
-def write_scene(path: str, height: int, width: int, seed: int) -> None:
-    import rasterio
-    from rasterio.transform import from_origin
-
-    rng = np.random.RandomState(seed)
-    coarse = rng.randint(0, 256, (3, height // 16 + 1, width // 16 + 1))
-    img = np.kron(coarse, np.ones((16, 16)))[:, :height, :width]
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=height,
-        width=width,
-        count=3,
-        dtype='uint8',
-        crs='EPSG:32632',
-        tiled=True,
-        transform=from_origin(5e5, 5.3e6, 0.5, 0.5),
-    ) as dst:
-        dst.write(img.astype(np.uint8))
 
 
 def random_checkpoint(config: str, path: str) -> None:
@@ -146,12 +122,18 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=1)
     parser.add_argument('--threads', type=int, default=os.cpu_count())
     args = parser.parse_args()
+    from mmseg_stunet.testing import write_random_geotiff
+
     with tempfile.TemporaryDirectory() as tmp:
         scenes = osp.join(tmp, 'scenes')
         os.makedirs(scenes)
         for i in range(args.scenes):
-            write_scene(osp.join(scenes, f's{i}.tif'), args.size, args.size, i)
-        write_scene(osp.join(scenes, 'tall.tif'), 2 * args.size, args.size, 99)
+            write_random_geotiff(
+                osp.join(scenes, f's{i}.tif'), args.size, args.size, i
+            )
+        write_random_geotiff(
+            osp.join(scenes, 'tall.tif'), 2 * args.size, args.size, 99
+        )
         mpx = (args.scenes + 2) * args.size**2 / 1e6
         print(
             f'{args.scenes + 1} scenes, {mpx:.2f} Mpx; {args.threads} '

@@ -30,8 +30,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 from mmseg_stunet.utils.paths import project_root
 
 ROOT = project_root()
@@ -60,31 +58,6 @@ model = dict(
 """
 
 
-def write_scene(path: str, size: int, seed: int = 0) -> None:
-    import rasterio
-    from rasterio.transform import from_origin
-    from rasterio.windows import Window
-
-    rng = np.random.RandomState(seed)
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=size,
-        width=size,
-        count=3,
-        dtype='uint8',
-        crs='EPSG:32632',
-        tiled=True,
-        transform=from_origin(5e5, 5.3e6, 0.5, 0.5),
-    ) as dst:
-        for row in range(0, size, 256):
-            h = min(256, size - row)
-            coarse = rng.randint(0, 256, (3, h // 16 + 1, size // 16 + 1))
-            strip = np.kron(coarse, np.ones((16, 16)))[:, :h, :size]
-            dst.write(strip.astype(np.uint8), window=Window(0, row, size, h))
-
-
 def free_port() -> int:
     import socket
 
@@ -103,9 +76,11 @@ def write_vrt(
     model work)."""
     import rasterio
 
+    from mmseg_stunet.testing import write_random_geotiff
+
     src = osp.join(osp.dirname(path), f'tile_{tile}.tif')
     if not osp.exists(src):
-        write_scene(src, tile)
+        write_random_geotiff(src, tile, tile)
     with rasterio.open(src) as ds:
         srs, gt = ds.crs.to_wkt(), ds.transform.to_gdal()
     bands = []
@@ -208,7 +183,9 @@ def main() -> None:
                     if args.vrt:
                         write_vrt(src, size, sparse=args.vrt == 'sparse')
                     else:
-                        write_scene(src, size)
+                        from mmseg_stunet.testing import write_random_geotiff
+
+                        write_random_geotiff(src, size, size)
                 tool = [sys.executable, osp.join(ROOT, 'tools', 'predict.py')]
                 if args.nproc:
                     tool = ['bash', osp.join(ROOT, 'tools', 'dist_predict.sh')]

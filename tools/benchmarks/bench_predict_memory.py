@@ -53,7 +53,9 @@ model = dict(
     decode_head=dict(type='DepthwiseSeparableASPPHead', in_channels=128,
                      in_index=3, channels=64, dilations=(1, 12, 24, 36),
                      c1_in_channels=16, c1_channels=12, num_classes=6,
-                     norm_cfg=norm_cfg, align_corners=False),
+                     norm_cfg=norm_cfg, align_corners=False,
+                     loss_decode=dict(type='CrossEntropyLoss',
+                                      avg_non_ignore=True)),
     test_cfg=dict(mode='whole'))
 """
 

@@ -3,16 +3,27 @@ the input conventions written into the file's metadata, a runner that reads
 and checks them, and a check of the exported graph against PyTorch with
 onnxruntime."""
 
+import contextlib
 import json
 import os.path as osp
 import time
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from ..engine.errors import one_line
 from ..version import __version__
 from .inference import (
     default_window,
@@ -65,12 +76,16 @@ class OnnxModelError(ValueError):
     traceback; this one line names the file (and the input's shape)."""
 
 
-def _onnxruntime_error(err: BaseException) -> bool:
-    return type(err).__module__.startswith('onnxruntime')
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+@contextlib.contextmanager
+def _onnxruntime_errors(what: str) -> Iterator[None]:
+    """Re-raise onnxruntime's own errors in the block as
+    :class:`OnnxModelError`: ``'<what> (<its message on one line>)'``."""
+    try:
+        yield
+    except Exception as err:
+        if not type(err).__module__.startswith('onnxruntime'):
+            raise
+        raise OnnxModelError(f'{what} ({one_line(err)})') from err
 
 
 def _preprocessing(
@@ -323,19 +338,14 @@ class OnnxSegmentor:
             raise IsADirectoryError(f'{path}: a folder, not an ONNX file')
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path}: no such ONNX file')
-        try:
+        with _onnxruntime_errors(
+            f'{path}: onnxruntime cannot load it as a model'
+        ):
             self.session = ort.InferenceSession(
                 path,
                 sess_options=session_options,
                 providers=list(providers or ['CPUExecutionProvider']),
             )
-        except Exception as err:
-            if not _onnxruntime_error(err):
-                raise
-            raise OnnxModelError(
-                f'{path}: onnxruntime cannot load it as a model '
-                f'({_first_line(err)})'
-            ) from err
         self.metadata = read_onnx_metadata(
             self.session.get_modelmeta().custom_metadata_map, path
         )
@@ -376,17 +386,12 @@ class OnnxSegmentor:
                 f'model takes (N, {self.in_channels}, H, W): '
                 f'{describe_input(self.metadata)}'
             )
-        try:
+        with _onnxruntime_errors(
+            f'{self.path}: onnxruntime failed on a {tuple(img.shape)} input'
+        ):
             return self.session.run(
                 None, {'image': np.asarray(img, np.float32)}
             )[0]
-        except Exception as err:
-            if not _onnxruntime_error(err):
-                raise
-            raise OnnxModelError(
-                f'{self.path}: onnxruntime failed on a '
-                f'{tuple(img.shape)} input ({_first_line(err)})'
-            ) from err
 
 
 def _median_time(fn: Callable[[], object], repeats: int) -> Optional[float]:

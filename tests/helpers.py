@@ -39,7 +39,12 @@ __all__ = [
 
 #: the georeference of the tests' GeoTIFF scenes (UTM 32N, 0.5 m pixels)
 GEO_CRS = 'EPSG:32632'
-GEO_TRANSFORM = (500000.0, 0.5, 5300000.0, 0.5)  # west, dx, north, dy
+GEO_TRANSFORM = (
+    500000.0,
+    5300000.0,
+    0.5,
+    0.5,
+)  # from_origin's west, north, dx, dy
 
 
 def tiny_stunet_model() -> dict:

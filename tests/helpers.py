@@ -14,7 +14,12 @@ import torch
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
-from mmseg_stunet.testing import smooth_scene
+from mmseg_stunet.testing import (
+    GEO_CRS,
+    GEO_TRANSFORM,
+    smooth_scene,
+    write_geotiff,
+)
 from mmseg_stunet.utils.paths import config_path, project_root
 
 __all__ = [
@@ -36,15 +41,6 @@ __all__ = [
     'GEO_TRANSFORM',
     'write_geotiff',
 ]
-
-#: the georeference of the tests' GeoTIFF scenes (UTM 32N, 0.5 m pixels)
-GEO_CRS = 'EPSG:32632'
-GEO_TRANSFORM = (
-    500000.0,
-    5300000.0,
-    0.5,
-    0.5,
-)  # from_origin's west, north, dx, dy
 
 
 def tiny_stunet_model() -> dict:
@@ -321,25 +317,3 @@ def conv_bn_reference(
         x, cm.conv.weight, cm.conv.bias, stride, padding, dilation
     )
     return bn_reference(y, cm.bn)
-
-
-def write_geotiff(path, img: np.ndarray, georef: bool = True, **kw) -> str:
-    """Write ``img`` (C, H, W) as a GeoTIFF at ``path`` (with
-    :data:`GEO_CRS` / :data:`GEO_TRANSFORM` unless ``georef`` is False;
-    ``kw`` adds or overrides creation options: nodata, tiled, ...)."""
-    import rasterio
-    from rasterio.transform import from_origin
-
-    profile = dict(
-        driver='GTiff',
-        height=img.shape[1],
-        width=img.shape[2],
-        count=img.shape[0],
-        dtype=img.dtype,
-    )
-    if georef:
-        profile.update(crs=GEO_CRS, transform=from_origin(*GEO_TRANSFORM))
-    profile.update(kw)
-    with rasterio.open(path, 'w', **profile) as dst:
-        dst.write(img)
-    return str(path)

@@ -391,35 +391,3 @@ def smooth_scene(
         img += np.kron(small, np.ones((cell, cell)))[:, :height, :width]
     img = img / img.max() * (255 if dtype == np.uint8 else 4000)
     return img.astype(dtype)
-
-
-def write_random_geotiff(
-    path: str, height: int, width: int, seed: int = 0
-) -> str:
-    """A tiled, georeferenced (EPSG:32632, 0.5 m) 3-band uint8 GeoTIFF of
-    random 16x16-pixel blocks, written in 256-row strips so that memory
-    stays flat in the scene size: the benchmarks' scenes. Returns
-    ``path``."""
-    import rasterio
-    from rasterio.transform import from_origin
-    from rasterio.windows import Window
-
-    rng = np.random.RandomState(seed)
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=height,
-        width=width,
-        count=3,
-        dtype='uint8',
-        crs='EPSG:32632',
-        tiled=True,
-        transform=from_origin(5e5, 5.3e6, 0.5, 0.5),
-    ) as dst:
-        for row in range(0, height, 256):
-            h = min(256, height - row)
-            coarse = rng.randint(0, 256, (3, h // 16 + 1, width // 16 + 1))
-            strip = np.kron(coarse, np.ones((16, 16)))[:, :h, :width]
-            dst.write(strip.astype(np.uint8), window=Window(0, row, width, h))
-    return path

@@ -18,10 +18,9 @@ import torch
 rasterio = pytest.importorskip('rasterio')
 
 from helpers import build_small, run_tool, small_cfg
-from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis.batch_predict import KILL_ENV  # noqa: E402
-from mmseg_stunet.testing import smooth_scene
+from mmseg_stunet.testing import smooth_scene, write_geotiff
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -65,18 +64,7 @@ def setup(tmp_path_factory):
     scenes = tmp / 'scenes'
     scenes.mkdir()
     for i, (h, w) in enumerate(SIZES):
-        with rasterio.open(
-            scenes / f's{i}.tif',
-            'w',
-            driver='GTiff',
-            height=h,
-            width=w,
-            count=3,
-            dtype='uint8',
-            crs='EPSG:32632',
-            transform=from_origin(5e5, 5.3e6, 0.5, 0.5),
-        ) as d:
-            d.write(smooth_scene(h, w, 3, seed=i))
+        write_geotiff(scenes / f's{i}.tif', smooth_scene(h, w, 3, seed=i))
     single = str(tmp / 'single')
     run_tool(
         [

@@ -310,18 +310,11 @@ def test_a_vrt_mosaic_predicts_as_its_geotiff(tmp_path, predictor):
     image = smooth_scene(96, 160, 3, seed=5)
     left = write_tif(tmp_path / 'left.tif', image[:, :, :70])
     right_img = image[:, :, 70:]
-    with rasterio.open(
+    write_tif(
         tmp_path / 'right.tif',
-        'w',
-        driver='GTiff',
-        height=96,
-        width=90,
-        count=3,
-        dtype='uint8',
-        crs=CRS,
+        right_img,
         transform=TRANSFORM * TRANSFORM.translation(70, 0),
-    ) as dst:
-        dst.write(right_img)
+    )
     mosaic = write_tif(tmp_path / 'mosaic.tif', image)
     bands = ''.join(
         f'''

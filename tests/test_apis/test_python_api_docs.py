@@ -7,10 +7,10 @@ import re
 
 import cv2
 import numpy as np
-import rasterio
 import torch
 
 from mmseg_stunet.datasets.isprs import ISPRS_CLASSES, ISPRS_PALETTE
+from mmseg_stunet.testing import write_geotiff
 from mmseg_stunet.utils.paths import config_path, project_root
 
 SECTION = "## mmseg's Python API"
@@ -42,16 +42,7 @@ def _scene(tmp_path):
         rng.randint(0, 256, (300, 320, 3), np.uint8), (7, 7), 0
     ).transpose(2, 0, 1)  # (3, H, W)
     path = str(tmp_path / 'top_mosaic_09cm_area11.tif')
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        width=320,
-        height=300,
-        count=3,
-        dtype='uint8',
-    ) as dst:
-        dst.write(bands)
+    write_geotiff(path, bands, georef=False)
     corner = bands[:, :256, :256].transpose(1, 2, 0)  # IR, R, G
     # a PNG's R, G, B channels hold IR, R, G; cv2 writes B, G, R arrays
     cv2.imwrite(str(tmp_path / 'tile.png'), corner[..., ::-1])

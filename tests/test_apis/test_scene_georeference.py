@@ -15,6 +15,7 @@ from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from mmseg_stunet.testing import smooth_scene as scene
+from mmseg_stunet.testing import write_geotiff
 
 H, W = 40, 50
 GCPS = [
@@ -80,17 +81,7 @@ def test_class_map_keeps_the_georeference(model, tmp_path, kind, cog):
     georeference silently: only CRS and transform were copied. The
     Cloud-Optimised GeoTIFF and the probabilities keep it too."""
     src = str(tmp_path / 'scene.tif')
-    with rasterio.open(
-        src,
-        'w',
-        driver='GTiff',
-        height=H,
-        width=W,
-        count=3,
-        dtype='uint8',
-        **CASES[kind],
-    ) as dst:
-        dst.write(scene(H, W))
+    write_geotiff(src, scene(H, W), georef=False, **CASES[kind])
     out = ScenePredictor(
         model,
         window=32,

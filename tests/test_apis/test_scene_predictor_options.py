@@ -21,6 +21,7 @@ from rasterio.transform import from_origin  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from mmseg_stunet.testing import smooth_scene as scene
+from mmseg_stunet.testing import write_geotiff
 from mmseg_stunet.utils.paths import project_root  # noqa: E402
 
 GOOD = [[i * 40, 0, 0] for i in range(6)]  # the small models have 6 classes
@@ -114,10 +115,7 @@ def test_good_edge_values_are_accepted(model):
 
 def test_bands_beyond_the_file_name_it_before_writing(model, tmp_path):
     src = str(tmp_path / 'rgb.tif')
-    with rasterio.open(
-        src, 'w', driver='GTiff', height=40, width=50, count=3, dtype='uint8'
-    ) as dst:
-        dst.write(scene(40, 50))
+    write_geotiff(src, scene(40, 50), georef=False)
     with pytest.raises(
         ValueError,
         match=r'rgb\.tif has 3 band\(s\); cannot '
@@ -137,18 +135,7 @@ def test_nan_nodata_marks_nan_pixels(model, tmp_path):
     img = scene(64, 96).astype(np.float32)
     img[:, :, :40] = np.nan
     src = str(tmp_path / 'nan.tif')
-    with rasterio.open(
-        src,
-        'w',
-        driver='GTiff',
-        height=64,
-        width=96,
-        count=3,
-        dtype='float32',
-        crs='EPSG:32632',
-        transform=from_origin(0, 0, 1, 1),
-    ) as dst:
-        dst.write(img)
+    write_geotiff(src, img, transform=from_origin(0, 0, 1, 1))
     out = ScenePredictor(
         model,
         window=64,

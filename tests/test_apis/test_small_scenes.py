@@ -16,6 +16,7 @@ from mmseg.apis import init_model  # noqa: E402
 
 from mmseg_stunet.apis import ScenePredictor  # noqa: E402
 from mmseg_stunet.testing import smooth_scene as scene
+from mmseg_stunet.testing import write_geotiff
 
 # (height, width): deepest ST-UNet map 1x1 (10x7, 32x32, 2x3), a single row
 # or column of cells (20x100, 100x20), and the smallest unpadded size
@@ -35,16 +36,7 @@ def stunet():
 
 def predict(model, img, tmp_path, name):
     src = str(tmp_path / f'{name}.tif')
-    with rasterio.open(
-        src,
-        'w',
-        driver='GTiff',
-        height=img.shape[1],
-        width=img.shape[2],
-        count=img.shape[0],
-        dtype=img.dtype,
-    ) as dst:
-        dst.write(img)
+    write_geotiff(src, img, georef=False)
     out = ScenePredictor(
         model, window=256, preview=True, progress=False
     ).predict(src, str(tmp_path / f'out_{name}'))[0]

@@ -52,25 +52,9 @@ def summary(times: List[float], pixels: int) -> Tuple[float, float]:
 
 
 def write_scene(path: str, side: int) -> str:
-    import rasterio
-    from rasterio.transform import from_origin
+    from mmseg_stunet.testing import smooth_scene, write_geotiff
 
-    from mmseg_stunet.testing import smooth_scene
-
-    img = smooth_scene(side, side, 3, seed=1)
-    with rasterio.open(
-        path,
-        'w',
-        driver='GTiff',
-        height=side,
-        width=side,
-        count=3,
-        dtype='uint8',
-        crs='EPSG:32632',
-        transform=from_origin(5e5, 5.3e6, 0.5, 0.5),
-    ) as dst:
-        dst.write(img)
-    return path
+    return write_geotiff(path, smooth_scene(side, side, 3, seed=1))
 
 
 def main() -> None:

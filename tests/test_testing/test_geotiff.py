@@ -1,4 +1,4 @@
-"""The benchmarks' synthetic scenes (mmseg_stunet.testing)."""
+"""Synthetic GeoTIFF scenes (mmseg_stunet.testing.geotiff)."""
 
 import numpy as np
 import pytest
